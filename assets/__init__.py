@@ -1,0 +1,1 @@
+"""Bundled default model (weights, config, sample sheet)."""

@@ -1,0 +1,248 @@
+"""The engine's vocabulary: small immutable commands that every input produces.
+
+Keyboard, mouse, OSC, MIDI, presets and control logs all speak this language, so the loop has
+one place to apply them and a log of them replays a performance. Latent dimensions here are
+indexed by KL rank (0 = the dimension that carries most); the engine maps ranks to the
+checkpoint's raw order.
+
+Two families: ``EngineCommand`` changes ``State`` inside ``engine.step`` (and is what a control
+log stores); ``AppCommand`` acts on the program around the engine (recording, window, presets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Command:
+    kind: ClassVar[str] = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return {"cmd": self.kind, **d}
+
+
+@dataclass(frozen=True)
+class EngineCommand(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class AppCommand(Command):
+    pass
+
+
+# --- engine commands -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SetParam(EngineCommand):
+    """Set a declared parameter (see params.PARAMS); the engine validates and clamps."""
+
+    kind: ClassVar[str] = "set_param"
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class NudgeParam(EngineCommand):
+    """Add to a parameter, clamped to its range (keys, wheel, endless encoders)."""
+
+    kind: ClassVar[str] = "nudge_param"
+    name: str
+    delta: float
+
+
+@dataclass(frozen=True)
+class CycleMode(EngineCommand):
+    kind: ClassVar[str] = "cycle_mode"
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class SetDim(EngineCommand):
+    """Pin dimension ``index`` (KL rank) at ``value`` prior standard deviations."""
+
+    kind: ClassVar[str] = "set_dim"
+    index: int
+    value: float
+
+
+@dataclass(frozen=True)
+class OffsetDim(EngineCommand):
+    """Add ``value`` (standard deviations) to dimension ``index`` on top of the walk."""
+
+    kind: ClassVar[str] = "offset_dim"
+    index: int
+    value: float
+
+
+@dataclass(frozen=True)
+class NudgeDim(EngineCommand):
+    """Push dimension ``index`` by ``delta`` std; pinned dims move their pin, free ones the walk."""
+
+    kind: ClassVar[str] = "nudge_dim"
+    index: int
+    delta: float
+
+
+@dataclass(frozen=True)
+class ReleaseDim(EngineCommand):
+    """Unpin dimension ``index``; ``None`` releases every pinned dimension."""
+
+    kind: ClassVar[str] = "release_dim"
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class SetVector(EngineCommand):
+    """Pin leading dimensions (KL-rank order) at once, e.g. ``/latentsketch/z f f f``."""
+
+    kind: ClassVar[str] = "set_vector"
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class GotoPoint(EngineCommand):
+    """Glide the walk to a point given in raw (stored) order, standardised coordinates."""
+
+    kind: ClassVar[str] = "goto_point"
+    u: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class StoreSlot(EngineCommand):
+    kind: ClassVar[str] = "store_slot"
+    slot: int
+
+
+@dataclass(frozen=True)
+class RecallSlot(EngineCommand):
+    kind: ClassVar[str] = "recall_slot"
+    slot: int
+
+
+@dataclass(frozen=True)
+class SetTarget(EngineCommand):
+    """Move the walk's centre to (x, y) std in the mouse's two dimensions (a click)."""
+
+    kind: ClassVar[str] = "set_target"
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class NewTarget(EngineCommand):
+    """Jump the walk to a fresh random target (next keyframe in a tour)."""
+
+    kind: ClassVar[str] = "new_target"
+
+
+@dataclass(frozen=True)
+class Reset(EngineCommand):
+    """Glide back to the origin of the data (the mean of the encoded set)."""
+
+    kind: ClassVar[str] = "reset"
+
+
+@dataclass(frozen=True)
+class SetPause(EngineCommand):
+    """``None`` toggles; pause freezes the walk's clock, direct edits still apply."""
+
+    kind: ClassVar[str] = "set_pause"
+    on: bool | None = None
+
+
+# --- app commands ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Record(AppCommand):
+    """``None`` toggles recording."""
+
+    kind: ClassVar[str] = "record"
+    on: bool | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot(AppCommand):
+    kind: ClassVar[str] = "snapshot"
+
+
+@dataclass(frozen=True)
+class LoadPreset(AppCommand):
+    """A preset by name, looked up only in the preset folders."""
+
+    kind: ClassVar[str] = "load_preset"
+    name: str
+
+
+@dataclass(frozen=True)
+class SavePreset(AppCommand):
+    kind: ClassVar[str] = "save_preset"
+
+
+@dataclass(frozen=True)
+class ToggleFullscreen(AppCommand):
+    kind: ClassVar[str] = "fullscreen"
+
+
+@dataclass(frozen=True)
+class ToggleHud(AppCommand):
+    kind: ClassVar[str] = "hud"
+
+
+@dataclass(frozen=True)
+class ToggleHelp(AppCommand):
+    kind: ClassVar[str] = "help"
+
+
+@dataclass(frozen=True)
+class CycleFit(AppCommand):
+    """fit -> fill -> stretch."""
+
+    kind: ClassVar[str] = "fit"
+
+
+@dataclass(frozen=True)
+class MidiLearn(AppCommand):
+    """Arm MIDI learn for ``target`` (a parameter name or ``z/<i>``); ``None`` cancels."""
+
+    kind: ClassVar[str] = "midi_learn"
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Quit(AppCommand):
+    kind: ClassVar[str] = "quit"
+
+
+_ALL: dict[str, type[Command]] = {
+    c.kind: c
+    for c in (
+        SetParam, NudgeParam, CycleMode, SetDim, OffsetDim, NudgeDim, ReleaseDim, SetVector,
+        GotoPoint, StoreSlot, RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record,
+        Snapshot, LoadPreset, SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit,
+        MidiLearn, Quit,
+    )
+}
+
+
+def from_json(d: dict[str, Any]) -> Command:
+    """Rebuild a command from ``Command.to_json`` output; ValueError on anything malformed."""
+    try:
+        cls = _ALL[d["cmd"]]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown command {d!r}") from None
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in d:
+            v = d[f.name]
+            kwargs[f.name] = tuple(v) if isinstance(v, list) else v
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise ValueError(f"bad command {d!r}: {e}") from None
