@@ -1,0 +1,373 @@
+"""Frame writers: MP4 (H.264), ProRes MOV, GIF and PNG sequences behind one small interface.
+
+Every writer takes RGB ``uint8`` frames of shape ``(height, width, 3)``::
+
+    with open_writer("out.mp4", 512, 512, fps=30) as w:
+        for frame in frames:
+            w.write(frame)            # or w.write(frame, t) with t in seconds
+
+Timestamps: the time base is ``1/fps``. ``write(frame)`` puts a frame on the next slot, so
+offline export gets a constant frame rate. ``write(frame, t)`` places the frame at its own
+time ``t`` (seconds on any clock; the video starts at the first frame's ``t``) rounded to the
+nearest slot, so a live loop whose frame rate wobbles plays back at the speed it was shown.
+A frame never shares or goes back to an earlier slot: it moves to the next free one, so no
+frame is dropped — pass the loop's top frame rate as ``fps``.
+
+MP4 is crash-safe by default, as OBS's "Hybrid MP4": it is written as fragmented MP4 (a
+SIGKILL or power cut keeps everything up to the last fragment), and a clean ``close()``
+remuxes it — packets copied, nothing re-encoded — into an ordinary MP4 with its index at the
+front. If that remux fails the fragmented file stays, still playable.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from abc import ABC, abstractmethod
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
+
+from latentsketch.output.paths import OutputError, describe_os_error
+
+_BT709 = 1  # AVCOL_SPC / PRI / TRC value for ITU-R BT.709
+_MPEG_RANGE = 1  # limited ("TV") range, what players expect from H.264 and ProRes
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """Round a size down to even numbers, which H.264 (yuv420p) and ProRes 422 require."""
+    return max(2, width - width % 2), max(2, height - height % 2)
+
+
+def as_fps(fps: float | Fraction) -> Fraction:
+    """A frame rate as an exact fraction: 29.97 -> 2997/100 (NTSC is Fraction(30000, 1001))."""
+    rate = Fraction(fps).limit_denominator(1001) if isinstance(fps, float) else Fraction(fps)
+    if not 0 < rate <= 1000:
+        raise ValueError(f"frame rate {float(rate):g} is out of range 0..1000")
+    return rate
+
+
+class FrameWriter(ABC):
+    """Writes RGB frames to one file or folder; ``close()`` finishes it, ``abort()`` salvages it.
+
+    Errors while writing raise ``OutputError`` (one line naming the file); a wrong frame
+    shape or dtype raises ``ValueError``.
+    """
+
+    needs_even_size = False
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int,
+                 fps: float | Fraction) -> None:
+        self.path = Path(path)
+        self.width, self.height = int(width), int(height)
+        self.fps = as_fps(fps)
+        if self.width < 1 or self.height < 1:
+            raise ValueError(f"{self.path}: frame size {width}x{height} is not positive")
+        if self.needs_even_size and (self.width % 2 or self.height % 2):
+            raise ValueError(f"{self.path}: frame size {width}x{height} must be even "
+                             f"(use {'x'.join(map(str, even_size(self.width, self.height)))})")
+        self.frames_written = 0
+        self.closed = False
+        self._t0: float | None = None
+        self._last_pts = -1
+
+    def write(self, frame: np.ndarray, t: float | None = None) -> None:
+        """Append one frame, at time ``t`` seconds if given (see the module docstring)."""
+        if self.closed:
+            raise ValueError(f"{self.path}: writer is closed")
+        if (not isinstance(frame, np.ndarray) or frame.dtype != np.uint8
+                or frame.shape != (self.height, self.width, 3)):
+            got = f"{getattr(frame, 'shape', '?')} {getattr(frame, 'dtype', type(frame).__name__)}"
+            raise ValueError(f"{self.path}: expected a uint8 {self.height}x{self.width}x3 frame, "
+                             f"got {got}")
+        pts = self._next_pts(t)
+        try:
+            self._write(np.ascontiguousarray(frame), pts)
+        except (av.FFmpegError, OSError) as e:
+            raise OutputError(f"cannot write {self.path}: {describe_os_error(e)}") from e
+        self._last_pts = pts
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file (flush, trailer, remux). Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._close()
+        except (av.FFmpegError, OSError) as e:
+            raise OutputError(f"cannot finish {self.path}: {describe_os_error(e)}") from e
+
+    def abort(self) -> None:
+        """Close after an error: keep what is on disk, skip optional work, never raise."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._abort()
+        except Exception:  # salvaging after an error that was already reported
+            pass
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _next_pts(self, t: float | None) -> int:
+        """The frame's slot in units of 1/fps: its own time if given, never an earlier slot."""
+        nxt = self._last_pts + 1
+        if t is None or not math.isfinite(t):
+            return nxt
+        if self._t0 is None:
+            self._t0 = t - nxt / self.fps
+        return max(nxt, round((t - self._t0) * self.fps))
+
+    @abstractmethod
+    def _write(self, frame: np.ndarray, pts: int) -> None: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def _abort(self) -> None:
+        self._close()
+
+
+class _AvWriter(FrameWriter):
+    """Shared PyAV plumbing: one video stream, BT.709 limited range, time base 1/fps."""
+
+    needs_even_size = True
+    codec = ""
+    pix_fmt = ""
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int,
+                 fps: float | Fraction, *, container_options: dict[str, str],
+                 codec_options: dict[str, str], gop_size: int | None = None) -> None:
+        super().__init__(path, width, height, fps)
+        try:
+            self._container: Any = av.open(str(self.path), "w", format=self._format(),
+                                           container_options=container_options)
+            stream = self._container.add_stream(self.codec, rate=self.fps)
+            stream.width, stream.height, stream.pix_fmt = self.width, self.height, self.pix_fmt
+            cc = stream.codec_context
+            cc.time_base = 1 / self.fps
+            cc.colorspace = cc.color_primaries = cc.color_trc = _BT709
+            cc.color_range = _MPEG_RANGE
+            if gop_size:
+                cc.gop_size = gop_size
+            stream.options = codec_options
+            self._stream = stream
+            self._container.start_encoding()
+        except (av.FFmpegError, OSError) as e:
+            raise OutputError(f"cannot write {self.path}: {describe_os_error(e)}") from e
+
+    def _format(self) -> str:
+        return self.path.suffix.lstrip(".").lower()
+
+    def _write(self, frame: np.ndarray, pts: int) -> None:
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+            format=self.pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG")
+        vf.pts = pts
+        self._container.mux(self._stream.encode(vf))
+
+    def _close(self) -> None:
+        self._finish_container()
+
+    def _abort(self) -> None:
+        self._finish_container()
+
+    def _finish_container(self) -> None:
+        try:
+            self._container.mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+
+
+class H264Writer(_AvWriter):
+    """MP4 with H.264 (libx264, yuv420p).
+
+    Args:
+        preset: x264 speed preset; ``"ultrafast"`` keeps up with 1024x1024 at 60 fps on two
+            cores (see FACTS.md), ``"veryfast"`` gives smaller files for offline export.
+        crf: quality, lower is better (18 is visually near lossless).
+        crash_safe: write fragmented MP4 and remux on close (see the module docstring).
+        fragment_seconds: longest stretch a crash can lose.
+        keyframe_seconds: keyframe interval; short enough for editors to scrub.
+        threads: encoder threads, 0 = let x264 choose.
+    """
+
+    codec = "libx264"
+    pix_fmt = "yuv420p"
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int,
+                 fps: float | Fraction, *, preset: str = "veryfast", crf: int = 20,
+                 crash_safe: bool = True, fragment_seconds: float = 0.5,
+                 keyframe_seconds: float = 2.0, threads: int = 0) -> None:
+        self.crash_safe = crash_safe
+        self.remux_error: str | None = None
+        if crash_safe:
+            options = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                       "frag_duration": str(max(1, int(fragment_seconds * 1e6)))}
+        else:
+            options = {"movflags": "+faststart"}
+        codec_options = {"preset": preset, "crf": str(crf), "threads": str(threads)}
+        if crash_safe:
+            # A fragmented MP4 has no edit list to hide B-frame reordering delay: the video
+            # would start a few frames late. Without B-frames pts == dts from frame 0.
+            codec_options["bf"] = "0"
+        gop = max(1, round(keyframe_seconds * float(as_fps(fps))))
+        super().__init__(path, width, height, fps, container_options=options,
+                         codec_options=codec_options, gop_size=gop)
+
+    def _format(self) -> str:
+        return "mp4"
+
+    def _close(self) -> None:
+        super()._close()
+        if self.crash_safe and self.frames_written:
+            self.remux_error = remux_to_faststart(self.path, self.frames_written)
+
+
+def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | None:
+    """Rewrite a fragmented MP4 in place as an ordinary MP4 with the index in front.
+
+    Packets are copied, not re-encoded. The result goes to a hidden temporary file next to
+    ``path`` and replaces it atomically only once complete, so any failure leaves the
+    original untouched. Returns None on success or a one-line reason it was kept as is.
+    """
+    tmp = path.with_name(f".{path.name}.remux")
+    try:
+        packets = 0
+        faststart = {"movflags": "+faststart"}
+        with av.open(str(path)) as src, av.open(str(tmp), "w", format="mp4",
+                                                container_options=faststart) as dst:
+            in_stream = src.streams.video[0]
+            out_stream = dst.add_stream_from_template(in_stream)
+            for packet in src.demux(in_stream):
+                if packet.dts is None:
+                    continue
+                packet.stream = out_stream
+                dst.mux(packet)
+                packets += 1
+        if expected_frames is not None and packets != expected_frames:
+            raise OSError(f"remux copied {packets} of {expected_frames} frames")
+        os.replace(tmp, path)
+        return None
+    except (av.FFmpegError, OSError, IndexError) as e:
+        tmp.unlink(missing_ok=True)
+        return f"{path} kept as fragmented MP4 (finalising failed: {describe_os_error(e)})"
+
+
+class ProResWriter(_AvWriter):
+    """QuickTime MOV with ProRes 422 (prores_ks, 10-bit) for editing and projection.
+
+    Args:
+        profile: 0 proxy, 1 LT, 2 standard, 3 HQ.
+    """
+
+    codec = "prores_ks"
+    pix_fmt = "yuv422p10le"
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int,
+                 fps: float | Fraction, *, profile: int = 3) -> None:
+        super().__init__(path, width, height, fps, container_options={},
+                         codec_options={"profile": str(profile), "vendor": "apl0"})
+
+    def _format(self) -> str:
+        return "mov"
+
+
+class GifWriter(FrameWriter):
+    """Animated GIF that loops forever, written by Pillow on close.
+
+    Frames are reduced to a 256-colour palette as they arrive (fast octree, no dither: about
+    200 fps at 512x512, FACTS.md) and kept in memory at one byte per pixel until ``close()``.
+    Frame delays follow the timestamps, in GIF's 1/100 s steps without drift. Pillow merges a
+    frame identical to the one before it into that frame's delay.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int,
+                 fps: float | Fraction) -> None:
+        super().__init__(path, width, height, fps)
+        self._frames: list[Image.Image] = []
+        self._pts: list[int] = []
+
+    def _write(self, frame: np.ndarray, pts: int) -> None:
+        image = Image.fromarray(frame, "RGB").quantize(
+            256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        self._frames.append(image)
+        self._pts.append(pts)
+
+    def _close(self) -> None:
+        if not self._frames:
+            return
+        ends = [*self._pts[1:], self._pts[-1] + 1]
+        centis = [round(p * 100 / self.fps) for p in [self._pts[0], *ends]]
+        durations = [max(1, b - a) * 10 for a, b in zip(centis, centis[1:], strict=False)]
+        first, rest = self._frames[0], self._frames[1:]
+        first.save(self.path, format="GIF", save_all=True, append_images=rest, loop=0,
+                   duration=durations, optimize=False, disposal=1)
+        self._frames.clear()
+
+
+class PngSequenceWriter(FrameWriter):
+    """Numbered PNG files (``frame_000000.png``...) in a folder; never overwrites a frame.
+
+    Timestamps are ignored: a sequence is played at the rate the importer is told.
+
+    Args:
+        compress_level: zlib level 0-9; 1 is several times faster than Pillow's default 6.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int,
+                 fps: float | Fraction, *, compress_level: int = 1) -> None:
+        super().__init__(path, width, height, fps)
+        self.compress_level = compress_level
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot create folder {self.path}: {describe_os_error(e)}") from e
+
+    def frame_path(self, index: int) -> Path:
+        return self.path / f"frame_{index:06d}.png"
+
+    def _write(self, frame: np.ndarray, pts: int) -> None:
+        target = self.frame_path(self.frames_written)
+        try:
+            f = open(target, "xb")  # exclusive create: never overwrite a frame
+        except FileExistsError as e:
+            raise OutputError(f"{target} already exists; write PNG frames to an empty folder"
+                              ) from e
+        with f:
+            Image.fromarray(frame, "RGB").save(f, format="PNG",
+                                               compress_level=self.compress_level)
+
+    def _close(self) -> None:
+        pass
+
+
+WRITERS: dict[str, type[FrameWriter]] = {
+    ".mp4": H264Writer,
+    ".mov": ProResWriter,
+    ".gif": GifWriter,
+    "": PngSequenceWriter,
+}
+
+
+def writer_class(path: str | os.PathLike[str]) -> type[FrameWriter]:
+    """The writer for a path's extension; a path without one is a folder of PNG frames."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in WRITERS:
+        raise ValueError(f"{path}: unsupported output format {suffix!r}; use .mp4, .mov, .gif "
+                         "or a folder name for PNG frames")
+    return WRITERS[suffix]
+
+
+def open_writer(path: str | os.PathLike[str], width: int, height: int, fps: float | Fraction,
+                **options: Any) -> FrameWriter:
+    """Open the writer that fits ``path``; ``options`` go to that writer (e.g. ``preset``)."""
+    return writer_class(path)(path, width, height, fps, **options)
