@@ -1,0 +1,7 @@
+"""``python -m latentsketch`` is the ``latentsketch`` command."""
+
+import sys
+
+from latentsketch.cli import main
+
+sys.exit(main())

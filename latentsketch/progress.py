@@ -1,0 +1,40 @@
+"""Progress bars for long work, listening to the library's events (tqdm)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from latentsketch.train import TrainConfig, TrainEvent, train
+
+
+def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, float]]:
+    """Train with a bar showing loss terms and ETA; prints where everything went."""
+    bar: tqdm | None = None
+
+    def on_event(e: TrainEvent) -> None:
+        nonlocal bar
+        if e.kind == "start":
+            print(f"training: {e.message}", file=sys.stderr)
+            bar = tqdm(total=e.total_steps, initial=e.step, unit="step", dynamic_ncols=True,
+                       desc="train")
+        elif e.kind == "step" and bar is not None:
+            bar.update(1)
+            if e.step % 10 == 0:
+                t = e.terms
+                bar.set_postfix_str(f"ep {e.epoch + 1} loss {t['total']:.0f} rec {t['recon']:.0f} "
+                                    f"kl {t['kl']:.1f} psnr {t['psnr']:.1f}")
+        elif e.kind == "done":
+            if bar is not None:
+                bar.close()
+            print(f"saved {e.message}", file=sys.stderr)
+            for k, v in e.terms.items():
+                print(f"  {k}: {v}", file=sys.stderr)
+
+    try:
+        return train(cfg, on_event)
+    finally:
+        if bar is not None:
+            bar.close()

@@ -1,0 +1,351 @@
+"""Training: data -> VAE, with progress events, sample sheets, a loss curve, resume and Ctrl-C.
+
+The loop reports through a callback (``TrainEvent``), so the CLI's progress bar and the tests
+listen to the same events. After training (or on Ctrl-C) ``finalise`` measures what the live
+instrument needs and stores it in the checkpoint config: the per-dimension mean/std of the
+encoded training set (where the walk lives), the KL ranking of dimensions (which dimension goes
+on the first knob), keyframes for tours, and quality figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentsketch.data import procedural
+from latentsketch.data.images import load_folder
+from latentsketch.latent.interp import slerp
+from latentsketch.model import checkpoint
+from latentsketch.model.loss import edge_p99, kl_weight, psnr, vae_loss
+from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
+from latentsketch.output.sheets import labelled_sheet, loss_curve, to_uint8
+
+ACTIVE_KL = 0.01  # nats: a dimension carrying less than this is inactive
+N_KEYFRAMES = 16
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = "procedural"
+    out: str = "models/mine"
+    size: int = 64
+    latent: int = 32
+    width: int = 32
+    epochs: int = 10
+    minutes: float | None = None      # time budget; stops early when reached
+    batch_size: int = 32
+    lr: float = 2e-3
+    beta: float = 1.0
+    edge_weight: float = 0.5
+    warmup_steps: int = 1000
+    seed: int = 0
+    n_images: int = 20000             # procedural data set size
+    style: str = "bold"
+    resume: bool = False
+    device: str = "auto"
+    precision: str = "auto"           # auto | fp32 | bf16
+    threads: int | None = None
+    sheet_every: int = 1              # epochs between sample sheets
+
+
+@dataclass
+class TrainEvent:
+    kind: str                          # "start", "step", "epoch", "done"
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    terms: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+Callback = Callable[[TrainEvent], None]
+
+
+def load_data(cfg: TrainConfig, progress: Callable[[int, int], None] | None = None
+              ) -> tuple[np.ndarray, str]:
+    if cfg.data == "procedural":
+        imgs = procedural.generate(cfg.n_images, seed=cfg.seed, size=cfg.size, style=cfg.style)
+        return imgs, f"procedural style={cfg.style} n={cfg.n_images} seed={cfg.seed}"
+    s = load_folder(cfg.data, cfg.size)
+    desc = f"folder {cfg.data} n={len(s.images)}"
+    if s.skipped:
+        desc += f" skipped={len(s.skipped)}"
+    return s.images, desc
+
+
+def _batch(images: np.ndarray, idx: np.ndarray, device: torch.device, flip: np.ndarray | None
+           ) -> torch.Tensor:
+    x = torch.from_numpy(images[idx]).to(device).permute(0, 3, 1, 2).float().div_(255)
+    if flip is not None and flip.any():
+        f = torch.from_numpy(flip).to(device)
+        x[f] = x[f].flip(-1)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 autocast where the CPU has native bf16 (2.6x faster training measured with AMX)."""
+    if precision in ("fp32", "bf16"):
+        return precision == "bf16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+        return "amx_bf16" in flags or "avx512_bf16" in flags
+    return False
+
+
+class Trainer:
+    """Holds the run; ``run()`` trains, ``finalise()`` measures and saves."""
+
+    def __init__(self, cfg: TrainConfig, callback: Callback | None = None) -> None:
+        self.cfg = cfg
+        self.cb = callback or (lambda e: None)
+        self.out = Path(cfg.out)
+        self.device = pick_device(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.bf16 = use_bf16(cfg.precision, self.device)
+        self.vcfg = VAEConfig.preset(cfg.size, cfg.latent, cfg.width)
+        self.vae = VAE(self.vcfg).to(self.device).to(memory_format=torch.channels_last)
+        self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr)
+        self.step = 0
+        self.elapsed = 0.0
+        self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
+        self.images, self.data_desc = load_data(cfg)
+        n_hold = min(512, max(1, len(self.images) // 20))
+        perm = np.random.default_rng(cfg.seed + 1).permutation(len(self.images))
+        self.hold_idx, self.train_idx = perm[:n_hold], perm[n_hold:]
+        if len(self.train_idx) == 0:
+            self.train_idx = self.hold_idx
+        if cfg.resume:
+            self._resume()
+
+    # --- resume -------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        loaded = checkpoint.load(self.out, device=self.device)
+        if loaded.cfg != self.vcfg:
+            raise checkpoint.CheckpointError(
+                f"model {loaded.path}: architecture differs from the requested one; "
+                f"resume with the same --size/--latent/--width"
+            )
+        self.vae.load_state_dict(loaded.vae.state_dict())
+        state = self.out / "train_state.safetensors"
+        if state.exists():
+            self.step, extra = checkpoint.load_train_state(self.opt, state)
+            self.elapsed = float(extra.get("elapsed", 0.0))
+            self.history = extra.get("history", self.history)
+
+    # --- training -----------------------------------------------------------------------------
+    def steps_per_epoch(self) -> int:
+        return max(1, len(self.train_idx) // self.cfg.batch_size)
+
+    def total_steps(self) -> int:
+        return self.steps_per_epoch() * self.cfg.epochs
+
+    def lr_at(self, progress: float) -> float:
+        """Short linear warm-up, then cosine to 5 % of the peak."""
+        warm = 0.02
+        if progress < warm:
+            return self.cfg.lr * max(0.05, progress / warm)
+        p = min(1.0, (progress - warm) / (1 - warm))
+        return self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    def progress(self, t0: float) -> float:
+        p = self.step / max(1, self.total_steps())
+        if self.cfg.minutes:
+            p = max(p, (self.elapsed + time.perf_counter() - t0) / (self.cfg.minutes * 60))
+        return p
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        self.vae.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            x_hat, mu, logvar = self.vae(x)
+        terms = vae_loss(x, x_hat.float(), mu.float(), logvar.float(),
+                         kl_weight(self.step, self.cfg.beta, self.cfg.warmup_steps),
+                         self.cfg.edge_weight)
+        self.opt.zero_grad(set_to_none=True)
+        terms.total.backward()
+        torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 200.0)
+        self.opt.step()
+        self.step += 1
+        out = {"total": float(terms.total.detach()), "recon": float(terms.recon.detach()),
+               "edge": float(terms.edge.detach()), "kl": float(terms.kl.detach()),
+               "psnr": 10 * math.log10(1 / max(float(terms.mse), 1e-12))}
+        return out
+
+    def run(self) -> bool:
+        """Train until the epochs or the time budget end; False if interrupted (still saved)."""
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        total = self.total_steps()
+        start_epoch = self.step // self.steps_per_epoch()
+        self.cb(TrainEvent("start", self.step, total, start_epoch,
+                           message=f"{self.data_desc}; {len(self.train_idx)} train / "
+                                   f"{len(self.hold_idx)} held out; device {self.device}"
+                                   f"{' bf16' if self.bf16 else ''}"))
+        interrupted = False
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                order = self.rng.permutation(self.train_idx)
+                for b in range(self.steps_per_epoch()):
+                    if self.progress(t0) >= 1.0:
+                        break
+                    for g in self.opt.param_groups:
+                        g["lr"] = self.lr_at(self.progress(t0))
+                    idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                    x = _batch(self.images, idx, self.device,
+                               self.rng.random(len(idx)) < 0.5)
+                    terms = self.train_step(x)
+                    if not math.isfinite(terms["total"]):
+                        raise FloatingPointError(
+                            f"loss became {terms['total']} at step {self.step}")
+                    for k in self.history:
+                        self.history[k].append(terms[k])
+                    self.cb(TrainEvent("step", self.step, total, epoch, terms))
+                self._end_epoch(epoch, t0)
+                if self.progress(t0) >= 1.0:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        self.elapsed += time.perf_counter() - t0
+        return not interrupted
+
+    def _end_epoch(self, epoch: int, t0: float) -> None:
+        if (epoch + 1) % self.cfg.sheet_every == 0:
+            self.write_sheet(self.out / "samples" / f"epoch_{epoch + 1:03d}.png")
+            loss_curve(self.history, self.out / "loss.png",
+                       title=f"{self.data_desc}  step {self.step}")
+            self.save(final=False, elapsed=self.elapsed + time.perf_counter() - t0)
+        self.cb(TrainEvent("epoch", self.step, self.total_steps(), epoch + 1))
+
+    # --- measuring and saving -----------------------------------------------------------------
+    @torch.no_grad()
+    def encode_all(self, idx: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        self.vae.eval()
+        mus, lvs = [], []
+        for i in range(0, len(idx), batch):
+            x = _batch(self.images, idx[i : i + batch], self.device, None)
+            mu, lv = self.vae.encode(x)
+            mus.append(mu.float().cpu().numpy())
+            lvs.append(lv.float().cpu().numpy())
+        return np.concatenate(mus), np.concatenate(lvs)
+
+    def latent_stats(self) -> dict[str, Any]:
+        idx = self.train_idx[: min(len(self.train_idx), 4000)]
+        mu, lv = self.encode_all(idx)
+        kl = (0.5 * (mu**2 + np.exp(lv) - lv - 1)).mean(0)
+        mean, std = mu.mean(0), np.maximum(mu.std(0), 1e-3)
+        rank = [int(i) for i in np.argsort(-kl, kind="stable")]
+        u = (mu - mean) / std
+        keys = _farthest_points(u, min(N_KEYFRAMES, len(u)), self.cfg.seed)
+        return {"kl_per_dim": kl.tolist(), "kl_rank": rank, "latent_mean": mean.tolist(),
+                "latent_std": std.tolist(), "keyframes": u[keys].round(5).tolist()}
+
+    @torch.no_grad()
+    def metrics(self, stats: dict[str, Any]) -> dict[str, float]:
+        self.vae.eval()
+        hold = _batch(self.images, self.hold_idx, self.device, None)
+        rec = torch.cat([self.vae.reconstruct(hold[i : i + 256])
+                         for i in range(0, len(hold), 256)])
+        g = torch.Generator().manual_seed(self.cfg.seed)
+        mean = torch.tensor(stats["latent_mean"])
+        std = torch.tensor(stats["latent_std"])
+        walk = self.vae.sample(256, g, mean, std)
+        data_p99 = edge_p99(_batch(self.images, self.train_idx[:1024], self.device, None))
+        kl = np.asarray(stats["kl_per_dim"])
+        return {"heldout_psnr_db": round(psnr(hold, rec), 2),
+                "active_dims": int((kl > ACTIVE_KL).sum()),
+                "total_kl_nats": round(float(kl.sum()), 1),
+                "edge_ratio_recon": round(edge_p99(rec) / data_p99, 3),
+                "edge_ratio_walk": round(edge_p99(walk) / data_p99, 3)}
+
+    @torch.no_grad()
+    def write_sheet(self, path: Path, stats: dict[str, Any] | None = None) -> None:
+        self.vae.eval()
+        n = 8
+        stats = stats or self.latent_stats()
+        mean = torch.tensor(stats["latent_mean"])
+        std = torch.tensor(stats["latent_std"])
+        g = torch.Generator().manual_seed(1234)
+        x = _batch(self.images, self.hold_idx[:n], self.device, None)
+        rec = self.vae.reconstruct(x)
+        walk = self.vae.sample(2 * n, g, mean, std)
+        prior = self.vae.sample(n, g)
+        kf = np.asarray(stats["keyframes"], np.float32)
+        a, b = (kf[0], kf[1]) if len(kf) >= 2 else (np.zeros(self.vcfg.latent),) * 2
+        ts = np.linspace(0, 1, n)
+        us = np.stack([slerp(a, b, t) for t in ts]).astype(np.float32)
+        z = torch.from_numpy(us) * std + mean
+        strip = self.vae.decode(z.to(self.device))
+        rows = [("held-out", to_uint8(x.cpu())), ("reconstructed", to_uint8(rec.cpu())),
+                ("data region", to_uint8(walk[:n].cpu())),
+                ("data region", to_uint8(walk[n:].cpu())),
+                ("N(0, I)", to_uint8(prior.cpu())), ("slerp", to_uint8(strip.cpu()))]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        labelled_sheet(rows, scale=max(1, 128 // self.cfg.size),
+                       title=f"{self.data_desc}  step {self.step}").save(path)
+
+    def save(self, final: bool, elapsed: float, metrics: dict[str, float] | None = None,
+             stats: dict[str, Any] | None = None) -> Path:
+        stats = stats or self.latent_stats()
+        last = {k: round(float(np.mean(v[-50:])), 4) for k, v in self.history.items() if v}
+        meta = {
+            **stats,
+            "data": self.data_desc,
+            "training": {"config": asdict(self.cfg), "steps": self.step,
+                         "seconds": round(elapsed, 1), "final_terms": last,
+                         "precision": "bf16" if self.bf16 else "fp32", "finished": final},
+            "metrics": metrics or {},
+            "decoder_gflops": round(decoder_flops(self.vcfg) / 1e9, 3),
+        }
+        path = checkpoint.save(self.vae, self.out, meta)
+        checkpoint.save_train_state(self.opt, self.step,
+                                    {"elapsed": elapsed, "history": self.history},
+                                    self.out / "train_state.safetensors")
+        return path
+
+    def finalise(self) -> tuple[Path, dict[str, float]]:
+        stats = self.latent_stats()
+        m = self.metrics(stats)
+        self.write_sheet(self.out / "samples.png", stats)
+        loss_curve(self.history, self.out / "loss.png", title=f"{self.data_desc}  step {self.step}")
+        path = self.save(final=True, elapsed=self.elapsed, metrics=m, stats=stats)
+        (self.out / "metrics.json").write_text(json.dumps(m, indent=1))
+        self.cb(TrainEvent("done", self.step, self.total_steps(), terms=dict(m),
+                           message=str(path)))
+        return path, m
+
+
+def _farthest_points(u: np.ndarray, k: int, seed: int) -> list[int]:
+    """Greedy farthest-point picks among typical points: varied keyframes for a tour."""
+    norms = np.linalg.norm(u, axis=1)
+    typical = np.where(norms < np.quantile(norms, 0.8))[0]
+    pool = u[typical]
+    rng = np.random.default_rng(seed)
+    picks = [int(rng.integers(len(pool)))]
+    d = np.linalg.norm(pool - pool[picks[0]], axis=1)
+    for _ in range(k - 1):
+        i = int(np.argmax(d))
+        picks.append(i)
+        d = np.minimum(d, np.linalg.norm(pool - pool[i], axis=1))
+    return [int(typical[i]) for i in picks]
+
+
+def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dict[str, float]]:
+    """Train (or resume) and save; Ctrl-C stops early and still saves a usable checkpoint."""
+    t = Trainer(cfg, callback)
+    t.run()
+    return t.finalise()
