@@ -1,0 +1,240 @@
+"""Live recording: an encoder thread behind a bounded queue, so the render loop never waits.
+
+The loop owns a ``Recorder`` and calls it from its own thread only::
+
+    recorder = Recorder()
+    recorder.start(out.reserve(".mp4"), 1024, 1024, fps=60)
+    ...every frame:  recorder.submit(frame, t)       # returns at once, never raises
+    ...HUD:          status = recorder.status()      # immutable snapshot, any thread
+    ...on quit:      recorder.stop()                 # drain, close, remux; idempotent
+
+``with Recorder() as recorder:`` (or ``try/finally: recorder.stop()``) in the app's main
+function finalises on quit, Esc, window close and Ctrl-C alike; there is no atexit magic.
+
+Defined behaviour when the encoder falls behind: the queue holds at most ``queue_bytes`` of
+frames; a frame submitted while it is full is dropped and counted in ``frames_dropped``.
+When writing fails (disk full, folder gone, encoder error) the thread stops recording, keeps
+what is on disk, and puts one line in ``status().error``; the render loop never sees an
+exception. The default writer is crash-safe MP4 (``video.H264Writer``): after a SIGKILL the
+file plays up to its last fragment (half a second by default).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from latentsketch.output.paths import describe_os_error
+from latentsketch.output.video import FrameWriter, H264Writer, as_fps
+
+WriterFactory = Callable[[Path, int, int, Fraction], FrameWriter]
+
+_POLL_SECONDS = 0.05
+
+
+class RecorderState(StrEnum):
+    IDLE = "idle"  # not recording; the last recording (if any) finished cleanly
+    RECORDING = "recording"
+    STOPPING = "stopping"  # draining the queue and finalising the file
+    FAILED = "failed"  # writing failed; ``error`` says why, the file keeps what was written
+
+
+@dataclass(frozen=True)
+class RecorderStatus:
+    """What the HUD shows; counters belong to the current (or last) recording."""
+
+    state: RecorderState
+    path: Path | None
+    frames_written: int
+    frames_dropped: int
+    frames_queued: int
+    elapsed: float
+    error: str | None
+
+    @property
+    def recording(self) -> bool:
+        return self.state is RecorderState.RECORDING
+
+
+class _Session:
+    """One recording: its queue, thread and counters, so a finishing one never mixes with
+    the next."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float | Fraction,
+                 maxsize: int) -> None:
+        self.path, self.width, self.height, self.fps = path, width, height, fps
+        self.queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.state = RecorderState.RECORDING
+        self.written = 0
+        self.dropped = 0
+        self.error: str | None = None
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.thread: threading.Thread | None = None
+
+    def finish(self, state: RecorderState, error: str | None) -> None:
+        with self.lock:
+            self.state, self.error = state, error
+            if self.ended is None:
+                self.ended = time.monotonic()
+
+
+class Recorder:
+    """Records frames to a video file from a thread of its own.
+
+    Args:
+        preset, crf, fragment_seconds: for the default crash-safe H.264 writer.
+        queue_bytes: most memory queued frames may hold; sets the queue length per size
+            (128 MiB is 42 frames at 1024x1024, about 0.7 s at 60 fps).
+        max_queue_frames: upper bound on the queue length for small frames.
+        writer_factory: ``(path, width, height, fps) -> FrameWriter`` to record another
+            format (``video.open_writer`` picks by extension).
+    """
+
+    def __init__(self, *, preset: str = "ultrafast", crf: int = 20,
+                 fragment_seconds: float = 0.5, queue_bytes: int = 128 * 2**20,
+                 max_queue_frames: int = 120, writer_factory: WriterFactory | None = None
+                 ) -> None:
+        self.queue_bytes = queue_bytes
+        self.max_queue_frames = max_queue_frames
+        self._factory: WriterFactory = writer_factory or (
+            lambda path, w, h, fps: H264Writer(path, w, h, fps, preset=preset, crf=crf,
+                                               crash_safe=True,
+                                               fragment_seconds=fragment_seconds))
+        self._session: _Session | None = None
+
+    def start(self, path: str | os.PathLike[str], width: int, height: int,
+              fps: float | Fraction) -> bool:
+        """Begin recording ``width`` x ``height`` frames to ``path``; False if already on.
+
+        Never raises: the file is opened in the recording thread, and a failure shows up as
+        ``status().state == FAILED`` a moment later. If the previous recording is still
+        finalising, this waits for it first.
+        """
+        current = self._session
+        if current is not None:
+            if current.state is RecorderState.RECORDING:
+                return False
+            if current.thread is not None:
+                current.thread.join()
+        frame_bytes = max(1, int(width) * int(height) * 3)
+        maxsize = min(self.max_queue_frames, max(2, self.queue_bytes // frame_bytes))
+        session = _Session(Path(path), int(width), int(height), fps, maxsize)
+        session.thread = threading.Thread(target=self._run, args=(session,),
+                                          name="latentsketch-recorder", daemon=True)
+        self._session = session
+        session.thread.start()
+        return True
+
+    def submit(self, frame: np.ndarray, t: float | None = None, *, copy: bool = True) -> bool:
+        """Queue one frame shown at time ``t`` (seconds, any monotonic clock; default now).
+
+        Returns at once. True if queued; False if not recording or the queue was full (the
+        frame is dropped and counted). ``copy=False`` skips the copy when the caller hands
+        over a fresh array it will not touch again.
+        """
+        session = self._session
+        if session is None or session.state is not RecorderState.RECORDING:
+            return False
+        if session.queue.full():
+            with session.lock:
+                session.dropped += 1
+            return False
+        item = np.array(frame, copy=True) if copy else frame
+        try:
+            session.queue.put_nowait((item, time.monotonic() if t is None else float(t)))
+        except queue.Full:
+            with session.lock:
+                session.dropped += 1
+            return False
+        return True
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> RecorderStatus:
+        """Finish the recording: write what is queued, close and finalise the file.
+
+        Idempotent and safe in any state. ``wait=False`` returns at once while the thread
+        finalises (state STOPPING); call ``stop()`` again, or ``start()``, to wait for it.
+        """
+        session = self._session
+        if session is not None:
+            with session.lock:
+                if session.state is RecorderState.RECORDING:
+                    session.state = RecorderState.STOPPING
+            session.stop.set()
+            if wait and session.thread is not None:
+                session.thread.join(timeout)
+        return self.status()
+
+    def status(self) -> RecorderStatus:
+        """An immutable snapshot of the current or last recording (for the HUD)."""
+        session = self._session
+        if session is None:
+            return RecorderStatus(RecorderState.IDLE, None, 0, 0, 0, 0.0, None)
+        with session.lock:
+            end = session.ended if session.ended is not None else time.monotonic()
+            return RecorderStatus(session.state, session.path, session.written,
+                                  session.dropped, session.queue.qsize(),
+                                  end - session.started, session.error)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, session: _Session) -> None:
+        try:
+            writer = self._factory(session.path, session.width, session.height,
+                                   as_fps(session.fps))
+        except Exception as e:  # any failure to open becomes a status line, never a crash
+            session.finish(RecorderState.FAILED, _one_line("recording not started", e))
+            return
+        while True:
+            try:
+                frame, t = session.queue.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if session.stop.is_set():
+                    break
+                continue
+            try:
+                writer.write(frame, t)
+            except Exception as e:  # disk full, encoder error, wrong frame shape
+                writer.abort()
+                session.finish(RecorderState.FAILED, _one_line(
+                    f"recording stopped after {session.written} frames", e))
+                _drain(session.queue)
+                return
+            with session.lock:
+                session.written += 1
+        try:
+            writer.close()
+        except Exception as e:
+            writer.abort()
+            session.finish(RecorderState.FAILED, _one_line(f"could not finish {session.path}", e))
+            return
+        session.finish(RecorderState.IDLE, getattr(writer, "remux_error", None))
+
+
+def _one_line(context: str, err: BaseException) -> str:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else describe_os_error(err)
+    return f"{context}: {reason}"
+
+
+def _drain(q: queue.Queue[tuple[np.ndarray, float]]) -> None:
+    """Free the memory of frames that will not be written."""
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
