@@ -210,8 +210,11 @@ class H264Writer(_AvWriter):
         self.crash_safe = crash_safe
         self.remux_error: str | None = None
         if crash_safe:
+            # flush_packets hands each finished fragment to the OS at once instead of holding
+            # it in PyAV's 32 KB write buffer, where a SIGKILL would lose it.
             options = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
-                       "frag_duration": str(max(1, int(fragment_seconds * 1e6)))}
+                       "frag_duration": str(max(1, int(fragment_seconds * 1e6))),
+                       "flush_packets": "1"}
         else:
             options = {"movflags": "+faststart"}
         codec_options = {"preset": preset, "crf": str(crf), "threads": str(threads)}
@@ -258,7 +261,8 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
         os.replace(tmp, path)
         return None
     except (av.FFmpegError, OSError, IndexError) as e:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_file():
+            tmp.unlink()
         return f"{path} kept as fragmented MP4 (finalising failed: {describe_os_error(e)})"
 
 
