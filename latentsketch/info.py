@@ -1,0 +1,75 @@
+"""``latentsketch info``: what a model is, how fast it decodes here, and what its dimensions do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from latentsketch.model import checkpoint
+from latentsketch.model.inference import Decoder
+from latentsketch.model.vae import count_params, decoder_flops
+from latentsketch.output.sheets import labelled_sheet
+
+SWEEP = np.linspace(-2.5, 2.5, 9)
+
+
+def atlas(loaded: checkpoint.LoadedModel, decoder: Decoder, dims: int) -> np.ndarray:
+    """Decodes sweeping each of the top ``dims`` dimensions (KL rank) from -2.5 to 2.5 std."""
+    space = loaded.space
+    rows = []
+    for k in range(min(dims, space.dim)):
+        u = np.zeros((len(SWEEP), space.dim), np.float32)
+        u[:, space.raw_index(k)] = SWEEP
+        rows.append(decoder.decode_batch(space.to_z(u)))
+    return np.stack(rows)
+
+
+def describe(model: str | None, out: Path, dims: int = 6) -> str:
+    """Print-ready description; writes the atlas PNG into ``out`` (never into assets/)."""
+    loaded = checkpoint.load(model)
+    assets = checkpoint.default_model_path().parent.resolve()
+    out = Path(out)
+    if out.resolve() == assets or assets in out.resolve().parents:
+        raise checkpoint.CheckpointError(f"info --out {out}: refusing to write into the bundled "
+                                         f"assets folder; pick another folder")
+    dec = Decoder(loaded.vae, threads=1)
+    ms = {t.backend: t.ms for t in dec.timings}
+    cfg = loaded.config
+    kl = np.asarray(cfg.get("kl_per_dim") or np.zeros(loaded.space.dim))
+    lines = [
+        f"model      {loaded.path}",
+        f"model id   {loaded.model_id}",
+        f"image      {loaded.cfg.image_size}x{loaded.cfg.image_size}, {loaded.cfg.channels} "
+        f"channels; latent {loaded.cfg.latent}",
+        f"decoder    widths {list(loaded.cfg.dec_widths)}, "
+        f"{decoder_flops(loaded.cfg) / 1e9:.3f} GFLOP/frame",
+        f"parameters {count_params(loaded.vae):,} ({count_params(loaded.vae.decoder):,} decoder)",
+        "decode     " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items())
+        + f" per frame, 1 thread (using {dec.backend})",
+        f"data       {cfg.get('data', 'unknown')}",
+    ]
+    tr = cfg.get("training") or {}
+    if tr:
+        lines.append(f"training   {tr.get('steps')} steps, {tr.get('seconds')} s, "
+                     f"{tr.get('precision')}; final {json.dumps(tr.get('final_terms', {}))}")
+    if cfg.get("metrics"):
+        lines.append("quality    " + ", ".join(f"{k} {v}" for k, v in cfg["metrics"].items()))
+    if not cfg.get("latent_mean"):
+        lines.append("walk space N(0, I) (this checkpoint stores no latent statistics)")
+    ranked = [(k, loaded.space.raw_index(k)) for k in range(loaded.space.dim)]
+    active = int((kl > 0.01).sum())
+    lines.append(f"dimensions by KL (rank: raw index, nats), {active} of {len(kl)} active:")
+    cells = [f"{k:>3}: {r:>3} {kl[r]:6.2f}" for k, r in ranked]
+    for i in range(0, len(cells), 4):
+        lines.append("   " + "   ".join(cells[i : i + 4]))
+    grid = atlas(loaded, dec, dims)
+    rows = [(f"dim {k} (raw {loaded.space.raw_index(k)})", grid[k]) for k in range(len(grid))]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"latentsketch-atlas-{loaded.model_id}.png"
+    labelled_sheet(rows, scale=max(1, 128 // loaded.cfg.image_size),
+                   title=f"latent atlas {loaded.model_id}: each row sweeps one dimension "
+                         f"from -2.5 to +2.5 std").save(path)
+    lines.append(f"atlas      {path}")
+    return "\n".join(lines)
