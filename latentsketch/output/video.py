@@ -194,7 +194,9 @@ class H264Writer(_AvWriter):
         preset: x264 speed preset; ``"ultrafast"`` keeps up with 1024x1024 at 60 fps on two
             cores (see FACTS.md), ``"veryfast"`` gives smaller files for offline export.
         crf: quality, lower is better (18 is visually near lossless).
-        crash_safe: write fragmented MP4 and remux on close (see the module docstring).
+        crash_safe: write fragmented MP4 and remux on close (see the module docstring);
+            B-frames are off in this mode so timestamps start at 0 without an edit list.
+            Finalising reads and rewrites the file once: seconds for a long recording.
         fragment_seconds: longest stretch a crash can lose.
         keyframe_seconds: keyframe interval; short enough for editors to scrub.
         threads: encoder threads, 0 = let x264 choose.
