@@ -134,3 +134,14 @@ def test_default_model_is_found_through_the_package() -> None:
     p = checkpoint.default_model_path()
     assert p.name == "model.safetensors"
     assert p.parent.name == "assets"
+
+
+def test_half_precision_file_is_half_the_size_and_decodes_alike(tiny_model: Path,
+                                                                 tmp_path: Path) -> None:
+    a = checkpoint.load(tiny_model)
+    p = checkpoint.save(a.vae, tmp_path / "half", {}, dtype=torch.float16)
+    assert p.stat().st_size < 0.6 * (tiny_model / "model.safetensors").stat().st_size
+    b = checkpoint.load(p)
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        assert (a.vae.decode(z) - b.vae.decode(z)).abs().max() < 4e-3
