@@ -1,0 +1,308 @@
+"""Keys -> commands, through one binding table that also writes the help overlay and README.
+
+Each ``Binding`` is data: which keys trigger it (layout key codes, physical scancodes or typed
+characters), which modifiers it needs, what command it makes, and how help describes it.
+Digits are bound by physical position (scancode), so slot keys sit on the top row on AZERTY
+and other layouts too; scancode bindings win over key codes (AZERTY's 6 key types "-").
+"?" is bound by the character it types, wherever the layout puts it.
+
+Held keys: a binding with ``while_held`` (the arrows) nudges once on the press and then
+continuously every frame while the key stays down (``Keyboard.held(dt)``), at a rate in
+standard deviations per second, so the motion is smooth and frame-rate independent. Other
+bindings fire again on key repeat only when ``repeat`` is set (steps like speed up); toggles
+never repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pygame
+
+from latentsketch import commands as c
+from latentsketch.params import param
+
+KEY_REPEAT = (400, 45)     # ms before repeating, ms between repeats (pygame.key.set_repeat)
+ARROW_TAP = 0.1            # std per key press
+ARROW_RATE = 1.5           # std per second while held
+POSTERIZE_STEPS = (0, 2, 3, 4, 5, 6, 8, 12, 16)
+
+Mods = Literal["", "shift", "ctrl", "alt"] | None
+Result = c.Command | Sequence[c.Command] | None
+
+
+@dataclass(frozen=True)
+class KeyContext:
+    """What a binding may need to know: current parameter values and window state."""
+
+    params: Mapping[str, float] = field(default_factory=dict)
+    fullscreen: bool = False
+    help_open: bool = False
+    latent_dim: int = 0
+
+    def value(self, name: str) -> float:
+        return float(self.params.get(name, param(name).default))
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One row of the key map.
+
+    ``keys`` are pygame key codes (they follow the layout: letters, named keys), ``scancodes``
+    physical positions, ``chars`` typed characters. ``mods`` is the exact set of shift/ctrl/alt
+    needed ("" = none, None = any). ``label`` and ``description`` are what help shows; rows with
+    the same pair are listed once (the nine slot keys).
+    """
+
+    label: str
+    description: str
+    action: Callable[[KeyContext], Result]
+    keys: tuple[int, ...] = ()
+    scancodes: tuple[int, ...] = ()
+    chars: str = ""
+    mods: Mods = ""
+    repeat: bool = False
+    while_held: Callable[[KeyContext, float], Result] | None = None
+
+
+def _set(name: str, value: float) -> c.SetParam:
+    return c.SetParam(name, param(name).clamp(value))
+
+
+def _escape(ctx: KeyContext) -> c.Command:
+    if ctx.help_open:
+        return c.ToggleHelp()
+    return c.ToggleFullscreen() if ctx.fullscreen else c.Quit()
+
+
+def _posterize(step: int) -> Callable[[KeyContext], c.Command]:
+    def act(ctx: KeyContext) -> c.Command:
+        cur = ctx.value("look.posterize")
+        if step > 0:
+            nxt = next((v for v in POSTERIZE_STEPS if v > cur), POSTERIZE_STEPS[-1])
+        else:
+            nxt = next((v for v in reversed(POSTERIZE_STEPS) if v < cur), 0)
+        return _set("look.posterize", nxt)
+    return act
+
+
+def _mouse_plane(step: int) -> Callable[[KeyContext], list[c.Command]]:
+    """Move the mouse's XY pad to the next (or previous) pair of dimensions."""
+    def act(ctx: KeyContext) -> list[c.Command]:
+        n = ctx.latent_dim if ctx.latent_dim >= 2 else int(param("mouse.dim_x").hi) + 1
+        x = (int(ctx.value("mouse.dim_x")) + 2 * step) % n
+        y = (x + 1) % n
+        return [_set("mouse.dim_x", x), _set("mouse.dim_y", y)]
+    return act
+
+
+def _arrow(dim: int, sign: float) -> dict[str, object]:
+    return {
+        "action": lambda ctx: c.NudgeDim(dim, sign * ARROW_TAP),
+        "while_held": lambda ctx, dt: c.NudgeDim(dim, sign * ARROW_RATE * dt),
+        "mods": None,
+    }
+
+
+def _pair(letter: str, name: str, step: float, what: str) -> list[Binding]:
+    """``letter`` raises a parameter by ``step``, Shift+``letter`` lowers it (with repeat)."""
+    key = getattr(pygame, f"K_{letter}")
+    return [
+        Binding(f"{letter.upper()} / Shift+{letter.upper()}", f"{what} up / down",
+                lambda ctx: c.NudgeParam(name, step), keys=(key,), repeat=True),
+        Binding(f"{letter.upper()} / Shift+{letter.upper()}", f"{what} up / down",
+                lambda ctx: c.NudgeParam(name, -step), keys=(key,), mods="shift", repeat=True),
+    ]
+
+
+_DIGITS = tuple(getattr(pygame, f"KSCAN_{i}") for i in range(1, 10))
+_KP_DIGITS = tuple(getattr(pygame, f"KSCAN_KP_{i}") for i in range(1, 10))
+
+
+def _slots() -> list[Binding]:
+    rows = []
+    for i in range(1, 10):
+        rows.append(Binding("1..9", "recall slot (glides there)",
+                            lambda ctx, i=i: c.RecallSlot(i),
+                            scancodes=(_DIGITS[i - 1], _KP_DIGITS[i - 1])))
+        rows.append(Binding("Shift+1..9", "store the current point in slot",
+                            lambda ctx, i=i: c.StoreSlot(i),
+                            scancodes=(_DIGITS[i - 1],), mods="shift"))
+    return rows
+
+
+def default_bindings() -> tuple[Binding, ...]:
+    """The key map. Order is the order help lists it in."""
+    k = pygame
+    return (
+        Binding("Space", "pause / resume the walk", lambda ctx: c.SetPause(None),
+                keys=(k.K_SPACE,), mods=None),
+        Binding("? / F1", "help (this list)", lambda ctx: c.ToggleHelp(),
+                keys=(k.K_F1,), chars="?", mods=None),
+        Binding("H", "HUD on / off", lambda ctx: c.ToggleHud(), keys=(k.K_h,)),
+        Binding("F", "fullscreen on / off", lambda ctx: c.ToggleFullscreen(), keys=(k.K_f,)),
+        Binding("Esc", "close help, leave fullscreen, or quit when windowed", _escape,
+                keys=(k.K_ESCAPE,), mods=None),
+        Binding("Q", "quit", lambda ctx: c.Quit(), keys=(k.K_q,)),
+        Binding("B", "blackout: fade to black / back",
+                lambda ctx: _set("look.blackout", 0.0 if ctx.value("look.blackout") else 1.0),
+                keys=(k.K_b,), mods=None),
+        Binding("R", "record on / off", lambda ctx: c.Record(None), keys=(k.K_r,)),
+        Binding("S", "snapshot (PNG)", lambda ctx: c.Snapshot(), keys=(k.K_s,)),
+        Binding("Ctrl+S", "save preset", lambda ctx: c.SavePreset(), keys=(k.K_s,),
+                mods="ctrl"),
+        *_slots(),
+        Binding("Tab / Shift+Tab", "next / previous walk mode", lambda ctx: c.CycleMode(1),
+                keys=(k.K_TAB,)),
+        Binding("Tab / Shift+Tab", "next / previous walk mode", lambda ctx: c.CycleMode(-1),
+                keys=(k.K_TAB,), mods="shift"),
+        Binding("Left / Right", "nudge dimension 0 (hold to keep moving)",
+                keys=(k.K_LEFT,), **_arrow(0, -1.0)),
+        Binding("Left / Right", "nudge dimension 0 (hold to keep moving)",
+                keys=(k.K_RIGHT,), **_arrow(0, 1.0)),
+        Binding("Up / Down", "nudge dimension 1 (hold to keep moving)",
+                keys=(k.K_UP,), **_arrow(1, 1.0)),
+        Binding("Up / Down", "nudge dimension 1 (hold to keep moving)",
+                keys=(k.K_DOWN,), **_arrow(1, -1.0)),
+        Binding("+ / -  (PgUp / PgDn)", "walk speed up / down",
+                lambda ctx: c.NudgeParam("walk.speed", 0.25),
+                keys=(k.K_EQUALS, k.K_PLUS, k.K_KP_PLUS, k.K_PAGEUP), mods=None, repeat=True),
+        Binding("+ / -  (PgUp / PgDn)", "walk speed up / down",
+                lambda ctx: c.NudgeParam("walk.speed", -0.25),
+                keys=(k.K_MINUS, k.K_KP_MINUS, k.K_PAGEDOWN), mods=None, repeat=True),
+        *_pair("t", "walk.temperature", 0.1, "temperature (spread)"),
+        Binding("N", "jump to a new random target", lambda ctx: c.NewTarget(), keys=(k.K_n,)),
+        Binding("0 / Home", "glide back to the origin", lambda ctx: c.Reset(),
+                keys=(k.K_HOME,), scancodes=(k.KSCAN_0, k.KSCAN_KP_0), mods=None),
+        Binding("X / Delete", "release all pinned dimensions", lambda ctx: c.ReleaseDim(None),
+                keys=(k.K_x, k.K_DELETE)),
+        Binding("M / Shift+M", "mouse pad: next / previous pair of dimensions",
+                _mouse_plane(1), keys=(k.K_m,)),
+        Binding("M / Shift+M", "mouse pad: next / previous pair of dimensions",
+                _mouse_plane(-1), keys=(k.K_m,), mods="shift"),
+        Binding("Z", "picture: fit / fill / stretch", lambda ctx: c.CycleFit(), keys=(k.K_z,)),
+        Binding("P / Shift+P", "posterize: more / fewer levels (0 = off)", _posterize(1),
+                keys=(k.K_p,), repeat=True),
+        Binding("P / Shift+P", "posterize: more / fewer levels (0 = off)", _posterize(-1),
+                keys=(k.K_p,), mods="shift", repeat=True),
+        *_pair("o", "look.softness", 0.1, "posterize softness"),
+        *_pair("c", "look.contrast", 0.1, "contrast"),
+        *_pair("v", "look.saturation", 0.1, "saturation (vividness)"),
+        *_pair("e", "look.trails", 0.05, "trails (echo)"),
+        *_pair("l", "look.brightness", 0.05, "master brightness (light)"),
+    )
+
+
+def _mods_of(mod: int) -> str:
+    if mod & pygame.KMOD_CTRL:
+        return "ctrl"
+    if mod & pygame.KMOD_ALT:
+        return "alt"
+    if mod & pygame.KMOD_SHIFT:
+        return "shift"
+    return ""
+
+
+def _flatten(result: Result) -> list[c.Command]:
+    if result is None:
+        return []
+    if isinstance(result, c.Command):
+        return [result]
+    return list(result)
+
+
+class Keyboard:
+    """Turns pygame events into commands through a binding table.
+
+    Call ``handle(event, ctx)`` for every event and ``held(dt, ctx)`` once per frame.
+    A window close (``pygame.QUIT``) also becomes ``Quit``.
+    """
+
+    def __init__(self, bindings: Iterable[Binding] | None = None, *,
+                 key_repeat: bool = True) -> None:
+        self.bindings = tuple(default_bindings() if bindings is None else bindings)
+        self._down: dict[int, Binding | None] = {}
+        if key_repeat and pygame.display.get_init():
+            pygame.key.set_repeat(*KEY_REPEAT)
+
+    def find(self, key: int, mod: int = 0, scancode: int = 0, unicode: str = "") -> Binding | None:
+        """The binding a key press selects, or None.
+
+        Scancodes win over characters, characters over key codes; within each, a binding that
+        names the exact modifiers wins over one that accepts any.
+        """
+        mods = _mods_of(mod)
+        exact = [b for b in self.bindings if b.mods == mods]
+        loose = [b for b in self.bindings if b.mods is None]
+        tests = (
+            lambda b: bool(scancode) and scancode in b.scancodes,
+            lambda b: bool(unicode) and bool(b.chars) and unicode in b.chars,
+            lambda b: key in b.keys,
+        )
+        for test in tests:
+            for pool in (exact, loose):
+                for b in pool:
+                    if test(b):
+                        return b
+        return None
+
+    def handle(self, event: pygame.event.Event, ctx: KeyContext | None = None) -> list[c.Command]:
+        """Commands for one event (often none)."""
+        ctx = ctx or KeyContext()
+        if event.type == pygame.QUIT:
+            return [c.Quit()]
+        if event.type == pygame.WINDOWFOCUSLOST:
+            self._down.clear()            # a key released elsewhere must not keep nudging
+            return []
+        if event.type == pygame.KEYUP:
+            self._down.pop(self._key_id(event), None)
+            return []
+        if event.type != pygame.KEYDOWN:
+            return []
+        kid = self._key_id(event)
+        repeated = kid in self._down
+        binding = self._down[kid] if repeated else self.find(
+            event.key, getattr(event, "mod", 0), getattr(event, "scancode", 0),
+            getattr(event, "unicode", ""))
+        self._down[kid] = binding
+        if binding is None or (repeated and not binding.repeat):
+            return []
+        return _flatten(binding.action(ctx))
+
+    def held(self, dt: float, ctx: KeyContext | None = None) -> list[c.Command]:
+        """Per-frame commands of held keys (the arrows' continuous nudge)."""
+        ctx = ctx or KeyContext()
+        out: list[c.Command] = []
+        if dt <= 0:
+            return out
+        for binding in self._down.values():
+            if binding is not None and binding.while_held is not None:
+                out.extend(_flatten(binding.while_held(ctx, dt)))
+        return out
+
+    def release_all(self) -> None:
+        """Forget held keys (e.g. after the window lost focus)."""
+        self._down.clear()
+
+    def help_rows(self) -> list[tuple[str, str]]:
+        """(keys, description) for the help overlay and README, one row per distinct pair."""
+        rows: list[tuple[str, str]] = []
+        for b in self.bindings:
+            row = (b.label, b.description)
+            if row not in rows:
+                rows.append(row)
+        return rows
+
+    def help_markdown(self, extra: Iterable[tuple[str, str]] = ()) -> str:
+        """The key map as a Markdown table (README), plus ``extra`` rows such as the mouse."""
+        lines = ["| Key | Action |", "|---|---|"]
+        for keys, desc in [*self.help_rows(), *extra]:
+            lines.append(f"| {keys.replace('|', '/')} | {desc} |")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _key_id(event: pygame.event.Event) -> int:
+        scancode = getattr(event, "scancode", 0)
+        return scancode if scancode else -int(getattr(event, "key", 0)) - 1

@@ -1,0 +1,233 @@
+"""The heads-up display and the help overlay, drawn over the window after the picture.
+
+Nothing here touches the picture surface, so recordings stay clean. Text is rendered once per
+distinct string and cached; the changing figures (fps, decode time) are refreshed four times a
+second, which keeps them readable and the HUD well under a millisecond. While paused the
+measured figures (fps, decode ms) freeze; the latent bars, mode and speed stay live because
+direct edits still move them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pygame
+
+TEXT = (235, 235, 235)
+DIM_TEXT = (160, 160, 160)
+ACCENT = (255, 170, 40)      # pinned dimensions
+BAR = (120, 190, 255)
+REC = (235, 40, 40)
+ERROR = (255, 110, 110)
+LIGHT_ON = (90, 240, 120)
+LIGHT_OFF = (70, 70, 70)
+PANEL_ALPHA = 150
+FIGURE_REFRESH = 0.25        # seconds between updates of the measured figures
+LIGHT_SECONDS = 0.25         # an input light stays on this long after a message
+MESSAGE_FADE = 1.0           # messages and the hint fade out over their last second
+BAR_RANGE = 3.0              # a full bar is 3 standard deviations
+
+
+@dataclass(frozen=True)
+class HudInfo:
+    """What the HUD shows this frame; the app fills it from the engine, decoder and recorder.
+
+    ``dims`` are standardised coordinates (u) of the top dimensions in KL-rank order and
+    ``pinned`` the rank indices that are pinned. ``osc_age`` / ``midi_age`` are the seconds
+    since the last message from that input (None: the input is off).
+    """
+
+    fps: float = 0.0
+    decode_ms: float = 0.0
+    mode: str = ""
+    speed: float = 0.0
+    temperature: float = 0.0
+    dims: Sequence[float] = ()
+    pinned: frozenset[int] = frozenset()
+    paused: bool = False
+    recording: bool = False
+    rec_seconds: float = 0.0
+    rec_dropped: int = 0
+    rec_queued: int = 0
+    osc_age: float | None = None
+    midi_age: float | None = None
+    status: str = ""
+
+
+class Hud:
+    """HUD state: visibility, the help overlay, fading messages and the start-up hint.
+
+    Args:
+        help_rows: (keys, description) pairs for the help overlay, e.g. from
+            ``keyboard.help_rows()``, so the overlay is generated from the binding table.
+        visible: start with the HUD shown (the performance default is hidden).
+        hint: text shown while the HUD is hidden in the first ``hint_seconds``.
+        max_bars: how many latent dimensions get a bar.
+    """
+
+    def __init__(self, help_rows: Sequence[tuple[str, str]] = (), *, visible: bool = False,
+                 hint: str = "? for help", hint_seconds: float = 4.0, max_bars: int = 16,
+                 font_size: int = 20) -> None:
+        pygame.font.init()
+        self.visible = visible
+        self.help_visible = False
+        self.help_rows = tuple(help_rows)
+        self.max_bars = max_bars
+        self._font = pygame.font.Font(None, font_size)
+        self._help_font = pygame.font.Font(None, font_size + 2)
+        self._line = self._font.get_linesize()
+        self._cache: dict[tuple[str, tuple[int, int, int]], pygame.Surface] = {}
+        self._panels: dict[tuple[int, int, int], pygame.Surface] = {}
+        self._help_overlay: pygame.Surface | None = None
+        self._clock = 0.0
+        self._hint = hint
+        self._hint_until = hint_seconds
+        self._message = ""
+        self._message_error = False
+        self._message_until = -1.0
+        self._figures = (0.0, 0.0)
+        self._figures_at = -FIGURE_REFRESH
+
+    # --- state -----------------------------------------------------------------------------
+
+    def toggle(self) -> None:
+        self.visible = not self.visible
+
+    def toggle_help(self) -> None:
+        self.help_visible = not self.help_visible
+
+    def message(self, text: str, *, error: bool = False, seconds: float = 3.0) -> None:
+        """Show a one-line status (or error) that fades out; a new one replaces the old."""
+        self._message = " ".join(text.split())[:200]
+        self._message_error = error
+        self._message_until = self._clock + max(0.0, seconds)
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def draw(self, surface: pygame.Surface, info: HudInfo, dt: float) -> None:
+        """Advance the HUD's clock by ``dt`` and draw whatever is visible onto ``surface``."""
+        if dt > 0:
+            self._clock += dt
+        if not info.paused and self._clock - self._figures_at >= FIGURE_REFRESH:
+            self._figures = (info.fps, info.decode_ms)
+            self._figures_at = self._clock
+        if self.visible:
+            self._draw_panel(surface, info)
+        if self.help_visible:
+            self._draw_help(surface)
+        elif not self.visible and self._clock < self._hint_until:
+            hint = self._text(self._hint, DIM_TEXT, self._fade(self._hint_until))
+            w, h = surface.get_size()
+            surface.blit(hint, (w - hint.get_width() - 12, h - hint.get_height() - 10))
+        if self._message and self._clock < self._message_until:
+            colour = ERROR if self._message_error else TEXT
+            text = self._text(self._message, colour, self._fade(self._message_until))
+            self._blit_panel(surface, (8, surface.get_height() - self._line - 14,
+                                       text.get_width() + 12, self._line + 8))
+            surface.blit(text, (14, surface.get_height() - self._line - 10))
+
+    def _fade(self, until: float) -> int:
+        return int(255 * min(1.0, max(0.0, (until - self._clock) / MESSAGE_FADE)))
+
+    def _draw_panel(self, surface: pygame.Surface, info: HudInfo) -> None:
+        fps, decode_ms = self._figures
+        spec: list[list[tuple[str, tuple[int, int, int]]]] = [
+            [(f"{fps:5.1f} fps", TEXT), (f"  decode {decode_ms:4.1f} ms", DIM_TEXT)],
+            [(info.mode or "-", TEXT), (f"  speed {info.speed:.2f}", DIM_TEXT),
+             (f"  temp {info.temperature:.2f}", DIM_TEXT)]
+            + ([("  PAUSED", ACCENT)] if info.paused else []),
+        ]
+        if info.recording:
+            m, s = divmod(int(info.rec_seconds), 60)
+            spec.append([(f"REC {m:02d}:{s:02d}", REC),
+                         (f"  dropped {info.rec_dropped}  queued {info.rec_queued}", DIM_TEXT)])
+        if info.status:
+            spec.append([(info.status, DIM_TEXT)])
+        lines = [[self._text(t, c) for t, c in parts] for parts in spec]
+        dims = list(info.dims)[: self.max_bars]
+        bar_w, bar_h, gap = 10, 44, 3
+        dot = 14                                  # room for the recording dot
+        width = max([sum(i.get_width() for i in ln) + dot for ln in lines]
+                    + [len(dims) * (bar_w + gap), 150]) + 16
+        height = 12 + self._line * (len(lines) + 1) + (bar_h + 10 if dims else 0)
+        self._blit_panel(surface, (6, 6, width, height))
+        y = 12
+        for parts, ln in zip(spec, lines, strict=True):
+            x = 14
+            if parts[0][1] == REC:
+                pygame.draw.circle(surface, REC, (x + 5, y + self._line // 2 - 1), 5)
+                x += dot
+            for img in ln:
+                surface.blit(img, (x, y))
+                x += img.get_width()
+            y += self._line
+        x = 14
+        for name, age in (("OSC", info.osc_age), ("MIDI", info.midi_age)):
+            img = self._text(name, DIM_TEXT if age is not None else LIGHT_OFF)
+            surface.blit(img, (x, y))
+            x += img.get_width() + 10
+            lit = age is not None and age < LIGHT_SECONDS
+            pygame.draw.circle(surface, LIGHT_ON if lit else LIGHT_OFF,
+                               (x, y + self._line // 2 - 1), 5)
+            x += 18
+        y += self._line + 4
+        if dims:
+            mid = y + bar_h // 2
+            pygame.draw.line(surface, LIGHT_OFF, (14, mid), (14 + len(dims) * (bar_w + gap), mid))
+            for i, u in enumerate(dims):
+                v = max(-1.0, min(1.0, float(u) / BAR_RANGE)) if math.isfinite(u) else 0.0
+                length = int(round(abs(v) * bar_h / 2))
+                bx = 14 + i * (bar_w + gap)
+                colour = ACCENT if i in info.pinned else BAR
+                pygame.draw.rect(surface, colour,
+                                 (bx, mid - length if v > 0 else mid, bar_w, max(1, length)))
+                if i in info.pinned:
+                    pygame.draw.rect(surface, ACCENT, (bx, y + bar_h + 3, bar_w, 3))
+
+    def _draw_help(self, surface: pygame.Surface) -> None:
+        size = surface.get_size()
+        if self._help_overlay is None or self._help_overlay.get_size() != size:
+            self._help_overlay = self._render_help(size)
+        surface.blit(self._help_overlay, (0, 0))
+
+    def _render_help(self, size: tuple[int, int]) -> pygame.Surface:
+        overlay = pygame.Surface(size, pygame.SRCALPHA)
+        overlay.fill((0, 0, 0, 200))
+        font = self._help_font
+        line = font.get_linesize()
+        title = font.render("latentsketch: keys and mouse  (? or F1 closes)", True, TEXT)
+        overlay.blit(title, (24, 18))
+        keys_w = max((font.size(k)[0] for k, _ in self.help_rows), default=0) + 16
+        col_w = keys_w + max((font.size(d)[0] for _, d in self.help_rows), default=0) + 32
+        per_col = max(1, (size[1] - 60 - 2 * self._line) // line)  # room for a message
+        for i, (keys, desc) in enumerate(self.help_rows):
+            col, row = divmod(i, per_col)
+            x, y = 24 + col * col_w, 50 + row * line
+            overlay.blit(font.render(keys, True, ACCENT), (x, y))
+            overlay.blit(font.render(desc, True, TEXT), (x + keys_w, y))
+        return overlay
+
+    def _blit_panel(self, surface: pygame.Surface, rect: tuple[int, int, int, int]) -> None:
+        x, y, w, h = rect
+        key = (w, h, PANEL_ALPHA)
+        panel = self._panels.get(key)
+        if panel is None:
+            if len(self._panels) > 32:
+                self._panels.clear()
+            panel = pygame.Surface((max(1, w), max(1, h)), pygame.SRCALPHA)
+            panel.fill((0, 0, 0, PANEL_ALPHA))
+            self._panels[key] = panel
+        surface.blit(panel, (x, y))
+
+    def _text(self, text: str, colour: tuple[int, int, int], alpha: int = 255) -> pygame.Surface:
+        key = (text, colour)
+        img = self._cache.get(key)
+        if img is None:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            img = self._font.render(text, True, colour)
+            self._cache[key] = img
+        img.set_alpha(alpha)
+        return img
