@@ -1,0 +1,157 @@
+"""Look stage and display path: milliseconds per frame against naive baselines.
+
+Prints, at 512x512 and 1024x1024 windows:
+- the look stage (neutral / typical / everything on) as built (native-size pre stage + byte-pair
+  lookup table over the upscaled 32-bit surface) vs the whole look in float32 numpy at display
+  resolution;
+- the display path for a 64x64 frame (upscale + blit, and with the look on) vs the naive
+  ``surfarray.make_surface`` + ``transform.smoothscale`` each frame (with the look on: plus
+  ``surfarray.array3d`` read-back, the float look and another ``make_surface``);
+- reading the clean picture back for recording, and drawing the HUD;
+- frame pacing at 60 fps: FramePacer vs pygame.time.Clock.tick (achieved fps, CPU share).
+
+Run: ``python benchmarks/bench_look.py`` (headless; ~20 s).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+
+from latentsketch.output.display import Display, FramePacer  # noqa: E402
+from latentsketch.output.hud import Hud, HudInfo  # noqa: E402
+from latentsketch.output.look import LUMA, Look, LookParams  # noqa: E402
+
+NATIVE = 64
+SETTINGS = {
+    "neutral": LookParams(),
+    "typical": LookParams(contrast=1.2, saturation=1.3, posterize=4, softness=0.3),
+    "all on": LookParams(contrast=1.4, saturation=1.6, posterize=6, softness=0.2, trails=0.6,
+                         brightness=0.8),
+}
+
+
+def ms(fn: Callable[[], object], repeat: int = 30) -> float:
+    """Median milliseconds of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def blobs(size: int, seed: int = 0) -> np.ndarray:
+    """A smooth, blob-like uint8 frame (what the VAE decodes)."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    rng = np.random.default_rng(seed)
+    chans = [np.sin(x * rng.uniform(2, 6) + y * rng.uniform(2, 6) + rng.uniform(0, 6))
+             for _ in range(3)]
+    return ((np.stack(chans, -1) * 0.5 + 0.5) * 255).astype(np.uint8)
+
+
+def naive_look(img: np.ndarray, prev: np.ndarray | None, p: LookParams) -> np.ndarray:
+    """The obvious float32 implementation at display resolution (the baseline)."""
+    f = img.astype(np.float32) / 255.0
+    if p.trails > 0 and prev is not None:
+        f = prev * p.trails + f * (1.0 - p.trails)
+    lum = (f @ LUMA)[..., None]
+    f = np.clip(lum + p.saturation * (f - lum), 0, 1)
+    f = np.clip((f - 0.5) * p.contrast + 0.5, 0, 1)
+    if p.posterize >= 2:
+        n = p.posterize - 1
+        s = f * n
+        k = np.minimum(np.floor(s), n - 1)
+        a = 4.4 / max(p.softness, 1e-3)
+        lo, hi = 1 / (1 + np.exp(a / 2)), 1 / (1 + np.exp(-a / 2))
+        f = (k + (1 / (1 + np.exp(-a * (s - k - 0.5))) - lo) / (hi - lo)) / n
+    return np.clip(f * p.brightness * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def bench_look(size: int) -> None:
+    small = blobs(NATIVE)
+    big_rgb = np.repeat(np.repeat(blobs(NATIVE), size // NATIVE, 0), size // NATIVE, 1)
+    surface_bytes = np.zeros((size, size, 4), np.uint8)   # a 32-bit surface's pixels
+    for name, p in SETTINGS.items():
+        look = Look()
+
+        def ours(look: Look = look, p: LookParams = p) -> None:
+            look.advance(p, 1 / 60)
+            look.pre(small)
+            look.post(surface_bytes)
+
+        prev = big_rgb.astype(np.float32) / 255.0
+        fast = ms(ours)
+        slow = ms(lambda p=p, prev=prev: naive_look(big_rgb, prev, p), repeat=5)
+        ratio = f"x{slow / fast:,.0f}" if fast >= 0.01 else "(skipped: nothing to do)"
+        print(f"  look {size}x{size} {name:8s}: {fast:6.2f} ms   naive float {slow:7.1f} ms"
+              f"   {ratio}")
+
+
+def bench_display(size: int) -> None:
+    display = Display((size, size), fps=0)
+    frame = blobs(NATIVE)
+    screen = display.screen
+
+    def naive(p: LookParams) -> None:
+        """make_surface + smoothscale each frame; the look by read-back and float numpy."""
+        surf = pygame.transform.smoothscale(
+            pygame.surfarray.make_surface(frame.swapaxes(0, 1)), (size, size))
+        if p != SETTINGS["neutral"]:
+            img = pygame.surfarray.array3d(surf)
+            surf = pygame.surfarray.make_surface(naive_look(img, None, p))
+        screen.blit(surf, (0, 0))
+
+    for name, p in SETTINGS.items():
+        base = ms(lambda p=p: naive(p), repeat=10)
+        t = ms(lambda p=p: display.show(frame, p, 1 / 60))
+        print(f"  display {size}x{size} {name:8s}: {t:5.2f} ms/frame   naive {base:6.2f} ms"
+              f"   x{base / t:.1f}")
+    display.show(frame, SETTINGS["typical"], 1 / 60)
+    print(f"  picture() read-back {size}x{size}: {ms(display.picture):.2f} ms"
+          f"   (image.tobytes: {ms(lambda: pygame.image.tobytes(screen, 'RGB')):.2f} ms)")
+    hud = Hud(visible=True)
+    info = HudInfo(fps=60.0, decode_ms=3.3, mode="drift", speed=1.0, temperature=1.0,
+                   dims=tuple(np.linspace(-2, 2, 16)), pinned=frozenset({0, 3}),
+                   recording=True, rec_seconds=12.0, osc_age=0.1)
+    print(f"  HUD draw: {ms(lambda: hud.draw(screen, info, 1 / 60)):.3f} ms")
+    display.close()
+
+
+def bench_pacing(frames: int = 60) -> None:
+    clock = pygame.time.Clock()
+    for name, wait in (("FramePacer", FramePacer(60).wait),
+                       ("Clock.tick", lambda: clock.tick(60))):
+        wait()
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(frames):
+            wait()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"  {name:10s}: {frames / wall:6.2f} fps (target 60), CPU {100 * cpu / wall:4.1f} %"
+              " of a core while idle")
+
+
+def main() -> None:
+    pygame.display.init()
+    print("look stage (native 64x64 frame, picture upscaled to the window)")
+    for size in (512, 1024):
+        bench_look(size)
+    print("display path: 64x64 frame -> window (show = look + upscale + blit)")
+    for size in (512, 1024):
+        bench_display(size)
+    print("frame pacing")
+    bench_pacing()
+
+
+if __name__ == "__main__":
+    main()
