@@ -16,6 +16,10 @@ Kind = Literal["float", "int", "bool", "enum"]
 
 WALK_MODES: tuple[str, ...] = ("drift", "noise", "orbit", "tour")
 
+# Largest |value|, in prior standard deviations, that any input (OSC, MIDI, mappings) may set a
+# latent dimension to; beyond it decoders produce garbage, so inputs refuse or clamp.
+Z_LIMIT: float = 6.0
+
 
 @dataclass(frozen=True)
 class Param:

@@ -1,0 +1,229 @@
+"""The OSC address space: received messages -> validated commands.
+
+These names are a public interface (TouchDesigner networks and controller layouts depend on them):
+
+    /latentsketch/z/<i> f            pin dimension i (KL rank) at f prior standard deviations
+    /latentsketch/z/<i>/release      unpin dimension i                       (trigger)
+    /latentsketch/z/release          unpin every dimension                   (trigger)
+    /latentsketch/z f f f ...        pin the leading dimensions at once
+    /latentsketch/walk/mode s|i      drift, noise, orbit, tour = 0..3
+    /latentsketch/<section>/<name> f every parameter declared in params.PARAMS, e.g.
+                                     /latentsketch/walk/speed, /latentsketch/look/contrast
+    /latentsketch/walk/next          jump to a new target                    (trigger)
+    /latentsketch/walk/reset         glide back to the origin                (trigger)
+    /latentsketch/pause i            1 pauses the walk, 0 resumes
+    /latentsketch/blackout i         1 fades to black, 0 back
+    /latentsketch/record i           1 starts recording, 0 stops
+    /latentsketch/slot/recall i      glide to slot i
+    /latentsketch/slot/store i       store the current point in slot i
+    /latentsketch/snapshot           write a PNG                             (trigger)
+    /latentsketch/preset s           load a preset by name from the preset folders
+
+Numbers may arrive as i, h, f, d or T/F (TouchDesigner sends floats for everything). A message
+missing its argument is ignored, never taken as a toggle. A trigger fires on a message without
+arguments, or when its value rises above 0.5 (so a button held down in a sender that repeats its
+value every frame fires once). Anything else — wrong type or arity, NaN/inf, out of range, unknown
+address — is ignored, counted and logged at a bounded rate with the address and sender.
+Normalised 0..1 variants are the job of mappings, not of duplicate addresses. Addresses outside
+/latentsketch/ go to the user's mappings.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from latentsketch.commands import (
+    Command,
+    LoadPreset,
+    NewTarget,
+    RecallSlot,
+    Record,
+    ReleaseDim,
+    Reset,
+    SetDim,
+    SetParam,
+    SetPause,
+    SetVector,
+    Snapshot,
+    StoreSlot,
+)
+from latentsketch.control.droplog import DropLog
+from latentsketch.control.mapper import Mapper
+from latentsketch.control.osc import OscInput
+from latentsketch.params import PARAMS, Z_LIMIT, Param
+from latentsketch.preset import PresetError, check_name
+
+PREFIX = "/latentsketch"
+DEFAULT_SLOTS = 10
+
+log = logging.getLogger("latentsketch.osc")
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _as_float(v: Any) -> float:
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    if not isinstance(v, int | float):
+        raise _Reject("type", f"{v!r} is not a number")
+    f = float(v)
+    if not math.isfinite(f):
+        raise _Reject("nonfinite", f"{v!r} is not finite")
+    return f
+
+
+def _one(args: tuple[Any, ...]) -> Any:
+    if not args:
+        raise _Reject("missing", "missing argument")
+    if len(args) > 1:
+        raise _Reject("arity", f"expected 1 argument, got {len(args)}")
+    return args[0]
+
+
+def _index(args: tuple[Any, ...], count: int, what: str) -> int:
+    v = _as_float(_one(args))
+    i = round(v)
+    if abs(v - i) > 1e-6 or not 0 <= i < count:
+        raise _Reject("range", f"{what} {v:g} is not one of 0..{count - 1}")
+    return i
+
+
+Handler = Callable[[str, tuple[Any, ...]], list[Command]]
+
+
+class OscTranslator:
+    """Turns ``OscInput`` messages into commands for a model with ``latent_dim`` dimensions.
+
+    Keeps the small state trigger edges need (per address). With a ``mapper``, addresses the
+    user mapped (or any foreign address while MIDI/OSC learn is armed) go to it first.
+    """
+
+    def __init__(self, latent_dim: int, *, mapper: Mapper | None = None,
+                 slots: int = DEFAULT_SLOTS, logger: logging.Logger = log) -> None:
+        self.latent_dim = latent_dim
+        self.mapper = mapper
+        self.slots = slots
+        self.dropped = DropLog(logger, "OSC")
+        self._edges: dict[str, float] = {}
+        self._table: dict[str, Handler] = {p.osc_address: self._param_handler(p) for p in PARAMS}
+        self._table.update({
+            f"{PREFIX}/z": self._vector,
+            f"{PREFIX}/z/release": self._trigger(ReleaseDim),
+            f"{PREFIX}/walk/next": self._trigger(NewTarget),
+            f"{PREFIX}/walk/reset": self._trigger(Reset),
+            f"{PREFIX}/snapshot": self._trigger(Snapshot),
+            f"{PREFIX}/pause": self._gate(lambda on: SetPause(on)),
+            f"{PREFIX}/record": self._gate(lambda on: Record(on)),
+            f"{PREFIX}/blackout": self._gate(lambda on: SetParam("look.blackout", float(on))),
+            f"{PREFIX}/slot/recall": lambda a, x: [RecallSlot(_index(x, self.slots, "slot"))],
+            f"{PREFIX}/slot/store": lambda a, x: [StoreSlot(_index(x, self.slots, "slot"))],
+            f"{PREFIX}/preset": self._preset,
+        })
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every fixed address understood (plus ``/latentsketch/z/<i>`` and its ``/release``)."""
+        return tuple(sorted(self._table))
+
+    def translate(self, msg: OscInput) -> list[Command]:
+        """Commands for one message; never raises, never returns a non-finite value."""
+        address, args = msg.address, msg.args
+        try:
+            if self.mapper is not None and self.mapper.accepts_osc(address):
+                return self.mapper.feed_osc(address, args)
+            handler = self._table.get(address)
+            if handler is not None:
+                return handler(address, args)
+            if address.startswith(f"{PREFIX}/z/"):
+                return self._dim(address, args)
+            raise _Reject("unknown", "unknown address")
+        except _Reject as e:
+            self.dropped.drop(e.reason, "%s %s from %s: %s",
+                              address[:80], _show(args), msg.sender or "?", e)
+            return []
+
+    def translate_all(self, msgs: Iterable[OscInput]) -> list[Command]:
+        out: list[Command] = []
+        for m in msgs:
+            out += self.translate(m)
+        return out
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    def _param_handler(self, p: Param) -> Handler:
+        def handle(address: str, args: tuple[Any, ...]) -> list[Command]:
+            v = _one(args)
+            if not (p.kind == "enum" and isinstance(v, str)):
+                v = _as_float(v)
+            try:
+                return [SetParam(p.name, p.coerce(v))]
+            except ValueError as e:
+                raise _Reject("range", str(e)) from None
+        return handle
+
+    def _trigger(self, make: Callable[[], Command]) -> Handler:
+        def handle(address: str, args: tuple[Any, ...]) -> list[Command]:
+            return [make()] if self._edge(address, args) else []
+        return handle
+
+    def _gate(self, make: Callable[[bool], Command]) -> Handler:
+        def handle(address: str, args: tuple[Any, ...]) -> list[Command]:
+            return [make(_as_float(_one(args)) > 0.5)]
+        return handle
+
+    def _edge(self, key: str, args: tuple[Any, ...]) -> bool:
+        if not args:
+            return True
+        v = _as_float(_one(args))
+        prev = self._edges.get(key, 0.0)
+        self._edges[key] = v
+        return v > 0.5 >= prev
+
+    def _check_z(self, v: float) -> float:
+        if abs(v) > Z_LIMIT:
+            raise _Reject("range", f"{v:g} is out of range -{Z_LIMIT:g}..{Z_LIMIT:g} std")
+        return v
+
+    def _dim(self, address: str, args: tuple[Any, ...]) -> list[Command]:
+        parts = address[len(PREFIX) + 3:].split("/")
+        idx = parts[0]
+        if not (idx.isascii() and idx.isdigit() and len(idx) <= 6) or len(parts) > 2 or (
+                len(parts) == 2 and parts[1] != "release"):
+            raise _Reject("unknown", "unknown address")
+        i = int(idx)
+        if i >= self.latent_dim:
+            raise _Reject("range", f"dimension {i} is out of range 0..{self.latent_dim - 1}")
+        if len(parts) == 2:
+            key = f"{PREFIX}/z/{i}/release"  # one edge per dimension, however it is spelled
+            return [ReleaseDim(i)] if self._edge(key, args) else []
+        return [SetDim(i, self._check_z(_as_float(_one(args))))]
+
+    def _vector(self, address: str, args: tuple[Any, ...]) -> list[Command]:
+        if len(args) == 1 and isinstance(args[0], tuple):
+            args = args[0]  # one OSC array argument
+        if not args:
+            raise _Reject("missing", "missing arguments")
+        if len(args) > self.latent_dim:
+            raise _Reject("arity", f"{len(args)} values for {self.latent_dim} dimensions")
+        return [SetVector(tuple(self._check_z(_as_float(v)) for v in args))]
+
+    def _preset(self, address: str, args: tuple[Any, ...]) -> list[Command]:
+        name = _one(args)
+        if not isinstance(name, str):
+            raise _Reject("type", f"{name!r} is not a preset name (a string)")
+        try:
+            return [LoadPreset(check_name(name))]
+        except PresetError as e:
+            raise _Reject("range", str(e)) from None
+
+
+def _show(args: tuple[Any, ...]) -> str:
+    text = " ".join(repr(a) for a in args[:4]) + (" ..." if len(args) > 4 else "")
+    return text[:80]

@@ -1,0 +1,243 @@
+"""MIDI input: a thin device layer over mido + python-rtmidi, polled from the main loop.
+
+It lists inputs, opens one by name (or the first whose name contains a filter), offers a virtual
+input port named ``latentsketch`` where the OS has them (ALSA, CoreMIDI) so a DAW can send to it,
+and survives devices coming and going: every ``rescan`` seconds it looks at the port list, reports
+a device that vanished or appeared, and reconnects. A machine without MIDI support starts
+normally with one line saying so. The messages it returns are ``mido.Message`` objects for
+``Mapper.feed_midi`` — the same code that tests drive from raw bytes through ``RawMidiParser``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import mido
+
+from latentsketch.control.droplog import DropLog
+
+VIRTUAL_NAME = "latentsketch"
+RESCAN = 2.0
+
+log = logging.getLogger("latentsketch.midi")
+
+
+class MidiUnavailable(Exception):
+    """No MIDI on this machine; the message is one line for the user."""
+
+
+class Backend(Protocol):
+    """What we need of ``mido.Backend`` (tests pass an in-memory one)."""
+
+    def get_input_names(self) -> list[str]: ...
+
+    def open_input(self, name: str | None = None, virtual: bool = False, **kwargs: Any) -> Any: ...
+
+
+def _line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def unavailable_reason() -> str | None:
+    """Why MIDI cannot work here, checked without touching the MIDI libraries (which print
+    ALSA errors straight to the terminal), or None."""
+    if sys.platform.startswith("linux") and not os.path.exists("/dev/snd/seq"):
+        return "no ALSA sequencer (/dev/snd/seq)"
+    return None
+
+
+def default_backend() -> Backend:
+    """mido's python-rtmidi backend; raises MidiUnavailable when it cannot be used here."""
+    reason = unavailable_reason()
+    if reason:
+        raise MidiUnavailable(f"MIDI unavailable: {reason}")
+    try:
+        return mido.Backend("mido.backends.rtmidi", load=True)
+    except Exception as e:  # ImportError, or rtmidi failing to initialise
+        raise MidiUnavailable(f"MIDI unavailable: {_line(e)}") from None
+
+
+def list_inputs(backend: Backend | None = None) -> list[str]:
+    """Names of the MIDI inputs (for ``latentsketch midi --list``); raises MidiUnavailable."""
+    b = backend or default_backend()
+    try:
+        return list(b.get_input_names())
+    except Exception as e:
+        raise MidiUnavailable(f"MIDI unavailable: {_line(e)}") from None
+
+
+class RawMidiParser:
+    """Bytes -> ``mido.Message`` list, expanding running status (``mido.Parser`` does not).
+
+    For byte streams (serial, network bridges, tests); RtMidi already delivers whole messages.
+    """
+
+    _LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+
+    def __init__(self) -> None:
+        self._parser = mido.Parser()
+        self._status: int | None = None
+        self._left = 0
+
+    def feed(self, data: bytes) -> list[mido.Message]:
+        out = bytearray()
+        for b in data:
+            if b >= 0xF8:  # real-time bytes may appear anywhere and leave running status alone
+                pass
+            elif b >= 0xF0:
+                self._status, self._left = None, 0
+            elif b >= 0x80:
+                self._status, self._left = b, self._LENGTH[b & 0xF0]
+            elif self._status is not None:
+                if self._left == 0:
+                    out.append(self._status)
+                    self._left = self._LENGTH[self._status & 0xF0]
+                self._left -= 1
+            out.append(b)
+        self._parser.feed(bytes(out))
+        return list(self._parser)
+
+
+class MidiInputs:
+    """The open MIDI inputs, polled once per frame with ``poll()``.
+
+    ``device`` is a port name or a case-insensitive part of one ("nanoKONTROL2"); None takes the
+    first input that is not a "Midi Through" port. ``start()`` returns False (after logging one
+    line) when the machine has no MIDI; ``poll()`` then always returns [].
+    """
+
+    def __init__(
+        self,
+        device: str | None = None,
+        *,
+        virtual: bool = True,
+        rescan: float = RESCAN,
+        backend: Backend | None = None,
+        logger: logging.Logger = log,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.device = device
+        self.virtual = virtual
+        self.rescan = rescan
+        self.available = False
+        self.errors = DropLog(logger, "MIDI", interval=10.0)
+        self._backend = backend
+        self._log = logger
+        self._clock = clock
+        self._port: Any = None
+        self._port_name: str | None = None
+        self._virtual_port: Any = None
+        self._next_scan = 0.0
+        self._waiting_logged = False
+
+    @property
+    def connected(self) -> tuple[str, ...]:
+        """Names of the ports being read (the device, and the virtual port if open)."""
+        names = [self._port_name] if self._port is not None else []
+        return (*names, *([VIRTUAL_NAME] if self._virtual_port is not None else []))
+
+    def start(self) -> bool:
+        try:
+            if self._backend is None:
+                self._backend = default_backend()
+            self._backend.get_input_names()
+        except Exception as e:
+            msg = str(e) if isinstance(e, MidiUnavailable) else f"MIDI unavailable: {_line(e)}"
+            self._log.warning("%s; continuing without MIDI", msg)
+            return False
+        self.available = True
+        if self.virtual:
+            try:
+                self._virtual_port = self._backend.open_input(VIRTUAL_NAME, virtual=True)
+                self._log.info("MIDI: virtual input port %r open", VIRTUAL_NAME)
+            except Exception as e:
+                self._log.info("MIDI: no virtual port on this system (%s)", _line(e))
+        self._scan()
+        return True
+
+    def poll(self) -> list[mido.Message]:
+        """Messages received since the last call; rescans the device list when due."""
+        if not self.available:
+            return []
+        if self._clock() >= self._next_scan:
+            self._scan()
+        out: list[mido.Message] = []
+        for port in (self._port, self._virtual_port):
+            if port is None:
+                continue
+            try:
+                out.extend(port.iter_pending())
+            except Exception as e:
+                self.errors.drop("read", "reading %s: %s", getattr(port, "name", "?"), _line(e))
+                if port is self._port:
+                    self._disconnect("stopped answering")
+        return out
+
+    def close(self) -> None:
+        for port in (self._port, self._virtual_port):
+            if port is not None:
+                try:
+                    port.close()
+                except Exception as e:
+                    self._log.debug("closing MIDI port: %s", e)
+        self._port = self._virtual_port = None
+        self._port_name = None
+
+    def __enter__(self) -> MidiInputs:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _wanted(self, name: str) -> bool:
+        low = name.lower()
+        if low.startswith(VIRTUAL_NAME):
+            return False
+        if self.device is None:
+            return "midi through" not in low
+        return name == self.device or self.device.lower() in low
+
+    def _scan(self) -> None:
+        self._next_scan = self._clock() + self.rescan
+        assert self._backend is not None
+        try:
+            names = list(self._backend.get_input_names())
+        except Exception as e:
+            self.errors.drop("list", "cannot list inputs: %s", _line(e))
+            return
+        if self._port is not None and self._port_name not in names:
+            self._disconnect("disconnected")
+        if self._port is not None:
+            return
+        for name in names:
+            if not self._wanted(name):
+                continue
+            try:
+                self._port = self._backend.open_input(name)
+            except Exception as e:
+                self.errors.drop("open", "cannot open %r: %s", name, _line(e))
+                continue
+            self._port_name = name
+            self._waiting_logged = False
+            self._log.info("MIDI: connected to %r", name)
+            return
+        if self.device is not None and not self._waiting_logged:
+            self._waiting_logged = True
+            self._log.info("MIDI: no input matching %r yet (have: %s); will connect when it "
+                           "appears", self.device, ", ".join(names) or "none")
+
+    def _disconnect(self, why: str) -> None:
+        self._log.warning("MIDI: %r %s", self._port_name, why)
+        try:
+            self._port.close()
+        except Exception as e:
+            self._log.debug("closing MIDI port: %s", e)
+        self._port = None
+        self._port_name = None

@@ -1,0 +1,382 @@
+"""TOML presets: parameters, mappings, slots, keyframes and display settings of a performance.
+
+The fields of ``[walk]``, ``[look]``... come from ``params.PARAMS`` (one declaration drives them),
+so adding a parameter adds a preset field. Every value is validated on load and a problem is
+reported in one line naming the file and the key::
+
+    preset presets/live.toml: walk.speed = -2 is out of range 0..10
+
+Presets are read with ``tomllib`` and written with ``tomlkit``; a preset written by the program
+loads back equal. Named presets are looked up only in the preset folders (the user's folders, then
+the bundled ones shipped as package ``latentsketch.presets``); a name is a plain file name without
+``/``, ``\\`` or ``..``, so a name arriving over OSC cannot reach other files.
+
+This module is ``preset`` (singular) because ``latentsketch.presets`` is the package of bundled
+``.toml`` files: a ``presets.py`` module would collide with it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import tomlkit
+
+from latentsketch.commands import SetParam
+from latentsketch.control.mapping import Mapping, MappingError
+from latentsketch.params import PARAM_BY_NAME, PARAMS
+
+FITS = ("fit", "fill", "stretch")
+_SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,63}")
+_MODEL_ID = re.compile(r"[0-9a-f]{12}")
+_TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
+        "midi", *_SECTIONS)
+
+
+class PresetError(ValueError):
+    """A preset that cannot be used; the message is one line naming the file and the key."""
+
+
+def check_name(name: str) -> str:
+    """A preset name as given over OSC or on the command line, without ``.toml``; or PresetError."""
+    stem = name[:-5] if name.endswith(".toml") else name
+    if ".." in stem or not _NAME.fullmatch(stem):
+        raise PresetError(f"preset name {name[:80]!r} is not a plain name (letters, digits, "
+                          "'_', '-', '.', spaces; no '/' or '..')")
+    return stem
+
+
+def bundled_dir() -> Traversable:
+    return files("latentsketch.presets")
+
+
+def user_dir() -> Path:
+    """Where the user's own presets live (``~/.config/latentsketch/presets`` on Linux)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "latentsketch" / "presets"
+
+
+def find(name: str, folders: tuple[Path, ...] = ()) -> Traversable:
+    """The file of preset ``name``: the first of ``folders`` that has it, else the bundled one."""
+    stem = check_name(name)
+    for folder in (*folders, bundled_dir()):
+        candidate = folder / f"{stem}.toml"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(available(folders)) or "none"
+    raise PresetError(f"preset {stem!r} not found in the preset folders (available: {known})")
+
+
+def available(folders: tuple[Path, ...] = ()) -> list[str]:
+    """Names of all presets in ``folders`` and the bundled folder."""
+    names: set[str] = set()
+    for folder in (*folders, bundled_dir()):
+        if folder.is_dir():
+            names.update(f.name[:-5] for f in folder.iterdir()
+                         if f.name.endswith(".toml") and _NAME.fullmatch(f.name[:-5]))
+    return sorted(names)
+
+
+def load(name: str, folders: tuple[Path, ...] = ()) -> Preset:
+    """Load a preset by name from the preset folders (never from an arbitrary path)."""
+    f = find(name, folders)
+    return Preset.from_toml(_read(f, str(f)), source=str(f))
+
+
+def _read(f: Traversable | Path, source: str) -> str:
+    try:
+        return f.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise PresetError(f"preset {source}: cannot read it: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise PresetError(f"preset {source}: not UTF-8 text") from None
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A point of a tour: ``u`` in the model's raw order (standardised), optional hold seconds."""
+
+    u: tuple[float, ...]
+    hold: float | None = None
+
+
+@dataclass(frozen=True)
+class Display:
+    """Window settings; a preset without a ``[display]`` table leaves the window alone."""
+
+    fit: str = "fit"
+    fullscreen: bool = False
+    borderless: bool = False
+    hud: bool = False
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A parsed, validated preset. ``params`` holds only the values the file sets, so a preset
+    of mappings alone (a controller layout) changes no parameter when loaded."""
+
+    name: str = "untitled"
+    description: str = ""
+    params: MappingProxyType[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    seed: int | None = None
+    model: str | None = None
+    slots: MappingProxyType[int, tuple[float, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    keyframes: tuple[Keyframe, ...] = ()
+    mappings: tuple[Mapping, ...] = ()
+    display: Display | None = None
+    midi_input: str | None = None
+    source: str = field(default="<preset>", compare=False)
+
+    def __post_init__(self) -> None:
+        for k in ("params", "slots"):
+            if not isinstance(getattr(self, k), MappingProxyType):
+                object.__setattr__(self, k, MappingProxyType(dict(getattr(self, k))))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Preset:
+        return cls.from_toml(_read(Path(path), str(path)), source=str(path))
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "<string>") -> Preset:
+        """Parse and validate; raises PresetError naming ``source`` and the key."""
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise PresetError(f"preset {source}: {e}") from None
+        try:
+            return _parse(doc, source)
+        except _KeyError as e:
+            raise PresetError(f"preset {source}: {e}") from None
+
+    # --- using ---------------------------------------------------------------------------------
+
+    def values(self) -> dict[str, float]:
+        """Every declared parameter: the preset's value, or the declared default."""
+        return {p.name: self.params.get(p.name, float(p.default)) for p in PARAMS}
+
+    def param_commands(self) -> tuple[SetParam, ...]:
+        return tuple(SetParam(k, v) for k, v in self.params.items())
+
+    def check_model(self, model_id: str, dim: int) -> None:
+        """Refuse slots/keyframes stored for another model (raises PresetError)."""
+        vectors = [*self.slots.values(), *(k.u for k in self.keyframes)]
+        if not vectors:
+            return
+        if self.model != model_id:
+            raise PresetError(f"preset {self.source}: slots and keyframes belong to model "
+                              f"{self.model}, the running model is {model_id}")
+        bad = next((len(v) for v in vectors if len(v) != dim), None)
+        if bad is not None:
+            raise PresetError(f"preset {self.source}: vectors have {bad} values, the model {dim}")
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def to_toml(self) -> str:
+        doc = tomlkit.document()
+        doc.add(tomlkit.comment("latentsketch preset"))
+        doc["name"] = self.name
+        if self.description:
+            doc["description"] = self.description
+        if self.seed is not None:
+            doc["seed"] = self.seed
+        if self.model is not None:
+            doc["model"] = self.model
+        for section in _SECTIONS:
+            table = tomlkit.table()
+            for p in PARAMS:
+                if p.section == section and p.name in self.params:
+                    table[p.key] = _toml_value(p.name, self.params[p.name])
+            if table:
+                doc[section] = table
+        d = self.display
+        if d is not None:
+            doc["display"] = {"fit": d.fit, "fullscreen": d.fullscreen,
+                              "borderless": d.borderless, "hud": d.hud}
+        if self.midi_input is not None:
+            doc["midi"] = {"input": self.midi_input}
+        if self.slots:
+            doc["slots"] = {str(k): list(v) for k, v in sorted(self.slots.items())}
+        if self.keyframes:
+            aot = tomlkit.aot()
+            for k in self.keyframes:
+                aot.append(tomlkit.item({"u": list(k.u)} | ({} if k.hold is None
+                                                           else {"hold": k.hold})))
+            doc["keyframes"] = aot
+        if self.mappings:
+            aot = tomlkit.aot()
+            for m in self.mappings:
+                aot.append(tomlkit.item(m.to_dict()))
+            doc["mappings"] = aot
+        return tomlkit.dumps(doc)
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (a half-written preset never replaces a good one)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_toml(), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _toml_value(name: str, v: float) -> Any:
+    p = PARAM_BY_NAME[name]
+    if p.kind == "enum":
+        return p.choices[int(v)]
+    if p.kind == "bool":
+        return bool(v)
+    if p.kind == "int":
+        return int(v)
+    return float(v)
+
+
+class _KeyError(Exception):
+    """Internal: a validation message that already starts with the key."""
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _vector(key: str, v: Any) -> tuple[float, ...]:
+    if not isinstance(v, list) or not 1 <= len(v) <= 4096 or not all(_is_num(x) for x in v):
+        raise _KeyError(f"{key} is not a list of numbers")
+    if not all(math.isfinite(x) for x in v):
+        raise _KeyError(f"{key} contains a non-finite number")
+    return tuple(float(x) for x in v)
+
+
+def _table(key: str, v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise _KeyError(f"{key} is not a table")
+    return v
+
+
+def _param(name: str, v: Any) -> float:
+    p = PARAM_BY_NAME[name]
+    if p.kind == "bool" and not isinstance(v, bool):
+        raise _KeyError(f"{name} = {v!r} is not true or false")
+    if p.kind != "bool" and isinstance(v, bool):
+        raise _KeyError(f"{name} = {v!r} is not a number")
+    if p.kind == "int" and not isinstance(v, int):
+        raise _KeyError(f"{name} = {v!r} is not a whole number")
+    if p.kind == "enum" and not isinstance(v, str | int):
+        raise _KeyError(f"{name} = {v!r} is not one of {', '.join(p.choices)}")
+    try:
+        return p.coerce(v)
+    except ValueError as e:
+        raise _KeyError(str(e)) from None
+
+
+def _parse(doc: dict[str, Any], source: str) -> Preset:
+    for k in doc:
+        if k not in _TOP:
+            raise _KeyError(f"unknown key {k!r} (known: {', '.join(_TOP)})")
+    kw: dict[str, Any] = {"source": source}
+    name = doc.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise _KeyError(f"name = {name!r} is not a string")
+    kw["name"] = name
+    desc = doc.get("description", "")
+    if not isinstance(desc, str):
+        raise _KeyError(f"description = {desc!r} is not a string")
+    kw["description"] = desc
+    if "seed" in doc:
+        seed = doc["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise _KeyError(f"seed = {seed!r} is not a whole number in 0..2^63-1")
+        kw["seed"] = seed
+    if "model" in doc:
+        model = doc["model"]
+        if not isinstance(model, str) or not _MODEL_ID.fullmatch(model):
+            raise _KeyError(f"model = {model!r} is not a model id (12 lowercase hex digits)")
+        kw["model"] = model
+    params: dict[str, float] = {}
+    for section in _SECTIONS:
+        for key, v in _table(section, doc.get(section, {})).items():
+            name = f"{section}.{key}"
+            if name not in PARAM_BY_NAME:
+                known = ", ".join(p.key for p in PARAMS if p.section == section)
+                raise _KeyError(f"unknown key {name} (known in [{section}]: {known})")
+            params[name] = _param(name, v)
+    kw["params"] = params
+    slots: dict[int, tuple[float, ...]] = {}
+    for key, v in _table("slots", doc.get("slots", {})).items():
+        if not (key.isascii() and key.isdigit() and int(key) <= 99):
+            raise _KeyError(f"slots.{key}: slot names are numbers 0..99")
+        slots[int(key)] = _vector(f"slots.{key}", v)
+    kw["slots"] = slots
+    frames = doc.get("keyframes", [])
+    if not isinstance(frames, list):
+        raise _KeyError("keyframes is not a list of tables ([[keyframes]])")
+    keyframes = []
+    for i, f in enumerate(frames):
+        f = _table(f"keyframes[{i}]", f)
+        extra = set(f) - {"u", "hold"}
+        if extra:
+            raise _KeyError(f"unknown key keyframes[{i}].{sorted(extra)[0]} (known: u, hold)")
+        hold = f.get("hold")
+        if hold is not None and not (_is_num(hold) and 0 <= hold <= 3600):
+            raise _KeyError(f"keyframes[{i}].hold = {hold!r} is not a time in 0..3600 s")
+        keyframes.append(Keyframe(_vector(f"keyframes[{i}].u", f.get("u")),
+                                  None if hold is None else float(hold)))
+    kw["keyframes"] = tuple(keyframes)
+    lengths = {len(v) for v in (*slots.values(), *(k.u for k in keyframes))}
+    if len(lengths) > 1:
+        raise _KeyError(f"slots and keyframes have different lengths {sorted(lengths)}")
+    if lengths and "model" not in kw:
+        raise _KeyError("slots and keyframes need model = '<model id>' (the model they belong to)")
+    maps = doc.get("mappings", [])
+    if not isinstance(maps, list):
+        raise _KeyError("mappings is not a list of tables ([[mappings]])")
+    mappings = []
+    for i, m in enumerate(maps):
+        try:
+            mappings.append(Mapping.from_dict(m))
+        except MappingError as e:
+            text = str(e)
+            raise _KeyError(f"mappings[{i}]{'' if text.startswith('=') else '.'}{text}") from None
+    kw["mappings"] = tuple(mappings)
+    if "display" in doc:
+        kw["display"] = _display(_table("display", doc["display"]))
+    midi = _table("midi", doc.get("midi", {}))
+    for k, v in midi.items():
+        if k != "input":
+            raise _KeyError(f"unknown key midi.{k} (known: input)")
+        if not isinstance(v, str):
+            raise _KeyError(f"midi.input = {v!r} is not a device name filter")
+        kw["midi_input"] = v
+    return Preset(**kw)
+
+
+def _display(t: dict[str, Any]) -> Display:
+    out: dict[str, Any] = {}
+    for k, v in t.items():
+        if k == "fit":
+            if v not in FITS:
+                raise _KeyError(f"display.fit = {v!r} is not one of {', '.join(FITS)}")
+        elif k in ("fullscreen", "borderless", "hud"):
+            if not isinstance(v, bool):
+                raise _KeyError(f"display.{k} = {v!r} is not true or false")
+        else:
+            raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud)")
+        out[k] = v
+    return Display(**out)
