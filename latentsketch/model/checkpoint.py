@@ -53,7 +53,11 @@ def default_model_path() -> Path:
 def resolve(path: str | os.PathLike[str] | None) -> Path:
     """MODEL argument -> weights file path; None means the bundled default."""
     if path is None:
-        return default_model_path()
+        p = default_model_path()
+        if not p.exists():
+            raise CheckpointError(f"model {p}: the bundled default model is missing; "
+                                  f"reinstall latentsketch or pass --model")
+        return p
     p = Path(path).expanduser()
     if p.is_dir():
         p = p / WEIGHTS
