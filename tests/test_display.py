@@ -245,3 +245,13 @@ def test_hud_bars_mark_pinned_dimensions() -> None:
     pinned = _draw(hud, HudInfo(dims=(2.0, 2.0, 2.0), pinned=frozenset({1})), 0.1)
     diff = np.argwhere(np.any(free != pinned, axis=2))
     assert len(diff) and diff[:, 0].min() >= 14 + 13 and diff[:, 0].max() < 14 + 26
+
+
+def test_hud_measures_fps_from_its_frame_times_when_not_given() -> None:
+    pygame.display.init()
+    given, measured = Hud(visible=True), Hud(visible=True)
+    for _ in range(12):                              # 0.4 s at 30 fps
+        a = _draw(given, HudInfo(fps=30.0, decode_ms=2.0), 1 / 30)
+        b = _draw(measured, HudInfo(decode_ms=2.0), 1 / 30)
+    fps_text = (slice(10, 120), slice(8, 24))
+    assert np.array_equal(a[fps_text], b[fps_text])

@@ -242,3 +242,14 @@ def test_mouse_wheel_changes_speed() -> None:
     assert m.handle(wheel, RECT) == [c.NudgeParam("walk.speed", pytest.approx(0.2))]
     back = pygame.event.Event(pygame.MOUSEWHEEL, x=0, y=-1, flipped=False)
     assert m.handle(back, RECT) == [c.NudgeParam("walk.speed", pytest.approx(-0.1))]
+
+
+def test_key_repeat_is_switched_on_once_a_window_exists() -> None:
+    from latentsketch.control.keyboard import KEY_REPEAT
+
+    pygame.display.init()
+    pygame.key.set_repeat()
+    kb = Keyboard()
+    kb.handle(pygame.event.Event(pygame.WINDOWSHOWN))
+    assert pygame.key.get_repeat() == KEY_REPEAT
+    pygame.key.set_repeat()

@@ -217,15 +217,15 @@ class Keyboard:
     """Turns pygame events into commands through a binding table.
 
     Call ``handle(event, ctx)`` for every event and ``held(dt, ctx)`` once per frame.
-    A window close (``pygame.QUIT``) also becomes ``Quit``.
+    A window close (``pygame.QUIT``) also becomes ``Quit``. With ``key_repeat`` the first
+    event turns on pygame's key repeat (``KEY_REPEAT``), which the stepping keys use.
     """
 
     def __init__(self, bindings: Iterable[Binding] | None = None, *,
                  key_repeat: bool = True) -> None:
         self.bindings = tuple(default_bindings() if bindings is None else bindings)
         self._down: dict[int, Binding | None] = {}
-        if key_repeat and pygame.display.get_init():
-            pygame.key.set_repeat(*KEY_REPEAT)
+        self._want_repeat = key_repeat     # set once a window exists (needs the video system)
 
     def find(self, key: int, mod: int = 0, scancode: int = 0, unicode: str = "") -> Binding | None:
         """The binding a key press selects, or None.
@@ -251,6 +251,9 @@ class Keyboard:
     def handle(self, event: pygame.event.Event, ctx: KeyContext | None = None) -> list[c.Command]:
         """Commands for one event (often none)."""
         ctx = ctx or KeyContext()
+        if self._want_repeat and pygame.display.get_init():
+            pygame.key.set_repeat(*KEY_REPEAT)
+            self._want_repeat = False
         if event.type == pygame.QUIT:
             return [c.Quit()]
         if event.type == pygame.WINDOWFOCUSLOST:

@@ -221,6 +221,11 @@ class Display:
             return True
         return False
 
+    def take_warnings(self) -> list[str]:
+        """One-line warnings since the last call (missing monitor, fullscreen refused)."""
+        out, self.warnings = self.warnings, []
+        return out
+
     def close(self) -> None:
         pygame.display.quit()
 

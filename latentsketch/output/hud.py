@@ -36,7 +36,8 @@ class HudInfo:
 
     ``dims`` are standardised coordinates (u) of the top dimensions in KL-rank order and
     ``pinned`` the rank indices that are pinned. ``osc_age`` / ``midi_age`` are the seconds
-    since the last message from that input (None: the input is off).
+    since the last message from that input (None: the input is off). ``fps`` 0 lets the HUD
+    measure the frame rate from the ``dt`` it is drawn with.
     """
 
     fps: float = 0.0
@@ -89,6 +90,7 @@ class Hud:
         self._message_until = -1.0
         self._figures = (0.0, 0.0)
         self._figures_at = -FIGURE_REFRESH
+        self._sums = [0.0, 0.0, 0.0, 0.0]   # frames, seconds, fps sum, decode ms sum
 
     # --- state -----------------------------------------------------------------------------
 
@@ -110,9 +112,8 @@ class Hud:
         """Advance the HUD's clock by ``dt`` and draw whatever is visible onto ``surface``."""
         if dt > 0:
             self._clock += dt
-        if not info.paused and self._clock - self._figures_at >= FIGURE_REFRESH:
-            self._figures = (info.fps, info.decode_ms)
-            self._figures_at = self._clock
+        if not info.paused:
+            self._average(info, dt)
         if self.visible:
             self._draw_panel(surface, info)
         if self.help_visible:
@@ -127,6 +128,23 @@ class Hud:
             self._blit_panel(surface, (8, surface.get_height() - self._line - 14,
                                        text.get_width() + 12, self._line + 8))
             surface.blit(text, (14, surface.get_height() - self._line - 10))
+
+    def _average(self, info: HudInfo, dt: float) -> None:
+        """Average the figures over each refresh period, so they are steady enough to read.
+
+        fps is the app's figure when given, else measured from the HUD's own frame times.
+        """
+        sums = self._sums
+        sums[0] += 1
+        sums[1] += max(0.0, dt)
+        sums[2] += info.fps
+        sums[3] += info.decode_ms
+        if self._clock - self._figures_at >= FIGURE_REFRESH:
+            n = sums[0]
+            fps = sums[2] / n if info.fps > 0 else (n / sums[1] if sums[1] > 0 else 0.0)
+            self._figures = (fps, sums[3] / n)
+            self._figures_at = self._clock
+            self._sums = [0.0, 0.0, 0.0, 0.0]
 
     def _fade(self, until: float) -> int:
         return int(255 * min(1.0, max(0.0, (until - self._clock) / MESSAGE_FADE)))
