@@ -29,7 +29,7 @@ import numpy as np
 from latentsketch import commands as C
 from latentsketch.latent import walks
 from latentsketch.latent.space import LatentSpace
-from latentsketch.params import WALK_MODES, defaults, param
+from latentsketch.params import WALK_MODES, Param, defaults, param
 
 TICK_HZ = 240
 TICK = 1.0 / TICK_HZ
@@ -93,30 +93,30 @@ class State:
     ) -> State:
         """A fresh state; ``params``, ``slots`` (1-9, raw-order u) and ``keyframes`` come from a
         preset and are validated (ValueError with a one-line reason)."""
-        values = defaults()
-        for name, v in (params or {}).items():
-            try:
-                values[name] = param(name).coerce(v)
-            except KeyError as e:
-                raise ValueError(e.args[0]) from None
-        d = space.dim
+        d, seed = space.dim, int(seed) & ((1 << 64) - 1)
         zeros = _ro(np.zeros(d))
         state = cls(
-            dim=d, seed=int(seed) & ((1 << 64) - 1), params=MappingProxyType(values),
-            walk=walks.initial_walk(d, int(seed) & ((1 << 64) - 1)), paused=False, tick=0,
-            acc=0.0, centre=zeros, pinned=_ro(np.zeros(d, bool)), pin=zeros, offset=zeros,
-            transit=zeros, prev_u=zeros, cur_u=zeros, slots=(None,) * SLOTS,
-            keyframes=None,
+            dim=d, seed=seed, params=MappingProxyType(_coerce(defaults(), params)),
+            walk=walks.initial_walk(d, seed), paused=False, tick=0, acc=0.0, centre=zeros,
+            pinned=_ro(np.zeros(d, bool)), pin=zeros, offset=zeros, transit=zeros,
+            prev_u=zeros, cur_u=zeros, slots=(None,) * SLOTS, keyframes=None,
         )
         state = _with_preset(state, slots, keyframes)
         u = _ro(_target(state, space))
         return replace(state, prev_u=u, cur_u=u)
 
 
-def initial_state(
-    space: LatentSpace, seed: int = 0, params: Mapping[str, object] | None = None
-) -> State:
-    return State.initial(space, seed, params)
+def _param(name: object) -> Param:
+    try:
+        return param(str(name))
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+
+
+def _coerce(values: dict[str, float], params: Mapping[str, object] | None) -> dict[str, float]:
+    for name, v in (params or {}).items():
+        values[name] = _param(name).coerce(v)
+    return values
 
 
 def _vector(v: object, dim: int, what: str) -> np.ndarray:
@@ -153,12 +153,7 @@ def with_preset(
     keyframes: Sequence[Sequence[float]] | np.ndarray | None = None,
 ) -> State:
     """Load a preset into a running state: all-or-nothing validation, and the picture glides."""
-    values = dict(state.params)
-    for name, v in (params or {}).items():
-        try:
-            values[name] = param(name).coerce(v)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
+    values = _coerce(dict(state.params), params)
     new = _with_preset(state, slots, keyframes)
     for name, v in values.items():
         new = _set(new, name, v)
@@ -176,11 +171,15 @@ def _tour_keys(s: State, space: LatentSpace) -> np.ndarray | None:
     return np.stack(stored) if len(stored) >= 2 else None
 
 
-def _target(s: State, space: LatentSpace, ws: walks.WalkState | None = None) -> np.ndarray:
-    w = walks.position(s.walk if ws is None else ws, s.mode,
-                       _tour_keys(s, space) if s.mode == "tour" else None)
+def _compose(s: State, w: np.ndarray) -> np.ndarray:
+    """Walk position (unit coordinates) -> displayed target: centre, temperature, pins, offsets."""
     free = s.centre + s.params["walk.temperature"] * w + s.offset
     return np.where(s.pinned, s.pin, free)
+
+
+def _target(s: State, space: LatentSpace) -> np.ndarray:
+    keys = _tour_keys(s, space) if s.mode == "tour" else None
+    return _compose(s, walks.position(s.walk, s.mode, keys))
 
 
 def _absorb(s: State, space: LatentSpace) -> State:
@@ -216,8 +215,8 @@ def _int(v: object, what: str, lo: int, hi: int) -> int:
     return int(f)
 
 
-def _raw(s: State, space: LatentSpace, index: object) -> int:
-    return space.raw_index(_int(index, "dimension", 0, s.dim - 1))
+def _raw(s: State, space: LatentSpace, index: object, what: str = "dimension") -> int:
+    return space.raw_index(_int(index, what, 0, s.dim - 1))
 
 
 def _set(s: State, name: str, v: float) -> State:
@@ -258,16 +257,10 @@ def _goto(s: State, u: np.ndarray) -> State:
 
 def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
     if isinstance(cmd, C.SetParam):
-        try:
-            p = param(cmd.name)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
+        p = _param(cmd.name)
         return _set(s, p.name, p.coerce(cmd.value))
     if isinstance(cmd, C.NudgeParam):
-        try:
-            p = param(cmd.name)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
+        p = _param(cmd.name)
         return _set(s, p.name, p.clamp(s.params[p.name] + _num(cmd.delta, p.name + " delta")))
     if isinstance(cmd, C.CycleMode):
         step = _int(cmd.step, "step", -len(WALK_MODES), len(WALK_MODES))
@@ -310,8 +303,8 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         return _goto(s, s.slots[i - 1])
     if isinstance(cmd, C.SetTarget):
         x, y = _num(cmd.x, "x"), _num(cmd.y, "y")
-        ix = _raw(s, space, s.params["mouse.dim_x"])
-        iy = _raw(s, space, s.params["mouse.dim_y"])
+        ix = _raw(s, space, s.params["mouse.dim_x"], "mouse.dim_x")
+        iy = _raw(s, space, s.params["mouse.dim_y"], "mouse.dim_y")
         c = _put(s.centre, ix, np.clip(x, -CENTRE_LIMIT, CENTRE_LIMIT))
         return replace(s, centre=_put(c, iy, np.clip(y, -CENTRE_LIMIT, CENTRE_LIMIT)))
     if isinstance(cmd, C.NewTarget):
@@ -322,7 +315,7 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
                        walk=walks.start_at(s.walk, "drift", zero) if s.mode == "drift"
                        else replace(s.walk, tour_start=None))
     if isinstance(cmd, C.SetPause):
-        return replace(s, paused=(not s.paused) if cmd.on is None else bool(cmd.on))
+        return replace(s, paused=(not s.paused) if cmd.on is None else bool(_num(cmd.on, "on")))
     raise ValueError("not an engine command")
 
 
@@ -373,18 +366,11 @@ def step(
     if s.paused:
         prev_t = cur_t = _target(s, space)
     else:
-        kw = dict(h=TICK, speed=p["walk.speed"], dwell=p["walk.dwell"])
-        noise = walks.drift_noise(s.seed, tick, k, s.dim) if s.mode == "drift" else None
-        if k >= 2:
-            mid = walks.advance(ws, s.mode, tick, k - 1, noise=None if noise is None
-                                else noise[:k - 1], **kw)
-            prev_t = _target(s, space, mid)
-        else:
-            mid = ws
-        ws = walks.advance(mid, s.mode, tick + k - 1, 1, noise=None if noise is None
-                           else noise[k - 1:], **kw)
+        ws, prev_w, cur_w = walks.move(
+            ws, s.mode, tick, k, h=TICK, speed=p["walk.speed"], dwell=p["walk.dwell"],
+            keys=_tour_keys(s, space) if s.mode == "tour" else None)
         tick += k
-        cur_t = _target(s, space, ws)
+        prev_t, cur_t = _compose(s, prev_w), _compose(s, cur_w)
     prev = s.cur_u if k == 1 else _ro(prev_t + s.transit * g ** (k - 1))
     transit = _ro(s.transit * g ** k)
     cur = _ro(cur_t + transit)
@@ -398,7 +384,9 @@ def output_u(state: State) -> np.ndarray:
     """The point to decode now: standardised, raw order, float32, finite and within limits."""
     alpha = min(1.0, max(0.0, state.acc * TICK_HZ))
     u = state.prev_u + (state.cur_u - state.prev_u) * alpha
-    u = np.clip(np.nan_to_num(u, nan=0.0, posinf=U_LIMIT, neginf=-U_LIMIT), -U_LIMIT, U_LIMIT)
+    if not np.isfinite(u).all():  # cannot happen by construction; z must never see it anyway
+        u = np.nan_to_num(u, nan=0.0, posinf=U_LIMIT, neginf=-U_LIMIT)
+    u = np.minimum(np.maximum(u, -U_LIMIT), U_LIMIT)
     n = math.sqrt(float(np.add.reduce(u * u)))
     cap = NORM_LIMIT * math.sqrt(state.dim)
     if n > cap:

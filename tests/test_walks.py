@@ -48,6 +48,20 @@ def test_path_does_not_depend_on_tick_grouping(mode):
     assert not np.allclose(ref, walks.position(ws, mode), atol=0.05)  # and it did move
 
 
+@pytest.mark.parametrize("mode", ["drift", "noise", "orbit", "tour"])
+@pytest.mark.parametrize("ticks", [1, 2, 9])
+def test_move_returns_the_last_two_tick_positions(mode, ticks):
+    keys = np.random.default_rng(0).normal(size=(3, DIM))
+    kw = {"h": H, "speed": 3.0, "dwell": 0.02}
+    ws = _run(walks.initial_walk(DIM, 6), mode, 50, [7], **kw)
+    new, prev, cur = walks.move(ws, mode, 50, ticks, keys=keys, **kw)
+    before = walks.advance(ws, mode, 50, ticks - 1, **kw)
+    after = walks.advance(before, mode, 50 + ticks - 1, 1, **kw)
+    np.testing.assert_allclose(prev, walks.position(before, mode, keys), atol=1e-12)
+    np.testing.assert_allclose(cur, walks.position(after, mode, keys), atol=1e-12)
+    np.testing.assert_allclose(walks.position(new, mode, keys), cur, atol=1e-12)
+
+
 def test_drift_is_smooth_and_has_unit_stationary_variance():
     ws = walks.initial_walk(256, 2)
     ys, prev = [], walks.position(ws, "drift")
