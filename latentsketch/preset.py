@@ -33,6 +33,7 @@ import tomlkit
 
 from latentsketch.commands import SetParam
 from latentsketch.control.mapping import Mapping, MappingError
+from latentsketch.engine import SLOTS
 from latentsketch.params import PARAM_BY_NAME, PARAMS
 
 FITS = ("fit", "fill", "stretch")
@@ -320,8 +321,8 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
     kw["params"] = params
     slots: dict[int, tuple[float, ...]] = {}
     for key, v in _table("slots", doc.get("slots", {})).items():
-        if not (key.isascii() and key.isdigit() and int(key) <= 99):
-            raise _KeyError(f"slots.{key}: slot names are numbers 0..99")
+        if not (key.isascii() and key.isdigit() and 1 <= int(key) <= SLOTS):
+            raise _KeyError(f"slots.{key}: slots are numbered 1..{SLOTS}")
         slots[int(key)] = _vector(f"slots.{key}", v)
     kw["slots"] = slots
     frames = doc.get("keyframes", [])

@@ -14,7 +14,7 @@ These names are a public interface (TouchDesigner networks and controller layout
     /latentsketch/pause i            1 pauses the walk, 0 resumes
     /latentsketch/blackout i         1 fades to black, 0 back
     /latentsketch/record i           1 starts recording, 0 stops
-    /latentsketch/slot/recall i      glide to slot i
+    /latentsketch/slot/recall i      glide to slot i (1..9)
     /latentsketch/slot/store i       store the current point in slot i
     /latentsketch/snapshot           write a PNG                             (trigger)
     /latentsketch/preset s           load a preset by name from the preset folders
@@ -53,11 +53,11 @@ from latentsketch.commands import (
 from latentsketch.control.droplog import DropLog
 from latentsketch.control.mapper import Mapper
 from latentsketch.control.osc import OscInput
+from latentsketch.engine import SLOTS
 from latentsketch.params import PARAMS, Z_LIMIT, Param
 from latentsketch.preset import PresetError, check_name
 
 PREFIX = "/latentsketch"
-DEFAULT_SLOTS = 10
 
 log = logging.getLogger("latentsketch.osc")
 
@@ -87,11 +87,11 @@ def _one(args: tuple[Any, ...]) -> Any:
     return args[0]
 
 
-def _index(args: tuple[Any, ...], count: int, what: str) -> int:
+def _slot(args: tuple[Any, ...]) -> int:
     v = _as_float(_one(args))
     i = round(v)
-    if abs(v - i) > 1e-6 or not 0 <= i < count:
-        raise _Reject("range", f"{what} {v:g} is not one of 0..{count - 1}")
+    if abs(v - i) > 1e-6 or not 1 <= i <= SLOTS:
+        raise _Reject("range", f"slot {v:g} is not one of 1..{SLOTS}")
     return i
 
 
@@ -106,10 +106,9 @@ class OscTranslator:
     """
 
     def __init__(self, latent_dim: int, *, mapper: Mapper | None = None,
-                 slots: int = DEFAULT_SLOTS, logger: logging.Logger = log) -> None:
+                 logger: logging.Logger = log) -> None:
         self.latent_dim = latent_dim
         self.mapper = mapper
-        self.slots = slots
         self.dropped = DropLog(logger, "OSC")
         self._edges: dict[str, float] = {}
         self._table: dict[str, Handler] = {p.osc_address: self._param_handler(p) for p in PARAMS}
@@ -122,8 +121,8 @@ class OscTranslator:
             f"{PREFIX}/pause": self._gate(lambda on: SetPause(on)),
             f"{PREFIX}/record": self._gate(lambda on: Record(on)),
             f"{PREFIX}/blackout": self._gate(lambda on: SetParam("look.blackout", float(on))),
-            f"{PREFIX}/slot/recall": lambda a, x: [RecallSlot(_index(x, self.slots, "slot"))],
-            f"{PREFIX}/slot/store": lambda a, x: [StoreSlot(_index(x, self.slots, "slot"))],
+            f"{PREFIX}/slot/recall": lambda a, x: [RecallSlot(_slot(x))],
+            f"{PREFIX}/slot/store": lambda a, x: [StoreSlot(_slot(x))],
             f"{PREFIX}/preset": self._preset,
         })
 
@@ -162,6 +161,9 @@ class OscTranslator:
             v = _one(args)
             if not (p.kind == "enum" and isinstance(v, str)):
                 v = _as_float(v)
+                slack = 1e-6 * (p.hi - p.lo)  # a float32 of the range's end may land just outside
+                if p.lo - slack <= v < p.lo or p.hi < v <= p.hi + slack:
+                    v = p.clamp(v)
             try:
                 return [SetParam(p.name, p.coerce(v))]
             except ValueError as e:

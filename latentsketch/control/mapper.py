@@ -249,7 +249,7 @@ class Mapper:
                 live.engaged, live.knob = False, None
                 live.goal = live.y = live.sent = None
                 continue
-            y = live.y if live.y is not None else live.goal
+            y = live.y if live.y is not None else (c if c is not None else live.goal)
             tau = live.m.smooth
             y += (live.goal - y) * (1.0 if tau <= 0 else -math.expm1(-dt / tau))
             if abs(live.goal - y) <= 1e-4 * abs(live.out_hi - live.out_lo):
@@ -334,6 +334,4 @@ class Mapper:
                     return
                 live.engaged = True
             live.knob = out
-        if live.y is None:
-            live.y = c if c is not None else out
-        live.goal = out
+        live.goal = out  # update() glides there, starting from the current value

@@ -28,13 +28,13 @@ from latentsketch.commands import (
     ToggleFullscreen,
     ToggleHud,
 )
+from latentsketch.engine import SLOTS
 from latentsketch.params import PARAM_BY_NAME, Z_LIMIT, Param
 
 Z_RANGE = (-3.0, 3.0)
 """Default output range of a knob on a latent dimension, in prior standard deviations."""
 EXP_K = 4.0
 """Steepness of the ``exp`` curve on ranges that touch zero: half a turn gives 1/5 of the range."""
-MAX_SLOT = 99
 
 CURVES = ("linear", "exp")
 MODES = ("absolute", "relative")
@@ -108,12 +108,13 @@ def parse_target(text: object) -> Target:
             if i is not None and parts[2] == "release":
                 return Target("trigger", text, index=i)
         if parts[0] == "slot" and len(parts) == 3 and parts[1] in ("recall", "store"):
-            n = _small_int(parts[2], MAX_SLOT)
-            if n is not None:
+            n = _small_int(parts[2], SLOTS)
+            if n is not None and n >= 1:
                 return Target("trigger", text, index=n)
     raise MappingError(
         f"target = {text!r} is not a target (z/<i>, z/<i>/release, a parameter such as "
-        f"walk.speed, slot/recall/<n>, slot/store/<n>, {', '.join((*SWITCHES, *TRIGGERS))})"
+        f"walk.speed, slot/recall/<1-{SLOTS}>, slot/store/<1-{SLOTS}>, "
+        f"{', '.join((*SWITCHES, *TRIGGERS))})"
     )
 
 

@@ -73,35 +73,55 @@ def list_inputs(backend: Backend | None = None) -> list[str]:
 
 
 class RawMidiParser:
-    """Bytes -> ``mido.Message`` list, expanding running status (``mido.Parser`` does not).
+    """Bytes -> ``mido.Message`` list for byte streams (serial, network bridges, tests).
 
-    For byte streams (serial, network bridges, tests); RtMidi already delivers whole messages.
+    ``mido.Parser`` neither expands running status (a status byte omitted when it repeats) nor
+    survives a real-time byte (clock) in the middle of a message, and controllers use both. So
+    messages are completed here and handed to ``mido.Parser`` whole. RtMidi already delivers
+    whole messages.
     """
 
-    _LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+    _LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2,
+               0xF1: 1, 0xF2: 2, 0xF3: 1}
 
     def __init__(self) -> None:
         self._parser = mido.Parser()
-        self._status: int | None = None
-        self._left = 0
+        self._running: int | None = None  # channel status that data bytes continue
+        self._buf = bytearray()
+        self._need = 0
+        self._sysex = False
 
     def feed(self, data: bytes) -> list[mido.Message]:
-        out = bytearray()
         for b in data:
-            if b >= 0xF8:  # real-time bytes may appear anywhere and leave running status alone
-                pass
-            elif b >= 0xF0:
-                self._status, self._left = None, 0
+            if b >= 0xF8:  # real-time: anywhere, on its own, running status untouched
+                self._parser.feed(bytes([b]))
+            elif b == 0xF0:
+                self._sysex, self._running, self._buf = True, None, bytearray([b])
+            elif b == 0xF7:
+                if self._sysex:
+                    self._parser.feed(bytes(self._buf) + b"\xf7")
+                self._sysex, self._buf = False, bytearray()
             elif b >= 0x80:
-                self._status, self._left = b, self._LENGTH[b & 0xF0]
-            elif self._status is not None:
-                if self._left == 0:
-                    out.append(self._status)
-                    self._left = self._LENGTH[self._status & 0xF0]
-                self._left -= 1
-            out.append(b)
-        self._parser.feed(bytes(out))
+                self._sysex = False
+                self._running = b if b < 0xF0 else None
+                self._buf = bytearray([b])
+                self._need = self._LENGTH.get(b & 0xF0 if b < 0xF0 else b, 0)
+                self._complete()
+            elif self._sysex:
+                self._buf.append(b)
+            elif self._buf or self._running is not None:
+                if not self._buf:
+                    assert self._running is not None
+                    self._buf = bytearray([self._running])
+                    self._need = self._LENGTH[self._running & 0xF0]
+                self._buf.append(b)
+                self._complete()
         return list(self._parser)
+
+    def _complete(self) -> None:
+        if len(self._buf) == self._need + 1:
+            self._parser.feed(bytes(self._buf))
+            self._buf = bytearray()
 
 
 class MidiInputs:
