@@ -152,7 +152,11 @@ def with_preset(
     slots: Mapping[int, Sequence[float]] | None = None,
     keyframes: Sequence[Sequence[float]] | np.ndarray | None = None,
 ) -> State:
-    """Load a preset into a running state: all-or-nothing validation, and the picture glides."""
+    """Load a preset into a running state: all-or-nothing validation, and the picture glides.
+
+    Given slots replace those slots and keep the others; ``keyframes=None`` keeps the current
+    tour, an empty list clears it (back to the model's keyframes or the slots).
+    """
     values = _coerce(dict(state.params), params)
     new = _with_preset(state, slots, keyframes)
     for name, v in values.items():
