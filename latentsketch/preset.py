@@ -34,6 +34,7 @@ import tomlkit
 from latentsketch.commands import SetParam
 from latentsketch.control.mapping import Mapping, MappingError
 from latentsketch.engine import SLOTS
+from latentsketch.errors import UserError
 from latentsketch.params import PARAM_BY_NAME, PARAMS
 
 FITS = ("fit", "fill", "stretch")
@@ -44,7 +45,7 @@ _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings"
         "midi", *_SECTIONS)
 
 
-class PresetError(ValueError):
+class PresetError(UserError, ValueError):
     """A preset that cannot be used; the message is one line naming the file and the key."""
 
 

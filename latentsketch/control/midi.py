@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import mido
 
 from latentsketch.control.droplog import DropLog
+from latentsketch.errors import UserError
 
 VIRTUAL_NAME = "latentsketch"
 RESCAN = 2.0
@@ -27,7 +28,7 @@ RESCAN = 2.0
 log = logging.getLogger("latentsketch.midi")
 
 
-class MidiUnavailable(Exception):
+class MidiUnavailable(UserError):
     """No MIDI on this machine; the message is one line for the user."""
 
 

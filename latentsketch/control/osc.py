@@ -24,6 +24,7 @@ from typing import Any
 from pythonosc.osc_message import OscMessage
 
 from latentsketch.control.droplog import DropLog
+from latentsketch.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
 """Loopback only by default: listening on other interfaces is something a user opts in to."""
@@ -42,7 +43,7 @@ _POLL = 0.1  # seconds between checks of the stop flag
 log = logging.getLogger("latentsketch.osc")
 
 
-class OscUnavailable(Exception):
+class OscUnavailable(UserError):
     """OSC cannot be used (port busy, bad host); the message is one line for the user."""
 
 
