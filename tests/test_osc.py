@@ -92,6 +92,7 @@ def test_documented_addresses_produce_commands(rx, tx):
         (msg("/latentsketch/z/15/release"), ReleaseDim(15)),
         (msg("/latentsketch/z/release"), ReleaseDim(None)),
         (msg("/latentsketch/z", 0.5, -1.0, 2.0), SetVector((0.5, -1.0, 2.0))),
+        (msg("/latentsketch/z", [0.25, -0.5]), SetVector((0.25, -0.5))),  # one OSC array
         (msg("/latentsketch/walk/mode", "orbit"), SetParam("walk.mode", 2.0)),
         (msg("/latentsketch/walk/mode", 3, tags="i"), SetParam("walk.mode", 3.0)),
         (msg("/latentsketch/walk/mode", 1.0, tags="f"), SetParam("walk.mode", 1.0)),
@@ -252,6 +253,7 @@ def test_large_receive_buffer_and_64k_datagrams(rx, tx):
 def test_stop_joins_quickly_and_frees_the_port():
     r = OscReceiver("127.0.0.1", 0).start()
     port = r.port
+    assert r.start() is r and r.port == port  # starting twice is harmless
     t0 = time.monotonic()
     r.stop()
     assert time.monotonic() - t0 < 1.0 and not r.running

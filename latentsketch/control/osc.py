@@ -162,6 +162,8 @@ class OscReceiver:
 
     def start(self) -> OscReceiver:
         """Bind and start receiving; raises OscUnavailable (one line) when that is impossible."""
+        if self.running:
+            return self
         where = f"{self.host}:{self.port}"
         try:
             infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
@@ -220,7 +222,7 @@ class OscReceiver:
             self._sock = None
 
     def __enter__(self) -> OscReceiver:
-        return self.start() if self._thread is None else self
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
