@@ -12,11 +12,54 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-SUBCOMMANDS = ("play", "train", "info", "render", "midi")
+from latentsketch.errors import UserError
 
 
-class UserError(Exception):
-    """An error for a person: printed as one line, exit status 2."""
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1280x720)") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range 16..8192 per side")
+    return w, h
+
+
+def _add_play(sub: argparse._SubParsersAction) -> None:
+    from latentsketch.control.osc import DEFAULT_PORT
+
+    p = sub.add_parser("play", help="open the live window (the default command)")
+    p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
+    p.add_argument("--preset", default=None, help="preset name (bundled or user folder)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the walk (default: random)")
+    p.add_argument("--fps", type=float, default=60.0, help="target frame rate (0: unthrottled)")
+    p.add_argument("--size", type=_size, default=None, help="window size, e.g. 1024x1024")
+    p.add_argument("--fullscreen", action="store_true")
+    p.add_argument("--display", type=int, default=0, help="monitor index (projectors)")
+    p.add_argument("--borderless", action="store_true", help="window without a frame")
+    p.add_argument("--fit", choices=("fit", "fill", "stretch"), default=None)
+    p.add_argument("--out-dir", default="latentsketch-out",
+                   help="recordings, snapshots, logs (default ./latentsketch-out)")
+    p.add_argument("--record-size", type=_size, default=None,
+                   help="recording size (default: the picture's size on screen)")
+    p.add_argument("--start-from", default=None, help="a snapshot PNG to start at")
+    p.add_argument("--osc-port", type=int, default=DEFAULT_PORT,
+                   help=f"OSC input port (default {DEFAULT_PORT})")
+    p.add_argument("--osc-host", default="127.0.0.1",
+                   help="interface for OSC input (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--no-osc", action="store_true", help="no OSC input")
+    p.add_argument("--osc-out", default=None, metavar="HOST:PORT", help="send state as OSC")
+    p.add_argument("--midi", default=None, metavar="NAME", help="MIDI input (part of its name)")
+    p.add_argument("--no-midi", action="store_true")
+    p.add_argument("--backend", default="auto", choices=("auto", "fp32", "bf16"))
+    p.add_argument("--log", action="store_true",
+                   help="log every command to a control log (always on while recording)")
+    p.add_argument("--hud", action="store_true", help="start with the HUD shown")
+
+
+def _add_midi(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("midi", help="list MIDI inputs")
+    p.add_argument("--list", action="store_true", help="list MIDI input ports (the default)")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -50,10 +93,15 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latentsketch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="latentsketch",
+        description="A live instrument over the latent space of a VAE. "
+                    "'latentsketch [options]' means 'latentsketch play [options]'.")
     sub = parser.add_subparsers(dest="command")
+    _add_play(sub)
     _add_train(sub)
     _add_info(sub)
+    _add_midi(sub)
     return parser
 
 
@@ -83,7 +131,40 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "info": cmd_info}
+def cmd_play(a: argparse.Namespace) -> int:
+    import logging
+
+    from latentsketch.app import AppOptions, play
+
+    if not 1 <= a.osc_port <= 65535:
+        raise UserError(f"--osc-port {a.osc_port} is out of range 1..65535")
+    if a.fps < 0:
+        raise UserError(f"--fps {a.fps} must be 0 (unthrottled) or more")
+    logging.basicConfig(level=logging.INFO, format="latentsketch: %(message)s")
+    opts = AppOptions(
+        model=a.model, preset=a.preset, seed=a.seed, fps=a.fps, size=a.size,
+        fullscreen=a.fullscreen, display=a.display, borderless=a.borderless, fit=a.fit,
+        out_dir=a.out_dir, record_size=a.record_size, start_from=a.start_from,
+        osc=not a.no_osc, osc_host=a.osc_host, osc_port=a.osc_port, osc_out=a.osc_out,
+        midi=not a.no_midi, midi_device=a.midi, backend=a.backend, log_control=a.log,
+        hud=a.hud,
+    )
+    return play(opts)
+
+
+def cmd_midi(a: argparse.Namespace) -> int:
+    from latentsketch.control.midi import list_inputs, unavailable_reason
+
+    why = unavailable_reason()
+    if why:
+        print(f"MIDI is unavailable on this machine: {why}")
+        return 0
+    names = list_inputs()
+    print("\n".join(names) if names else "no MIDI inputs found")
+    return 0
+
+
+COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_midi}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,10 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from latentsketch.data.images import DataError
     from latentsketch.model.checkpoint import CheckpointError
+    from latentsketch.output.paths import OutputError
+    from latentsketch.preset import PresetError
 
     try:
         return COMMANDS[args.command](args)
-    except (UserError, CheckpointError, DataError) as e:
+    except (UserError, CheckpointError, DataError, PresetError, OutputError) as e:
         print(f"latentsketch: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -216,6 +216,13 @@ class MidiLearn(AppCommand):
 
 
 @dataclass(frozen=True)
+class ArmLearn(AppCommand):
+    """Arm learn for the target the performer changed last (press again to cancel)."""
+
+    kind: ClassVar[str] = "arm_learn"
+
+
+@dataclass(frozen=True)
 class Quit(AppCommand):
     kind: ClassVar[str] = "quit"
 
@@ -226,7 +233,7 @@ _ALL: dict[str, type[Command]] = {
         SetParam, NudgeParam, CycleMode, SetDim, OffsetDim, NudgeDim, ReleaseDim, SetVector,
         GotoPoint, StoreSlot, RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record,
         Snapshot, LoadPreset, SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit,
-        MidiLearn, Quit,
+        MidiLearn, ArmLearn, Quit,
     )
 }
 

@@ -153,6 +153,8 @@ def default_bindings() -> tuple[Binding, ...]:
         Binding("S", "snapshot (PNG)", lambda ctx: c.Snapshot(), keys=(k.K_s,)),
         Binding("Ctrl+S", "save preset", lambda ctx: c.SavePreset(), keys=(k.K_s,),
                 mods="ctrl"),
+        Binding("K", "MIDI/OSC learn: the next control moved drives what you last changed",
+                lambda ctx: c.ArmLearn(), keys=(k.K_k,)),
         *_slots(),
         Binding("Tab / Shift+Tab", "next / previous walk mode", lambda ctx: c.CycleMode(1),
                 keys=(k.K_TAB,)),

@@ -1,0 +1,478 @@
+"""The live loop: poll inputs -> apply commands -> step -> decode -> show / record.
+
+Everything runs in this one thread except the OSC receiver and the recorder, which talk to it
+through queues. Decoding happens in the loop, not in a worker: the default model decodes in
+3-8 ms on one core, so a worker would only add a frame of latency and make "the recorded frame
+is the shown frame" and bit-exact replay harder to keep. Nothing a performer does (a bad OSC
+packet, a full disk, a broken preset) may stop the loop: each failure becomes one line on the
+HUD and in the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pygame
+
+from latentsketch import commands as C
+from latentsketch import engine
+from latentsketch import preset as presets
+from latentsketch.control.addresses import OscTranslator
+from latentsketch.control.keyboard import Keyboard, KeyContext
+from latentsketch.control.mapper import Mapper
+from latentsketch.control.mapping import MappingError
+from latentsketch.control.midi import MidiInputs
+from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
+from latentsketch.control.mouse import Mouse
+from latentsketch.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscReceiver, OscUnavailable
+from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
+from latentsketch.errors import UserError
+from latentsketch.model import checkpoint
+from latentsketch.model.inference import Decoder
+from latentsketch.output.controllog import ControlLog
+from latentsketch.output.display import Display
+from latentsketch.output.hud import Hud, HudInfo
+from latentsketch.output.paths import OutputDir, OutputError
+from latentsketch.output.recorder import Recorder
+from latentsketch.output.snapshot import (
+    SnapshotError,
+    SnapshotMeta,
+    read_snapshot_meta,
+    save_snapshot,
+)
+
+log = logging.getLogger("latentsketch")
+
+Script = Callable[[int, "App"], Sequence[pygame.event.Event | C.Command]]
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    model: str | None = None
+    preset: str | None = None
+    seed: int | None = None
+    fps: float = 60.0
+    size: tuple[int, int] | None = None
+    fullscreen: bool = False
+    display: int = 0
+    borderless: bool = False
+    fit: str | None = None
+    out_dir: str = "latentsketch-out"
+    record_size: tuple[int, int] | None = None
+    start_from: str | None = None
+    osc: bool = True
+    osc_host: str = DEFAULT_HOST
+    osc_port: int = DEFAULT_PORT
+    osc_out: str | None = None
+    midi: bool = True
+    midi_device: str | None = None
+    backend: str = "auto"
+    log_control: bool = False
+    hud: bool = False
+
+
+class App:
+    """One live session. ``run()`` until Quit; tests pass ``max_frames``, ``dt`` and a script."""
+
+    def __init__(self, opts: AppOptions) -> None:
+        self.opts = opts
+        self.loaded = checkpoint.load(opts.model)
+        self.space = self.loaded.space
+        self.decoder = Decoder(self.loaded.vae, backend=opts.backend, threads=1)
+        self.preset = presets.load(opts.preset) if opts.preset else presets.Preset(name="default")
+        self.preset.check_model(self.loaded.model_id, self.space.dim)
+        seed = opts.seed if opts.seed is not None else (
+            self.preset.seed if self.preset.seed is not None
+            else int.from_bytes(os.urandom(4), "little"))
+        self.state = engine.State.initial(
+            self.space, seed, self.preset.params, dict(self.preset.slots),
+            [k.u for k in self.preset.keyframes] or None)
+        self.out = OutputDir(Path(opts.out_dir))
+        pd = self.preset.display
+        self.display = Display(opts.size, fullscreen=opts.fullscreen or bool(pd and pd.fullscreen),
+                               display=opts.display,
+                               borderless=opts.borderless or bool(pd and pd.borderless),
+                               fit=opts.fit or (pd.fit if pd else "fit"), fps=opts.fps)
+        self.keyboard = Keyboard()
+        self.mouse = Mouse()
+        self.hud = Hud(self.keyboard.help_rows() + list(MOUSE_HELP),
+                       visible=opts.hud or bool(pd and pd.hud))
+        self.mapper = Mapper(self.preset.mappings, self.space.dim)
+        self.translator = OscTranslator(self.space.dim, mapper=self.mapper)
+        self.recorder = Recorder()
+        self.control_log: ControlLog | None = None
+        self.osc: OscReceiver | None = None
+        self.osc_out: OscFeedback | None = None
+        self.midi: MidiInputs | None = None
+        self.frame = np.zeros((self.loaded.cfg.image_size,) * 2 + (3,), np.uint8)
+        self.decode_ms = 0.0
+        self.t = 0.0
+        self.frames = 0
+        self.running = True
+        self.osc_seen: float | None = None
+        self.midi_seen: float | None = None
+        self._err_next = 0.0
+        self._dt = 0.0
+        self._rec_t0 = 0.0
+        self._rec_error_shown = False
+        self.pending: list[C.Command] = []
+        self.selected = "z/0"   # what the performer changed last: the target learn binds to
+        for w in self.display.take_warnings():
+            self.say(w, error=True)
+        self._start_inputs()
+        if opts.start_from:
+            self._goto_snapshot(Path(opts.start_from))
+        if opts.log_control:
+            self._open_log(self.out.reserve(".log.jsonl"))
+
+    # --- messages ------------------------------------------------------------------------------
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """One line to the terminal and the HUD."""
+        (log.warning if error else log.info)(text)
+        self.hud.message(text, error=error)
+
+    # --- inputs --------------------------------------------------------------------------------
+
+    def _start_inputs(self) -> None:
+        o = self.opts
+        if o.osc:
+            try:
+                self.osc = OscReceiver(o.osc_host, o.osc_port).start()
+                log.info("OSC in on %s:%d", o.osc_host, self.osc.port)
+            except OscUnavailable as e:
+                self.say(f"{e}; running without OSC", error=True)
+        if o.osc_out:
+            try:
+                host, port = parse_host_port(o.osc_out)
+                self.osc_out = OscFeedback(host, port)
+            except (ValueError, OscUnavailable) as e:
+                self.say(str(e), error=True)
+        if o.midi:
+            self.midi = MidiInputs(o.midi_device or self.preset.midi_input)
+            if not self.midi.start():
+                self.midi = None
+
+    def _events(self, extra: Sequence[pygame.event.Event]) -> list[C.Command]:
+        cmds: list[C.Command] = []
+        ctx = KeyContext(self.state.params, fullscreen=self.display.fullscreen,
+                         help_open=self.hud.help_visible, latent_dim=self.space.dim)
+        for ev in [*pygame.event.get(), *extra]:
+            if self.display.handle_event(ev):
+                continue
+            if ev.type == pygame.DROPFILE:
+                self._goto_snapshot(Path(ev.file))
+                continue
+            cmds += self.keyboard.handle(ev, ctx)
+            cmds += self.mouse.handle(ev, self.display.picture_rect, self.state.params)
+        cmds += self.keyboard.held(self._dt, ctx)
+        return cmds
+
+    def _remote(self, now: float) -> list[C.Command]:
+        cmds: list[C.Command] = []
+        if self.osc is not None:
+            msgs = self.osc.drain()
+            if msgs:
+                self.osc_seen = now
+                cmds += self.translator.translate_all(msgs)
+        if self.midi is not None:
+            for msg in self.midi.poll():
+                self.midi_seen = now
+                cmds += self.mapper.feed_midi(msg)
+        current = dict(self.state.params)
+        ranked = engine.ranked_u(self.state, self.space)
+        current.update({f"z/{i}": float(v) for i, v in enumerate(ranked)})
+        cmds += self.mapper.update(self._dt, current)
+        learned = self.mapper.take_learned()
+        if learned is not None:
+            self.say(f"learned {learned.describe_source()} -> {learned.target}; Ctrl+S saves")
+        return cmds
+
+    # --- app commands --------------------------------------------------------------------------
+
+    def _apply_app(self, cmd: C.AppCommand) -> None:
+        match cmd:
+            case C.Quit():
+                self.running = False
+            case C.ToggleFullscreen():
+                self.display.toggle_fullscreen()
+                for w in self.display.take_warnings():
+                    self.say(w, error=True)
+            case C.ToggleHud():
+                self.hud.toggle()
+            case C.ToggleHelp():
+                self.hud.toggle_help()
+            case C.CycleFit():
+                self.say(f"picture: {self.display.cycle_fit()}")
+            case C.Record(on=on):
+                want = (not self.recorder.status().recording) if on is None else on
+                self._record(want)
+            case C.Snapshot():
+                self._snapshot()
+            case C.LoadPreset(name=name):
+                self._load_preset(name)
+            case C.SavePreset():
+                self._save_preset()
+            case C.ArmLearn():
+                if self.mapper.learning:
+                    self._apply_app(C.MidiLearn(None))
+                else:
+                    self._apply_app(C.MidiLearn(self.selected))
+            case C.MidiLearn(target=target):
+                if target is None:
+                    self.mapper.cancel_learn()
+                    self.say("learn cancelled")
+                else:
+                    try:
+                        self.mapper.arm(target)
+                        self.say(f"learn: move a MIDI or OSC control for {target} (K cancels)")
+                    except MappingError as e:
+                        self.say(str(e), error=True)
+
+    def _record(self, on: bool) -> None:
+        if on == self.recorder.status().recording:
+            return
+        if not on:
+            st = self.recorder.stop()
+            self._close_log()
+            msg = f"recorded {st.frames_written} frames to {st.path}"
+            if st.frames_dropped:
+                msg += f" ({st.frames_dropped} dropped)"
+            self.say(msg, error=bool(st.error))
+            if st.error:
+                self.say(st.error, error=True)
+            return
+        try:
+            video, logf = self.out.reserve_many([".mp4", ".log.jsonl"])
+        except OutputError as e:
+            self.say(f"recording not started: {e}", error=True)
+            return
+        w, h = self._record_size()
+        self.recorder.start(video, w, h, self.opts.fps or 60.0)
+        self._rec_t0 = self.t
+        self._rec_error_shown = False
+        if self.control_log is None:
+            self._open_log(logf)
+        self.say(f"recording {w}x{h} to {video}")
+
+    def _record_size(self) -> tuple[int, int]:
+        w, h = self.opts.record_size or self.display.picture_size
+        return max(2, w - w % 2), max(2, h - h % 2)
+
+    def _open_log(self, path: Path) -> None:
+        try:
+            self.control_log = ControlLog.open(path, self.state, self.loaded.model_id,
+                                               self.preset.name)
+        except OSError as e:
+            self.say(f"control log {path}: {e}", error=True)
+
+    def _close_log(self) -> None:
+        if self.control_log is not None and not self.opts.log_control:
+            self.control_log.close()
+            self.control_log = None
+
+    def _snapshot(self) -> None:
+        meta = SnapshotMeta.from_z(engine.output_z(self.state, self.space), self.loaded.model_id,
+                                   preset=self.preset.name, seed=self.state.seed, time=self.t)
+        try:
+            files = save_snapshot(self.frame, meta, self.out.ensure())
+            self.say(f"snapshot {files.native}")
+        except (OSError, ValueError) as e:
+            self.say(f"snapshot failed: {e}", error=True)
+
+    def _goto_snapshot(self, path: Path) -> None:
+        try:
+            meta = read_snapshot_meta(path)
+        except SnapshotError as e:
+            self.say(str(e), error=True)
+            return
+        if meta is None:
+            self.say(f"{path}: not a latentsketch snapshot (no latent metadata)", error=True)
+        elif meta.model_id != self.loaded.model_id:
+            self.say(f"{path}: snapshot of model {meta.model_id}, running "
+                     f"{self.loaded.model_id}", error=True)
+        else:
+            u = self.space.to_u(meta.z_array())
+            self.pending.append(C.GotoPoint(tuple(float(x) for x in u)))
+            self.say(f"going to {path.name}")
+
+    def _load_preset(self, name: str) -> None:
+        try:
+            p = presets.load(name)
+            p.check_model(self.loaded.model_id, self.space.dim)
+            keyframes = [k.u for k in p.keyframes] or None
+            self.state = engine.with_preset(self.state, self.space, p.params, dict(p.slots),
+                                            keyframes)
+        except (presets.PresetError, ValueError) as e:
+            self.say(str(e), error=True)
+            return
+        if self.control_log is not None:
+            self.control_log.load_preset(p.name, p.params, dict(p.slots), keyframes)
+        self.preset = p
+        self.mapper.set_mappings(p.mappings)
+        self.say(f"preset {p.name}")
+
+    def _save_preset(self) -> None:
+        p = replace(self.preset, params=dict(self.state.params), seed=self.state.seed,
+                    model=self.loaded.model_id, mappings=self.mapper.mappings,
+                    slots={i + 1: tuple(float(x) for x in s)
+                           for i, s in enumerate(self.state.slots) if s is not None})
+        try:
+            path = self.out.reserve(".toml")
+            p.save(path)
+            self.say(f"preset saved to {path}")
+        except (OSError, ValueError) as e:
+            self.say(f"preset not saved: {e}", error=True)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self, max_frames: int | None = None, dt: float | None = None,
+            script: Script | None = None) -> int:
+        """Run until Quit, SIGTERM or Ctrl-C (or until ``frames`` reaches ``max_frames``).
+
+        ``dt`` fixes each frame's time step (tests, benchmarks); ``script(frame, app)`` returns
+        pygame events and commands to inject into that frame. The caller finalises with
+        ``close()`` (``play`` does), so a test can run, look, and run on.
+        """
+        def on_term(signum: int, frame: object) -> None:
+            self.running = False
+
+        old = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+        try:
+            while self.running and (max_frames is None or self.frames < max_frames):
+                injected = list(script(self.frames, self) if script else ())
+                self.frame_step([e for e in injected if not isinstance(e, C.Command)],
+                                [e for e in injected if isinstance(e, C.Command)])
+                self._dt = dt if dt is not None else self.display.wait()
+        except KeyboardInterrupt:
+            log.info("interrupted: finalising")
+            self.running = False
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        return 0
+
+    def frame_step(self, events: Sequence[pygame.event.Event] = (),
+                   injected: Sequence[C.Command] = ()) -> None:
+        """One frame: inputs -> commands -> state -> z -> picture -> outputs."""
+        dt = self._dt
+        now = time.monotonic()
+        cmds = [*self.pending, *injected, *self._events(events), *self._remote(now)]
+        self.pending = []
+        engine_cmds: list[C.Command] = []
+        for c in cmds:
+            if isinstance(c, C.AppCommand):
+                self._apply_app(c)
+            else:
+                engine_cmds.append(c)
+                self._select(c)
+        self.state = engine.step(self.state, engine_cmds, dt, self.space)
+        if self.state.last_errors and now >= self._err_next:
+            self._err_next = now + 1.0
+            self.say(self.state.last_errors[0], error=True)
+        self.t += dt
+        if self.control_log is not None:
+            self._log_frame(dt, engine_cmds)
+        t0 = time.perf_counter()
+        self.frame = self.decoder.decode(engine.output_z(self.state, self.space))
+        self.decode_ms = (time.perf_counter() - t0) * 1e3
+        self.display.show(self.frame, self.state.params, dt)
+        self._record_frame()
+        self.hud.draw(self.display.screen, self._hud_info(now), dt)
+        self.display.flip()
+        if self.osc_out is not None:
+            self.osc_out.maybe_send(self._feedback(dt))
+        self.frames += 1
+
+    def _select(self, c: C.Command) -> None:
+        if isinstance(c, C.SetParam | C.NudgeParam) and not c.name.startswith("mouse."):
+            self.selected = c.name
+        elif isinstance(c, C.SetDim | C.NudgeDim | C.OffsetDim) and isinstance(c.index, int):
+            self.selected = f"z/{c.index}"
+
+    def _log_frame(self, dt: float, cmds: list[C.Command]) -> None:
+        try:
+            self.control_log.frame(self.t, dt, cmds)
+        except OSError as e:
+            self.say(f"control log stopped: {e}", error=True)
+            self.control_log = None
+
+    def _record_frame(self) -> None:
+        st = self.recorder.status()
+        if st.recording:
+            self.recorder.submit(self.display.picture(self._record_size()), self.t - self._rec_t0,
+                                 copy=False)
+        elif st.error and not self._rec_error_shown:
+            self._rec_error_shown = True
+            self.say(f"recording stopped: {st.error}", error=True)
+            self.recorder.stop()
+            self._close_log()
+
+    def _hud_info(self, now: float) -> HudInfo:
+        s, st = self.state, self.recorder.status()
+        ranked = engine.ranked_u(s, self.space)
+        pinned = frozenset(k for k in range(self.space.dim) if s.pinned[self.space.raw_index(k)])
+        return HudInfo(
+            decode_ms=self.decode_ms, mode=s.mode, speed=s.params["walk.speed"],
+            temperature=s.params["walk.temperature"], dims=tuple(ranked.tolist()),
+            pinned=pinned, paused=s.paused, recording=st.recording, rec_seconds=st.elapsed,
+            rec_dropped=st.frames_dropped, rec_queued=st.frames_queued,
+            osc_age=None if self.osc is None else (
+                math.inf if self.osc_seen is None else now - self.osc_seen),
+            midi_age=None if self.midi is None else (
+                math.inf if self.midi_seen is None else now - self.midi_seen),
+            status=f"{self.preset.name} | seed {s.seed} | {self.decoder.backend}",
+        )
+
+    def _feedback(self, dt: float) -> Feedback:
+        ranked = engine.ranked_u(self.state, self.space)
+        return Feedback(z=tuple(float(v) for v in ranked[:8]), params=self.state.params,
+                        paused=self.state.paused, recording=self.recorder.status().recording,
+                        preset=self.preset.name, fps=(1.0 / dt) if dt > 0 else 0.0)
+
+    def close(self) -> None:
+        """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
+        st = self.recorder.stop()
+        if st.path is not None and st.frames_written:
+            log.info("recording finalised: %s (%d frames)", st.path, st.frames_written)
+        if self.control_log is not None:
+            self.control_log.close()
+            self.control_log = None
+        if self.osc is not None:
+            self.osc.stop()
+            self.osc = None
+        if self.osc_out is not None:
+            self.osc_out.close()
+            self.osc_out = None
+        if self.midi is not None:
+            self.midi.close()
+            self.midi = None
+        self.display.close()
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def play(opts: AppOptions) -> int:
+    """Open the window and play until quit; the ``latentsketch play`` command."""
+    try:
+        app = App(opts)
+    except pygame.error as e:
+        raise UserError(f"cannot open a window: {e} (no display? try SDL_VIDEODRIVER=x11 or "
+                        f"xvfb-run)") from None
+    log.info("output folder: %s", Path(opts.out_dir).resolve())
+    try:
+        return app.run()
+    finally:
+        app.close()

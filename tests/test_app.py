@@ -1,0 +1,161 @@
+"""The real live loop, headless: injected pygame events in, pixels and state out."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pygame
+import pytest
+
+from latentsketch import commands as C
+from latentsketch import engine
+from latentsketch.app import App, AppOptions
+
+DT = 1 / 60
+
+
+def key(k: int, mod: int = 0, scancode: int = 0, unicode: str = "") -> list[pygame.event.Event]:
+    return [pygame.event.Event(pygame.KEYDOWN, key=k, mod=mod, scancode=scancode,
+                               unicode=unicode),
+            pygame.event.Event(pygame.KEYUP, key=k, mod=mod, scancode=scancode, unicode=unicode)]
+
+
+@pytest.fixture
+def make_app(tiny_model: Path, tmp_path: Path):
+    apps: list[App] = []
+
+    def make(**kw: object) -> App:
+        opts = dict(model=str(tiny_model), seed=1, fps=0, size=(256, 256), osc=False,
+                    midi=False, out_dir=str(tmp_path / "out"))
+        app = App(AppOptions(**{**opts, **kw}))
+        apps.append(app)
+        return app
+
+    yield make
+    for a in apps:
+        a.close()
+
+
+def test_frames_change_while_walking_and_freeze_when_paused(make_app) -> None:
+    app = make_app()
+    shots: list[np.ndarray] = []
+
+    def script(i: int, a: App) -> list:
+        if i:
+            shots.append(a.display.picture())
+        return key(pygame.K_SPACE, unicode=" ") if i == 40 else []
+
+    app.run(max_frames=80, dt=DT, script=script)
+    moving = [np.abs(shots[i + 1].astype(int) - shots[i].astype(int)).mean()
+              for i in range(5, 38)]
+    assert min(moving) > 0  # every frame differs while walking
+    assert app.state.paused
+    for i in range(45, 78):  # after the pause glide settles nothing changes
+        assert np.array_equal(shots[i], shots[i + 1])
+
+
+@pytest.mark.parametrize("k,unicode,mod,check", [
+    (pygame.K_TAB, "\t", 0, lambda a, s: a.state.mode != s.mode),
+    (pygame.K_b, "b", 0, lambda a, s: a.state.params["look.blackout"] == 1.0),
+    (pygame.K_t, "t", 0, lambda a, s: a.state.params["walk.temperature"]
+     > s.params["walk.temperature"]),
+    (pygame.K_h, "h", 0, lambda a, s: a.hud.visible),
+    (pygame.K_z, "z", 0, lambda a, s: a.display.fit == "fill"),
+    (pygame.K_UP, "", 0, lambda a, s: not np.array_equal(a.state.centre, s.centre)
+     or not np.array_equal(a.state.offset, s.offset)),
+])
+def test_each_key_changes_what_it_claims(make_app, k: int, unicode: str, mod: int, check) -> None:
+    app = make_app()
+    app.run(max_frames=3, dt=DT)
+    before = app.state
+    app.run(max_frames=6, dt=DT, script=lambda i, a: key(k, mod, unicode=unicode) if i == 3 else [])
+    assert check(app, before)
+
+
+def test_quit_key_stops_the_loop(make_app) -> None:
+    app = make_app()
+    app.run(max_frames=100, dt=DT, script=lambda i, a: key(pygame.K_q, unicode="q") if i == 5
+            else [])
+    assert app.frames == 6
+
+
+def test_recalled_slot_returns_z_to_the_stored_point(make_app) -> None:
+    app = make_app()
+    stored: dict[str, np.ndarray] = {}
+
+    def script(i: int, a: App) -> list:
+        if i == 30:  # what is on screen now is what the slot keeps
+            stored["z"] = engine.output_z(a.state, a.space)
+            return [C.StoreSlot(3)]
+        if i == 120:  # paused, so the walk does not carry z on past the point
+            return [C.SetPause(True), C.RecallSlot(3)]
+        return []
+
+    app.run(max_frames=120, dt=DT, script=script)
+    far = np.abs(engine.output_z(app.state, app.space) - stored["z"]).max()
+    app.run(max_frames=121, dt=DT, script=script)
+    assert np.abs(engine.output_z(app.state, app.space) - stored["z"]).max() > 0.5 * far  # glides
+    app.run(max_frames=121 + 600, dt=DT, script=script)  # 10 s of glide
+    near = np.abs(engine.output_z(app.state, app.space) - stored["z"]).max()
+    assert far > 0.1 and near < 0.001 * far
+
+
+def test_window_survives_resize_and_fullscreen_toggles(make_app) -> None:
+    app = make_app()
+
+    def script(i: int, a: App) -> list:
+        if i % 10 == 3:
+            a.display.resize((200 + 17 * i, 120 + 9 * i))
+            return [pygame.event.Event(pygame.VIDEORESIZE, w=200 + 17 * i, h=120 + 9 * i,
+                                       size=(200 + 17 * i, 120 + 9 * i))]
+        if i % 10 == 7:
+            return key(pygame.K_f, unicode="f")
+        return []
+
+    app.run(max_frames=60, dt=DT, script=script)
+    assert app.frames == 60
+    assert app.display.picture().shape[2] == 3
+
+
+def test_digit_keys_by_scancode_store_and_recall(make_app) -> None:
+    app = make_app()
+    sc2 = pygame.KSCAN_2
+    app.run(max_frames=10, dt=DT, script=lambda i, a: key(ord("é"), pygame.KMOD_LSHIFT, sc2)
+            if i == 5 else [])
+    assert app.state.slots[1] is not None
+
+
+def test_busy_osc_port_is_one_line_and_the_show_goes_on(tiny_model: Path, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.0.1", 0))
+    port = blocker.getsockname()[1]
+    try:
+        app = App(AppOptions(model=str(tiny_model), fps=0, size=(128, 128), osc=True,
+                             osc_port=port, midi=False, out_dir=str(tmp_path)))
+        app.run(max_frames=5, dt=DT)
+        assert app.frames == 5
+        assert any(str(port) in r.getMessage() and "without OSC" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        blocker.close()
+
+
+def test_bad_model_path_is_one_line_and_nonzero(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "latentsketch", "--model", str(tmp_path / "nope"),
+                        "--no-osc", "--no-midi"], capture_output=True, text=True, timeout=60,
+                       env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+                            "PATH": "/usr/bin:/bin", **_pyenv()})
+    assert r.returncode == 2
+    assert "no such file or folder" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def _pyenv() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k in ("HOME", "PYTHONPATH", "VIRTUAL_ENV")}
