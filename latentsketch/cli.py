@@ -83,6 +83,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--half", action="store_true",
+                   help="store the final weights as float16 (half the file, same pictures)")
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -118,7 +120,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         minutes=a.minutes, batch_size=a.batch_size, lr=a.lr, beta=a.beta,
         edge_weight=a.edge_weight, warmup_steps=a.warmup_steps, seed=a.seed,
         n_images=a.n_images, style=a.style, resume=a.resume, device=a.device,
-        precision=a.precision, threads=a.threads,
+        precision=a.precision, threads=a.threads, half=a.half,
     )
     train_with_progress(cfg)
     return 0

@@ -54,6 +54,7 @@ class TrainConfig:
     precision: str = "auto"           # auto | fp32 | bf16
     threads: int | None = None
     sheet_every: int = 1              # epochs between sample sheets
+    half: bool = False                # store the final weights as float16 (the bundled model)
 
 
 @dataclass
@@ -299,7 +300,7 @@ class Trainer:
                        title=f"{self.data_desc}  step {self.step}").save(path)
 
     def save(self, final: bool, elapsed: float, metrics: dict[str, float] | None = None,
-             stats: dict[str, Any] | None = None) -> Path:
+             stats: dict[str, Any] | None = None, dtype: torch.dtype = torch.float32) -> Path:
         stats = stats or self.latent_stats()
         last = {k: round(float(np.mean(v[-50:])), 4) for k, v in self.history.items() if v}
         meta = {
@@ -311,7 +312,7 @@ class Trainer:
             "metrics": metrics or {},
             "decoder_gflops": round(decoder_flops(self.vcfg) / 1e9, 3),
         }
-        path = checkpoint.save(self.vae, self.out, meta)
+        path = checkpoint.save(self.vae, self.out, meta, dtype=dtype)
         checkpoint.save_train_state(self.opt, self.step,
                                     {"elapsed": elapsed, "history": self.history},
                                     self.out / "train_state.safetensors")
@@ -322,7 +323,8 @@ class Trainer:
         m = self.metrics(stats)
         self.write_sheet(self.out / "samples.png", stats)
         loss_curve(self.history, self.out / "loss.png", title=f"{self.data_desc}  step {self.step}")
-        path = self.save(final=True, elapsed=self.elapsed, metrics=m, stats=stats)
+        path = self.save(final=True, elapsed=self.elapsed, metrics=m, stats=stats,
+                         dtype=torch.float16 if self.cfg.half else torch.float32)
         (self.out / "metrics.json").write_text(json.dumps(m, indent=1))
         self.cb(TrainEvent("done", self.step, self.total_steps(), terms=dict(m),
                            message=str(path)))

@@ -94,6 +94,7 @@ def save(vae: VAE, out: str | os.PathLike[str], meta: dict[str, Any] | None = No
                for k, v in vae.state_dict().items()}
     tmp = weights.with_name(weights.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"latentsketch": json.dumps(config)})
+    os.chmod(tmp, 0o644)  # safetensors creates 0600; a shared model folder should be readable
     os.replace(tmp, weights)
     side_tmp = _sidecar(weights).with_name(_sidecar(weights).name + ".tmp")
     side_tmp.write_text(text)
