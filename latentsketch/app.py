@@ -14,10 +14,12 @@ import logging
 import math
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from queue import SimpleQueue
 
 import numpy as np
 import pygame
@@ -124,6 +126,8 @@ class App:
         self._rec_t0 = 0.0
         self._rec_error_shown = False
         self.pending: list[C.Command] = []
+        self._snap_done: SimpleQueue[tuple[str, bool]] = SimpleQueue()
+        self._snap_threads: list[threading.Thread] = []
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
         for w in self.display.take_warnings():
             self.say(w, error=True)
@@ -280,13 +284,25 @@ class App:
             self.control_log = None
 
     def _snapshot(self) -> None:
+        """Write in a short-lived thread: the 1024-px PNG takes ~100 ms, a visible stall."""
         meta = SnapshotMeta.from_z(engine.output_z(self.state, self.space), self.loaded.model_id,
                                    preset=self.preset.name, seed=self.state.seed, time=self.t)
-        try:
-            files = save_snapshot(self.frame, meta, self.out.ensure())
-            self.say(f"snapshot {files.native}")
-        except (OSError, ValueError) as e:
-            self.say(f"snapshot failed: {e}", error=True)
+        frame, out, done = self.frame, self.out, self._snap_done
+
+        def write() -> None:
+            try:
+                done.put((f"snapshot {save_snapshot(frame, meta, out).native}", False))
+            except (OSError, ValueError) as e:
+                done.put((f"snapshot failed: {e}", True))
+
+        t = threading.Thread(target=write, name="latentsketch-snapshot", daemon=True)
+        t.start()
+        self._snap_threads = [x for x in self._snap_threads if x.is_alive()] + [t]
+
+    def _report_snapshots(self) -> None:
+        while not self._snap_done.empty():
+            text, error = self._snap_done.get_nowait()
+            self.say(text, error=error)
 
     def _goto_snapshot(self, path: Path) -> None:
         try:
@@ -390,6 +406,7 @@ class App:
         self.display.flip()
         if self.osc_out is not None:
             self.osc_out.maybe_send(self._feedback(dt))
+        self._report_snapshots()
         self.frames += 1
 
     def _select(self, c: C.Command) -> None:
@@ -440,6 +457,9 @@ class App:
 
     def close(self) -> None:
         """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
+        for t in self._snap_threads:
+            t.join(timeout=5.0)
+        self._report_snapshots()
         st = self.recorder.stop()
         if st.path is not None and st.frames_written:
             log.info("recording finalised: %s (%d frames)", st.path, st.frames_written)
@@ -459,8 +479,6 @@ class App:
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 
