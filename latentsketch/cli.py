@@ -94,6 +94,52 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dims", type=int, default=6, help="top dimensions in the atlas")
 
 
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    from latentsketch.latent.interp import EASINGS
+    from latentsketch.params import WALK_MODES
+
+    p = sub.add_parser("render", help="export keyframes, a walk or a logged performance as video")
+    p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
+    src = p.add_argument_group("source (one of; --preset may also go with --keyframes/--walk)")
+    src.add_argument("--preset", default=None,
+                     help="name or .toml: its tour (its keyframes, else the model's), else its "
+                          "walk; also sets the look")
+    src.add_argument("--keyframes", nargs="+", default=(), metavar="PNG",
+                     help="latentsketch snapshots to morph through")
+    src.add_argument("--walk", default=None, choices=WALK_MODES, help="a seeded walk")
+    src.add_argument("--replay", default=None, metavar="LOG",
+                     help="a control log (.log.jsonl) written while playing")
+    p.add_argument("--seed", type=int, default=None, help="walk seed (default: preset's, else 0)")
+    p.add_argument("--duration", type=float, default=None,
+                   help="seconds (walk: default 10; keyframes: the whole morph)")
+    seg = p.add_mutually_exclusive_group()
+    seg.add_argument("--seconds-per-segment", type=float, default=None,
+                     help="keyframe to keyframe (default: the tour's travel time, 3 s)")
+    seg.add_argument("--frames-per-segment", type=int, default=None)
+    p.add_argument("--hold", type=float, default=None,
+                   help="seconds on each keyframe (default: the preset's dwell, else 0)")
+    p.add_argument("--easing", default="cosine", choices=tuple(EASINGS))
+    p.add_argument("--loop", action="store_true", help="end where the start begins (seamless)")
+    p.add_argument("--out", default=None,
+                   help="file: .mp4 (H.264), .mov (ProRes), .gif, or a folder for PNG frames "
+                        "(default: a new name in --out-dir)")
+    p.add_argument("--out-dir", default="latentsketch-out", help="default ./latentsketch-out")
+    p.add_argument("--format", default="mp4", choices=("mp4", "mov", "gif", "png"),
+                   help="format when --out is not given")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate (default 30; --replay: the logged frame times)")
+    p.add_argument("--size", type=_size, default=None,
+                   help="WxH of any aspect (default 1024x1024; --replay: the recording's)")
+    p.add_argument("--fit", default=None, choices=("fit", "fill", "stretch"),
+                   help="fit letterboxes, fill crops (default fit; --replay: the recording's)")
+    p.add_argument("--filter", default="auto",
+                   choices=("auto", "bicubic", "bilinear", "lanczos", "live"),
+                   help="upscale filter (auto: live, the window's own, for --replay; else bicubic)")
+    p.add_argument("--backend", default=None, choices=("auto", "fp32", "bf16"),
+                   help="decoder (default: --replay's recording's, else auto)")
+    p.add_argument("--threads", type=int, default=2, help="decoder threads (default 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latentsketch",
@@ -104,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_info(sub)
     _add_midi(sub)
+    _add_render(sub)
     return parser
 
 
@@ -166,7 +213,41 @@ def cmd_midi(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_midi}
+def cmd_render(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from latentsketch.output.controllog import ControlLogError
+    from latentsketch.output.export import ExportError
+    from latentsketch.output.snapshot import SnapshotError
+    from latentsketch.render import RenderRequest, render
+
+    req = RenderRequest(
+        model=a.model, preset=a.preset, keyframes=tuple(a.keyframes), walk=a.walk,
+        replay=a.replay, seed=a.seed, duration=a.duration,
+        seconds_per_segment=a.seconds_per_segment, frames_per_segment=a.frames_per_segment,
+        hold=a.hold, easing=a.easing, loop=a.loop, out=a.out, out_dir=a.out_dir,
+        format="/" if a.format == "png" else f".{a.format}", fps=a.fps, size=a.size, fit=a.fit,
+        filter=a.filter, backend=a.backend, threads=a.threads)
+    bar = tqdm(unit="frame", desc="render", dynamic_ncols=True, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        r = render(req, progress)
+    except (ExportError, ControlLogError, SnapshotError) as e:
+        raise UserError(str(e)) from None
+    finally:
+        bar.close()
+    print(f"wrote {r.path}: {r.frames} frames, {r.size[0]}x{r.size[1]} at {r.fps:g} fps "
+          f"({r.realtime:.1f}x real time)")
+    return 0
+
+
+COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_midi,
+            "render": cmd_render}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
