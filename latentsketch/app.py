@@ -89,7 +89,7 @@ class App:
         self.loaded = checkpoint.load(opts.model)
         self.space = self.loaded.space
         self.decoder = Decoder(self.loaded.vae, backend=opts.backend, threads=1)
-        self.preset = presets.load(opts.preset) if opts.preset else presets.Preset(name="default")
+        self.preset = presets.load(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
         seed = opts.seed if opts.seed is not None else (
             self.preset.seed if self.preset.seed is not None
