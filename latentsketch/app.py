@@ -192,8 +192,9 @@ class App:
                 self.midi_seen = now
                 cmds += self.mapper.feed_midi(msg)
         current = dict(self.state.params)
-        ranked = engine.ranked_u(self.state, self.space)
-        current.update({f"z/{i}": float(v) for i, v in enumerate(ranked)})
+        s = self.state  # a pinned dimension's value is its pin, not the glide on screen
+        u = np.where(s.pinned, s.pin, engine.output_u(s))
+        current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
         cmds += self.mapper.update(self._dt, current)
         learned = self.mapper.take_learned()
         if learned is not None:
