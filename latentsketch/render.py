@@ -331,14 +331,18 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
                         else DEFAULT_SIZE)
         fit = fit or log.opt("fit")
         backend = backend or log.opt("backend")
-    settings = ExportSettings(
-        size=size or DEFAULT_SIZE, fit=fit or "fit",
-        filter=req.filter if req.filter != "auto" else ("live" if log else "bicubic"))
+    filter = req.filter if req.filter != "auto" else ("live" if log else "bicubic")
+    # A replay with the window's filter decodes as the live loop does, one frame at a time on
+    # one thread: batched or multi-threaded decodes differ by a level on a few pixels, which
+    # posterise can amplify.
+    as_live = log is not None and filter == "live"
+    settings = ExportSettings(size=size or DEFAULT_SIZE, fit=fit or "fit", filter=filter,
+                              batch=1 if as_live else ExportSettings.batch)
     threads = torch.get_num_threads()
     path, reserved = _output(req)
     try:
         decoder = Decoder(loaded.vae, backend=backend if backend in ("fp32", "bf16") else "auto",
-                          threads=req.threads)
+                          threads=1 if as_live else req.threads)
         return export(clip, decoder, path, settings, progress=progress)
     except BaseException:
         if reserved:
