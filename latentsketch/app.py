@@ -408,6 +408,9 @@ class App:
         if self.osc_out is not None:
             self.osc_out.maybe_send(self._feedback(dt))
         self._report_snapshots()
+        if self.frames == 0:
+            log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.backend,
+                     self.decode_ms)
         self.frames += 1
 
     def _select(self, c: C.Command) -> None:
