@@ -235,23 +235,28 @@ def _load_preset(name: str) -> presets.Preset:
     return presets.load(name)
 
 
-def _segment_frames(req: RenderRequest, fps: float, segments: int, fixed: int,
-                    default_seconds: float) -> int:
-    if req.frames_per_segment is not None:
-        return req.frames_per_segment
-    if req.seconds_per_segment is not None:
-        return max(1, round(req.seconds_per_segment * fps))
-    if req.duration is not None:
-        return max(1, round((req.duration * fps - fixed) / segments))
-    return max(1, round(default_seconds * fps))
+def _timing(req: RenderRequest, fps: float, segments: int, holds: list[float],
+            travel: float) -> tuple[int, list[int]]:
+    """Frames per segment and hold frames per key, from the request or the tour's defaults.
 
-
-def plan(req: RenderRequest, model_id: str, space: LatentSpace,
-         log: ControlLogData | None = None) -> Clip:
-    """The clip a request describes, without decoding anything (tests use it directly).
-
-    ``log`` is ``req.replay`` already read (``render`` reads it once for its header too).
+    ``--duration`` alone scales the tour's own dwell and travel times to fit; with ``--hold``
+    the segments share what the holds leave.
     """
+    if req.hold is not None:
+        holds = [req.hold] * len(holds)
+    if req.frames_per_segment is not None or req.seconds_per_segment is not None:
+        n = req.frames_per_segment or round((req.seconds_per_segment or 0.0) * fps)
+        return max(1, n), [round(h * fps) for h in holds]
+    if req.duration is None:
+        return max(1, round(travel * fps)), [round(h * fps) for h in holds]
+    total = req.duration * fps - (0 if req.loop else 1)
+    if req.hold is None:
+        holds = [h * req.duration / (segments * travel + sum(holds)) for h in holds]
+    frames = [round(h * fps) for h in holds]
+    return max(1, round((total - sum(frames)) / segments)), frames
+
+
+def _check_source(req: RenderRequest) -> None:
     sources = [n for n, on in (("--replay", req.replay is not None),
                                ("--keyframes", bool(req.keyframes)),
                                ("--walk", req.walk is not None)) if on]
@@ -261,10 +266,20 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
         raise ExportError("nothing to render: give --preset, --keyframes, --walk or --replay")
     if req.fps is not None and not 0 < req.fps <= 240:
         raise ExportError(f"fps {req.fps:g} is out of range 0..240")
+    if req.replay is not None and (req.preset is not None or req.duration is not None
+                                   or req.loop):
+        raise ExportError("--replay takes everything from the log; drop --preset, --duration "
+                          "and --loop")
+
+
+def plan(req: RenderRequest, model_id: str, space: LatentSpace,
+         log: ControlLogData | None = None) -> Clip:
+    """The clip a request describes, without decoding anything (tests use it directly).
+
+    ``log`` is ``req.replay`` already read (``render`` reads it once for its header too).
+    """
+    _check_source(req)
     if req.replay is not None:
-        if req.preset is not None or req.duration is not None or req.loop:
-            raise ExportError("--replay takes everything from the log; drop --preset, "
-                              "--duration and --loop")
         return replay_clip(log or read_log(req.replay, model_id), space, req.fps)
     pre = _load_preset(req.preset) if req.preset is not None else presets.Preset()
     pre.check_model(model_id, space.dim)
@@ -297,12 +312,10 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
         except ValueError as e:
             raise ExportError(f"preset {pre.source}: {e}") from None
         return walk_clip(space, state, fps, req.duration or DEFAULT_WALK_SECONDS)
-    hold_frames = [round((req.hold if req.hold is not None else h) * fps)
-                   for h in (holds or [0.0] * len(keys))]
-    segments = len(keys) if req.loop else len(keys) - 1
     speed = params["walk.speed"]
     travel = TOUR_TRAVEL / speed if holds and speed > 0 else TOUR_TRAVEL
-    n = _segment_frames(req, fps, max(1, segments), sum(hold_frames) + (not req.loop), travel)
+    segments = max(1, len(keys) if req.loop else len(keys) - 1)
+    n, hold_frames = _timing(req, fps, segments, holds or [0.0] * len(keys), travel)
     return keyframe_clip(space, keys, params, fps, n, req.easing, req.loop, hold_frames)
 
 
@@ -321,6 +334,7 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
     Errors are one line: ExportError, CheckpointError, PresetError, SnapshotError,
     ControlLogError, OutputError.
     """
+    _check_source(req)
     loaded = checkpoint.load(req.model)
     log = read_log(req.replay, loaded.model_id) if req.replay is not None else None
     clip = plan(req, loaded.model_id, loaded.space, log)
