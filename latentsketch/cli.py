@@ -137,7 +137,8 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                    help="upscale filter (auto: live, the window's own, for --replay; else bicubic)")
     p.add_argument("--backend", default=None, choices=("auto", "fp32", "bf16"),
                    help="decoder (default: --replay's recording's, else auto)")
-    p.add_argument("--threads", type=int, default=2, help="decoder threads (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="decoder threads (default 1: the encoder uses the other core)")
 
 
 def build_parser() -> argparse.ArgumentParser:

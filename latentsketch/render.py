@@ -80,7 +80,7 @@ class RenderRequest:
     fit: str | None = None                    # default fit; a replay: the recording's
     filter: str = "auto"                      # auto: live for a replay, else bicubic
     backend: str | None = None                # decoder; a replay: the recording's, else auto
-    threads: int = 2
+    threads: int = 1                          # decoder threads: x264 has the other core
 
 
 # --- sources -------------------------------------------------------------------------------

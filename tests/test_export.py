@@ -108,6 +108,24 @@ def test_live_filter_reproduces_the_window_pixel_for_pixel(
         disp.close()
 
 
+@pytest.mark.parametrize("filter", ["bicubic", "live"])
+def test_a_batch_with_look_changes_equals_frame_by_frame(decoder: Decoder,
+                                                         loaded: checkpoint.LoadedModel,
+                                                         filter: str) -> None:
+    rng = np.random.default_rng(1)
+    frames = list(decoder.decode_batch(loaded.space.to_z(rng.normal(0, 1, (10, 8)))))
+    params = [{**LOOK, "look.posterize": float(i // 3 * 2), "look.blackout": float(i == 6)}
+              for i in range(10)]
+    dts = [1 / 20] * 10
+    one = Picture((64, 64), (100, 60), "fit", filter, Look())
+    many = Picture((64, 64), (100, 60), "fit", filter, Look())
+    singles = [one(f, p, dt) for f, p, dt in zip(frames, params, dts, strict=True)]
+    batched = many.batch(frames, params, dts)
+    for a, b in zip(singles, batched, strict=True):
+        assert np.array_equal(a, b)
+    assert len({a.tobytes() for a in singles}) == 10
+
+
 # --- files -----------------------------------------------------------------------------------
 
 def test_keyframe_morph_to_mp4_holds_the_decoded_frames(
