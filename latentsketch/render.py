@@ -266,6 +266,13 @@ def _check_source(req: RenderRequest) -> None:
         raise ExportError("nothing to render: give --preset, --keyframes, --walk or --replay")
     if req.fps is not None and not 0 < req.fps <= 240:
         raise ExportError(f"fps {req.fps:g} is out of range 0..240")
+    positive = {"duration": req.duration, "seconds per segment": req.seconds_per_segment,
+                "frames per segment": req.frames_per_segment}
+    for name, v in positive.items():
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ExportError(f"{name} {v:g} must be more than 0")
+    if req.hold is not None and not (math.isfinite(req.hold) and req.hold >= 0):
+        raise ExportError(f"hold {req.hold:g} must be 0 or more seconds")
     if req.replay is not None and (req.preset is not None or req.duration is not None
                                    or req.loop):
         raise ExportError("--replay takes everything from the log; drop --preset, --duration "

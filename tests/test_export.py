@@ -261,6 +261,8 @@ def test_cli_renders_a_walk_into_the_output_folder(tmp_path: Path, tiny_model: P
     (["--walk", "drift", "--out", "{tmp}/x.avi"], "unsupported output format"),
     (["--replay", "{tmp}/missing.log.jsonl"], "missing.log.jsonl: cannot read"),
     (["--preset", "nope"], "preset 'nope' not found"),
+    (["--preset", "gallery", "--frames-per-segment", "0"], "frames per segment 0 must be"),
+    (["--walk", "noise", "--duration", "-1"], "duration -1 must be"),
 ])
 def test_cli_errors_are_one_line(tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture,
                                  args: list[str], message: str) -> None:
