@@ -274,8 +274,10 @@ class App:
 
     def _open_log(self, path: Path) -> None:
         try:
-            self.control_log = ControlLog.open(path, self.state, self.loaded.model_id,
-                                               self.preset.name)
+            self.control_log = ControlLog.open(
+                path, self.state, self.loaded.model_id, self.preset.name,
+                backend=self.decoder.backend, size=self._record_size(), fit=self.display.fit,
+                fps=self.opts.fps or 60.0, look_visibility=self.display.look.visibility)
         except OSError as e:
             self.say(f"control log {path}: {e}", error=True)
 

@@ -35,9 +35,10 @@ from latentsketch.commands import SetParam
 from latentsketch.control.mapping import Mapping, MappingError
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError
+from latentsketch.output.geometry import FIT_MODES
 from latentsketch.params import PARAM_BY_NAME, PARAMS
 
-FITS = ("fit", "fill", "stretch")
+FITS = FIT_MODES
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,63}")
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")

@@ -31,12 +31,12 @@ import torch
 from PIL import Image
 
 from latentsketch.model.inference import Decoder
+from latentsketch.output.geometry import FIT_MODES, fit_geometry
 from latentsketch.output.look import Look
 from latentsketch.output.video import FrameWriter, H264Writer, open_writer, writer_class
 
 FILTERS = ("bicubic", "bilinear", "lanczos", "live")
-FITS = ("fit", "fill", "stretch")
-Rect = tuple[int, int, int, int]  # x, y, w, h
+FITS = FIT_MODES
 Progress = Callable[[int, int], None]
 
 
@@ -108,30 +108,6 @@ class ExportResult:
 
 
 # --- geometry and scaling ------------------------------------------------------------------
-
-def fit_geometry(src: tuple[int, int], dst: tuple[int, int], mode: str) -> tuple[Rect, Rect]:
-    """``(crop, rect)``: the part of the source to scale and where it lands in the output.
-
-    The same rule as the live window (``output.display.fit_geometry``, which imports pygame):
-    ``fit`` letterboxes, ``fill`` crops the source's centre in whole source pixels, ``stretch``
-    ignores the aspect.
-    """
-    sw, sh = max(1, src[0]), max(1, src[1])
-    dw, dh = max(0, dst[0]), max(0, dst[1])
-    full = (0, 0, sw, sh)
-    if mode == "stretch" or dw == 0 or dh == 0:
-        return full, (0, 0, dw, dh)
-    if mode == "fit":
-        scale = min(dw / sw, dh / sh)
-        w = min(dw, max(1, round(sw * scale)))
-        h = min(dh, max(1, round(sh * scale)))
-        return full, ((dw - w) // 2, (dh - h) // 2, w, h)
-    if dw * sh >= dh * sw:
-        ch = min(sh, max(1, round(sw * dh / dw)))
-        return (0, (sh - ch) // 2, sw, ch), (0, 0, dw, dh)
-    cw = min(sw, max(1, round(sh * dw / dh)))
-    return ((sw - cw) // 2, 0, cw, sh), (0, 0, dw, dh)
-
 
 @lru_cache(maxsize=16)
 def _expand_table(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
