@@ -105,11 +105,11 @@ class Param:
 
 
 PARAMS: tuple[Param, ...] = (
-    Param("walk.mode", 0, 0, len(WALK_MODES) - 1, kind="enum", choices=WALK_MODES,
+    Param("walk.mode", 3, 0, len(WALK_MODES) - 1, kind="enum", choices=WALK_MODES,
           help="drift, noise, orbit or tour"),
     Param("walk.speed", 1.0, 0.0, 10.0, "x", help="how fast the walk moves"),
     Param("walk.temperature", 1.0, 0.0, 3.0, "x", help="spread of the walk around the data"),
-    Param("walk.dwell", 1.0, 0.0, 30.0, " s", help="tour: pause on each keyframe"),
+    Param("walk.dwell", 1.5, 0.0, 30.0, " s", help="tour: pause on each keyframe"),
     Param("walk.glide", 0.6, 0.0, 10.0, " s", help="time constant of every transition"),
     Param("look.contrast", 1.0, 0.0, 3.0, "x", help="contrast around mid-grey"),
     Param("look.saturation", 1.0, 0.0, 3.0, "x", help="colour saturation"),

@@ -29,7 +29,7 @@ from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
 from latentsketch.output.sheets import labelled_sheet, loss_curve, to_uint8
 
 ACTIVE_KL = 0.01  # nats: a dimension carrying less than this is inactive
-N_KEYFRAMES = 16
+N_KEYFRAMES = 48  # varied encoded images: the default tour, for hours without repeats
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,18 @@ def _farthest_points(u: np.ndarray, k: int, seed: int) -> list[int]:
         i = int(np.argmax(d))
         picks.append(i)
         d = np.minimum(d, np.linalg.norm(pool - pool[i], axis=1))
-    return [int(typical[i]) for i in picks]
+    return [int(typical[i]) for i in _nearest_chain(pool[picks], picks)]
+
+
+def _nearest_chain(points: np.ndarray, ids: list[int]) -> list[int]:
+    """Order points as a greedy nearest-neighbour loop: a tour's neighbours are close, so its
+    in-betweens stay near the data instead of crossing the whole space."""
+    left = list(range(len(ids)))
+    order = [left.pop(0)]
+    while left:
+        d = np.linalg.norm(points[left] - points[order[-1]], axis=1)
+        order.append(left.pop(int(np.argmin(d))))
+    return [ids[i] for i in order]
 
 
 def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dict[str, float]]:

@@ -10,7 +10,7 @@ import torch
 
 from latentsketch.model import checkpoint
 from latentsketch.model.inference import Decoder
-from latentsketch.train import TrainConfig, Trainer, TrainEvent, train
+from latentsketch.train import N_KEYFRAMES, TrainConfig, Trainer, TrainEvent, train
 
 
 def _cfg(out: Path, **kw: object) -> TrainConfig:
@@ -38,7 +38,11 @@ def test_tiny_training_lowers_the_loss_and_saves_a_loadable_model(tmp_path: Path
     assert sorted(cfg["kl_rank"]) == list(range(8))
     kl = np.asarray(cfg["kl_per_dim"])
     assert np.all(np.diff(kl[cfg["kl_rank"]]) <= 0)  # rank 0 carries most
-    assert len(cfg["keyframes"]) == 8 or len(cfg["keyframes"]) == 16
+    kf = np.asarray(cfg["keyframes"])
+    assert kf.shape == (N_KEYFRAMES, 8) and len(np.unique(kf, axis=0)) == N_KEYFRAMES
+    hops = np.linalg.norm(np.diff(kf, axis=0), axis=1).sum()  # a short tour: neighbours close
+    shuffled = kf[np.random.default_rng(0).permutation(len(kf))]
+    assert hops < 0.8 * np.linalg.norm(np.diff(shuffled, axis=0), axis=1).sum()
     assert set(metrics) >= {"heldout_psnr_db", "active_dims", "edge_ratio_walk"}
     # decodes identically to the in-memory model
     z = np.random.default_rng(0).normal(size=(2, 8)).astype(np.float32)
