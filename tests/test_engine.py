@@ -220,7 +220,7 @@ def test_zero_glide_jumps_within_a_tick(space):
 
 
 def test_commands_change_what_they_claim(space):
-    base = State.initial(space, seed=0)
+    base = State.initial(space, seed=0, params={"walk.mode": "drift"})
     r0, r1, r2 = (space.raw_index(i) for i in range(3))
 
     def one(cmd, s=base):
