@@ -31,6 +31,7 @@ import pygame  # noqa: E402
 import torch  # noqa: E402
 from pythonosc.osc_message_builder import OscMessageBuilder  # noqa: E402
 
+from latentsketch import commands as C  # noqa: E402
 from latentsketch.app import App, AppOptions  # noqa: E402
 from latentsketch.model import checkpoint  # noqa: E402
 
@@ -47,7 +48,7 @@ def run_app(model: str | None, size: int, fps: float, seconds: float, record: bo
     app = App(AppOptions(model=model, seed=1, fps=fps, size=(size, size), osc=osc_port is not None,
                          osc_port=osc_port or 9000, midi=False, out_dir=out))
     if record:
-        app._record(True)
+        app._apply_app(C.Record(True))
     frame_times: list[float] = []
     t_end = time.perf_counter() + seconds
     c0, w0 = time.process_time(), time.perf_counter()
@@ -180,13 +181,13 @@ def main() -> None:
         off, _, app = run_app(a.model, size, 0.0, a.seconds)
         app.close()
         on, _, app = run_app(a.model, size, 0.0, a.seconds, record=True)
-        st = app.recorder.status()
+        st = app.outputs.status()
         app.close()
         mo, mn = np.median(off[10:] or off), np.median(on[10:] or on)
         print(f"recording {size}x{size} unthrottled: off {1 / mo:6.1f} fps, on {1 / mn:6.1f} fps "
               f"(+{100 * (mn - mo) / mo:4.1f} % frame time), dropped {st.frames_dropped}")
         on60, _, app = run_app(a.model, size, 60.0, a.seconds, record=True)
-        st = app.recorder.status()
+        st = app.outputs.status()
         app.close()
         print(f"recording {size}x{size} at 60 fps: {stats(on60)}, written "
               f"{st.frames_written}, dropped {st.frames_dropped}")

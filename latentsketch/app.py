@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from queue import SimpleQueue
 
 import numpy as np
 import pygame
@@ -39,16 +38,14 @@ from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
 from latentsketch.errors import UserError
 from latentsketch.model import checkpoint
 from latentsketch.model.inference import Decoder
-from latentsketch.output.controllog import ControlLog
 from latentsketch.output.display import Display
 from latentsketch.output.hud import Hud, HudInfo
-from latentsketch.output.paths import OutputDir, OutputError
-from latentsketch.output.recorder import Recorder
+from latentsketch.output.paths import OutputDir
+from latentsketch.output.session import LogContext, SessionOutputs
 from latentsketch.output.snapshot import (
     SnapshotError,
     SnapshotMeta,
     read_snapshot_meta,
-    save_snapshot,
 )
 
 log = logging.getLogger("latentsketch")
@@ -109,8 +106,7 @@ class App:
                        visible=opts.hud or bool(pd and pd.hud))
         self.mapper = Mapper(self.preset.mappings, self.space.dim)
         self.translator = OscTranslator(self.space.dim, mapper=self.mapper)
-        self.recorder = Recorder()
-        self.control_log: ControlLog | None = None
+        self.outputs = SessionOutputs(self.out, opts.fps or 60.0, self.say, opts.log_control)
         self.osc: OscReceiver | None = None
         self.osc_out: OscFeedback | None = None
         self.midi: MidiInputs | None = None
@@ -123,11 +119,7 @@ class App:
         self.midi_seen: float | None = None
         self._err_next = 0.0
         self._dt = 0.0
-        self._rec_t0 = 0.0
-        self._rec_error_shown = False
         self.pending: list[C.Command] = []
-        self._snap_done: SimpleQueue[tuple[str, bool]] = SimpleQueue()
-        self._snap_threads: list[threading.Thread] = []
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
         for w in self.display.take_warnings():
             self.say(w, error=True)
@@ -135,7 +127,8 @@ class App:
         if opts.start_from:
             self._goto_snapshot(Path(opts.start_from))
         if opts.log_control:
-            self._open_log(self.out.reserve(".log.jsonl"))
+            self.outputs.open_log(self.out.reserve(".log.jsonl"), self.state,
+                                  self._record_size(), self._log_context())
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -218,8 +211,9 @@ class App:
             case C.CycleFit():
                 self.say(f"picture: {self.display.cycle_fit()}")
             case C.Record(on=on):
-                want = (not self.recorder.status().recording) if on is None else on
-                self._record(want)
+                want = (not self.outputs.recording) if on is None else on
+                self.outputs.record(want, self._record_size(), self.state, self.t,
+                                    self._log_context())
             case C.Snapshot():
                 self._snapshot()
             case C.LoadPreset(name=name):
@@ -242,70 +236,21 @@ class App:
                     except MappingError as e:
                         self.say(str(e), error=True)
 
-    def _record(self, on: bool) -> None:
-        if on == self.recorder.status().recording:
-            return
-        if not on:
-            st = self.recorder.stop()
-            self._close_log()
-            msg = f"recorded {st.frames_written} frames to {st.path}"
-            if st.frames_dropped:
-                msg += f" ({st.frames_dropped} dropped)"
-            self.say(msg, error=bool(st.error))
-            if st.error:
-                self.say(st.error, error=True)
-            return
-        try:
-            video, logf = self.out.reserve_many([".mp4", ".log.jsonl"])
-        except OutputError as e:
-            self.say(f"recording not started: {e}", error=True)
-            return
-        w, h = self._record_size()
-        self.recorder.start(video, w, h, self.opts.fps or 60.0)
-        self._rec_t0 = self.t
-        self._rec_error_shown = False
-        if self.control_log is None:
-            self._open_log(logf)
-        self.say(f"recording {w}x{h} to {video}")
+    def _log_context(self) -> LogContext:
+        return LogContext(self.loaded.model_id, self.preset.name, self.decoder.backend,
+                          self.display.fit, self.opts.fps or 60.0,
+                          self.display.look.visibility)
+
+    def _snapshot(self) -> None:
+        meta = SnapshotMeta.from_z(engine.output_z(self.state, self.space), self.loaded.model_id,
+                                   preset=self.preset.name, seed=self.state.seed, time=self.t)
+        self.outputs.snapshot(self.frame, meta)
 
     def _record_size(self) -> tuple[int, int]:
         w, h = self.opts.record_size or self.display.picture_size
+        if w <= 0 or h <= 0:  # nothing shown yet: the picture will fill the window's short side
+            w = h = min(self.display.size)
         return max(2, w - w % 2), max(2, h - h % 2)
-
-    def _open_log(self, path: Path) -> None:
-        try:
-            self.control_log = ControlLog.open(
-                path, self.state, self.loaded.model_id, self.preset.name,
-                backend=self.decoder.backend, size=self._record_size(), fit=self.display.fit,
-                fps=self.opts.fps or 60.0, look_visibility=self.display.look.visibility)
-        except OSError as e:
-            self.say(f"control log {path}: {e}", error=True)
-
-    def _close_log(self) -> None:
-        if self.control_log is not None and not self.opts.log_control:
-            self.control_log.close()
-            self.control_log = None
-
-    def _snapshot(self) -> None:
-        """Write in a short-lived thread: the 1024-px PNG takes ~100 ms, a visible stall."""
-        meta = SnapshotMeta.from_z(engine.output_z(self.state, self.space), self.loaded.model_id,
-                                   preset=self.preset.name, seed=self.state.seed, time=self.t)
-        frame, out, done = self.frame, self.out, self._snap_done
-
-        def write() -> None:
-            try:
-                done.put((f"snapshot {save_snapshot(frame, meta, out).native}", False))
-            except (OSError, ValueError) as e:
-                done.put((f"snapshot failed: {e}", True))
-
-        t = threading.Thread(target=write, name="latentsketch-snapshot", daemon=True)
-        t.start()
-        self._snap_threads = [x for x in self._snap_threads if x.is_alive()] + [t]
-
-    def _report_snapshots(self) -> None:
-        while not self._snap_done.empty():
-            text, error = self._snap_done.get_nowait()
-            self.say(text, error=error)
 
     def _goto_snapshot(self, path: Path) -> None:
         try:
@@ -333,8 +278,7 @@ class App:
         except (presets.PresetError, ValueError) as e:
             self.say(str(e), error=True)
             return
-        if self.control_log is not None:
-            self.control_log.load_preset(p.name, p.params, dict(p.slots), keyframes)
+        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), keyframes)
         self.preset = p
         self.mapper.set_mappings(p.mappings)
         self.say(f"preset {p.name}")
@@ -398,18 +342,17 @@ class App:
             self._err_next = now + 1.0
             self.say(self.state.last_errors[0], error=True)
         self.t += dt
-        if self.control_log is not None:
-            self._log_frame(dt, engine_cmds)
+        self.outputs.log_frame(self.t, dt, engine_cmds)
         t0 = time.perf_counter()
         self.frame = self.decoder.decode(engine.output_z(self.state, self.space))
         self.decode_ms = (time.perf_counter() - t0) * 1e3
         self.display.show(self.frame, self.state.params, dt)
-        self._record_frame()
+        self.outputs.submit(lambda: self.display.picture(self._record_size()), self.t)
         self.hud.draw(self.display.screen, self._hud_info(now), dt)
         self.display.flip()
         if self.osc_out is not None:
             self.osc_out.maybe_send(self._feedback(dt))
-        self._report_snapshots()
+        self.outputs.report()
         if self.frames == 0:
             log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.backend,
                      self.decode_ms)
@@ -421,26 +364,8 @@ class App:
         elif isinstance(c, C.SetDim | C.NudgeDim | C.OffsetDim) and isinstance(c.index, int):
             self.selected = f"z/{c.index}"
 
-    def _log_frame(self, dt: float, cmds: list[C.Command]) -> None:
-        try:
-            self.control_log.frame(self.t, dt, cmds)
-        except OSError as e:
-            self.say(f"control log stopped: {e}", error=True)
-            self.control_log = None
-
-    def _record_frame(self) -> None:
-        st = self.recorder.status()
-        if st.recording:
-            self.recorder.submit(self.display.picture(self._record_size()), self.t - self._rec_t0,
-                                 copy=False)
-        elif st.error and not self._rec_error_shown:
-            self._rec_error_shown = True
-            self.say(f"recording stopped: {st.error}", error=True)
-            self.recorder.stop()
-            self._close_log()
-
     def _hud_info(self, now: float) -> HudInfo:
-        s, st = self.state, self.recorder.status()
+        s, st = self.state, self.outputs.status()
         ranked = engine.ranked_u(s, self.space)
         pinned = frozenset(k for k in range(self.space.dim) if s.pinned[self.space.raw_index(k)])
         return HudInfo(
@@ -458,20 +383,14 @@ class App:
     def _feedback(self, dt: float) -> Feedback:
         ranked = engine.ranked_u(self.state, self.space)
         return Feedback(z=tuple(float(v) for v in ranked[:8]), params=self.state.params,
-                        paused=self.state.paused, recording=self.recorder.status().recording,
+                        paused=self.state.paused, recording=self.outputs.recording,
                         preset=self.preset.name, fps=(1.0 / dt) if dt > 0 else 0.0)
 
     def close(self) -> None:
         """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
-        for t in self._snap_threads:
-            t.join(timeout=5.0)
-        self._report_snapshots()
-        st = self.recorder.stop()
+        st = self.outputs.close()
         if st.path is not None and st.frames_written:
             log.info("recording finalised: %s (%d frames)", st.path, st.frames_written)
-        if self.control_log is not None:
-            self.control_log.close()
-            self.control_log = None
         if self.osc is not None:
             self.osc.stop()
             self.osc = None

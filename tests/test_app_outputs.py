@@ -77,7 +77,7 @@ def test_unwritable_output_folder_keeps_the_show_going(tiny_model: Path, tmp_pat
     try:
         a.run(max_frames=10, dt=DT, script=lambda i, _: [C.Record(True), C.Snapshot()]
               if i == 3 else [])
-        assert a.frames == 10 and not a.recorder.status().recording
+        assert a.frames == 10 and not a.outputs.recording
     finally:
         a.close()
 
@@ -85,8 +85,7 @@ def test_unwritable_output_folder_keeps_the_show_going(tiny_model: Path, tmp_pat
 def test_snapshot_writes_pngs_that_bring_z_back(app: App, tiny_model: Path,
                                                 tmp_path: Path) -> None:
     app.run(max_frames=30, dt=DT, script=lambda i, a: [C.Snapshot()] if i == 20 else [])
-    for t in app._snap_threads:
-        t.join(5)
+    app.outputs.wait_snapshots()
     pngs = sorted(app.out.root.glob("*.png"))
     assert len(pngs) == 2  # native and upscaled
     meta = read_snapshot_meta(pngs[0])
