@@ -18,14 +18,18 @@ def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, float]]:
         nonlocal bar
         if e.kind == "start":
             print(f"training: {e.message}", file=sys.stderr)
-            bar = tqdm(total=e.total_steps, initial=e.step, unit="step", dynamic_ncols=True,
-                       desc="train")
+            # The bar runs over the run's fraction, so a --minutes budget gets a true ETA.
+            bar = tqdm(total=100.0, initial=round(100 * e.progress, 2), unit="%",
+                       dynamic_ncols=True, desc="train",
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}] "
+                                  "{postfix}")
         elif e.kind == "step" and bar is not None:
-            bar.update(1)
             if e.step % 10 == 0:
+                bar.update(round(100 * e.progress, 2) - bar.n)
                 t = e.terms
-                bar.set_postfix_str(f"ep {e.epoch + 1} loss {t['total']:.0f} rec {t['recon']:.0f} "
-                                    f"kl {t['kl']:.1f} psnr {t['psnr']:.1f}")
+                bar.set_postfix_str(f"step {e.step} ep {e.epoch + 1} loss {t['total']:.0f} "
+                                    f"rec {t['recon']:.0f} kl {t['kl']:.1f} "
+                                    f"psnr {t['psnr']:.1f}")
         elif e.kind == "done":
             if bar is not None:
                 bar.close()

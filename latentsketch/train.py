@@ -65,6 +65,7 @@ class TrainEvent:
     epoch: int = 0
     terms: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    progress: float = 0.0              # 0..1 of the run: steps, or the time budget if sooner
 
 
 Callback = Callable[[TrainEvent], None]
@@ -193,7 +194,7 @@ class Trainer:
         t0 = time.perf_counter()
         total = self.total_steps()
         start_epoch = self.step // self.steps_per_epoch()
-        self.cb(TrainEvent("start", self.step, total, start_epoch,
+        self.cb(TrainEvent("start", self.step, total, start_epoch, progress=self.progress(t0),
                            message=f"{self.data_desc}; {len(self.train_idx)} train / "
                                    f"{len(self.hold_idx)} held out; device {self.device}"
                                    f"{' bf16' if self.bf16 else ''}"))
@@ -215,7 +216,8 @@ class Trainer:
                             f"loss became {terms['total']} at step {self.step}")
                     for k in self.history:
                         self.history[k].append(terms[k])
-                    self.cb(TrainEvent("step", self.step, total, epoch, terms))
+                    self.cb(TrainEvent("step", self.step, total, epoch, terms,
+                                       progress=min(1.0, self.progress(t0))))
                 self._end_epoch(epoch, t0)
                 if self.progress(t0) >= 1.0:
                     break
