@@ -21,7 +21,7 @@ def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, float]]:
             # The bar runs over the run's fraction, so a --minutes budget gets a true ETA.
             bar = tqdm(total=100.0, initial=round(100 * e.progress, 2), unit="%",
                        dynamic_ncols=True, desc="train",
-                       bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}] "
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
                                   "{postfix}")
         elif e.kind == "step" and bar is not None:
             if e.step % 10 == 0:
