@@ -120,6 +120,8 @@ class App:
         self._err_next = 0.0
         self._dt = 0.0
         self.pending: list[C.Command] = []
+        self.failures = 0
+        self._fail_next = 0.0
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
         for w in self.display.take_warnings():
             self.say(w, error=True)
@@ -312,8 +314,11 @@ class App:
         try:
             while self.running and (max_frames is None or self.frames < max_frames):
                 injected = list(script(self.frames, self) if script else ())
-                self.frame_step([e for e in injected if not isinstance(e, C.Command)],
-                                [e for e in injected if isinstance(e, C.Command)])
+                try:
+                    self.frame_step([e for e in injected if not isinstance(e, C.Command)],
+                                    [e for e in injected if isinstance(e, C.Command)])
+                except Exception as e:  # noqa: BLE001 - a bug must not end the show
+                    self._survive(e)
                 self._dt = dt if dt is not None else self.display.wait()
         except KeyboardInterrupt:
             log.info("interrupted: finalising")
@@ -322,6 +327,18 @@ class App:
             if old is not None:
                 signal.signal(signal.SIGTERM, old)
         return 0
+
+    def _survive(self, e: Exception) -> None:
+        """Log an unexpected error (with its traceback, at most every 5 s) and play on; the
+        test suite fails on any such log record, so this hides nothing from development."""
+        self.failures += 1
+        self.frames += 1  # the frame is lost, not retried forever
+        now = time.monotonic()
+        if now >= self._fail_next:
+            self._fail_next = now + 5.0
+            log.error("frame %d failed (%d so far); playing on: %s", self.frames,
+                      self.failures, e, exc_info=e)
+            self.hud.message(f"internal error: {e}", error=True)
 
     def frame_step(self, events: Sequence[pygame.event.Event] = (),
                    injected: Sequence[C.Command] = ()) -> None:

@@ -60,3 +60,12 @@ def out_dir(tmp_path: Path) -> Path:
     d = tmp_path / "out"
     d.mkdir()
     return d
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_errors(caplog: pytest.LogCaptureFixture):
+    """The live loop survives unexpected errors by logging them; in tests that is a failure."""
+    yield
+    bad = [r for r in caplog.get_records("call")
+           if r.name.startswith("latentsketch") and r.levelno >= 40 and r.exc_info]
+    assert not bad, f"the loop swallowed an error: {bad[0].getMessage()}"

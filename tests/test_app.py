@@ -161,3 +161,22 @@ def _pyenv() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k in ("HOME", "PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def test_an_unexpected_error_costs_a_frame_not_the_show(make_app, monkeypatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app()
+    real = app.decoder.decode
+    calls = {"n": 0}
+
+    def flaky(z):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("decoder hiccup")
+        return real(z)
+
+    monkeypatch.setattr(app.decoder, "decode", flaky)
+    app.run(max_frames=20, dt=DT)
+    assert app.frames == 20 and app.failures == 1
+    assert any("decoder hiccup" in r.getMessage() for r in caplog.records)
+    caplog.clear()  # the error was expected here
