@@ -334,7 +334,7 @@ def test_replay_of_the_live_loop_equals_what_it_showed(tmp_path: Path, tiny_mode
         assert np.abs(a.astype(int) - b).max() <= 1, f"frame {i}"
     recorded = video_frames(video)
     assert len(recorded) == 38
-    assert min(psnr(a, b) for a, b in zip(recorded, pics, strict=True)) > 28
+    assert min(psnr(a, b) for a, b in zip(recorded, pics, strict=True)) > 26  # yuv420 chroma
 
     # at another fps the same performance lasts as long (the path itself is compared on
     # grid-aligned times in test_controllog)
