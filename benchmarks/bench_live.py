@@ -43,7 +43,8 @@ def stats(ts: list[float]) -> str:
 
 
 def run_app(model: str | None, size: int, fps: float, seconds: float, record: bool = False,
-            osc_port: int | None = None) -> tuple[list[float], float, App]:
+            osc_port: int | None = None, work: list[float] | None = None
+            ) -> tuple[list[float], float, App]:
     out = tempfile.mkdtemp()
     app = App(AppOptions(model=model, seed=1, fps=fps, size=(size, size), osc=osc_port is not None,
                          osc_port=osc_port or 9000, midi=False, out_dir=out))
@@ -54,7 +55,10 @@ def run_app(model: str | None, size: int, fps: float, seconds: float, record: bo
     c0, w0 = time.process_time(), time.perf_counter()
     last = w0
     while time.perf_counter() < t_end:
+        w = time.perf_counter()
         app.frame_step()
+        if work is not None:
+            work.append(time.perf_counter() - w)
         app._dt = app.display.wait() if fps else (time.perf_counter() - last)
         now = time.perf_counter()
         frame_times.append(now - last)
@@ -186,11 +190,18 @@ def main() -> None:
         mo, mn = np.median(off[10:] or off), np.median(on[10:] or on)
         print(f"recording {size}x{size} unthrottled: off {1 / mo:6.1f} fps, on {1 / mn:6.1f} fps "
               f"(+{100 * (mn - mo) / mo:4.1f} % frame time), dropped {st.frames_dropped}")
-        on60, _, app = run_app(a.model, size, 60.0, a.seconds, record=True)
+        w_off: list[float] = []
+        w_on: list[float] = []
+        _, _, app = run_app(a.model, size, 60.0, a.seconds, work=w_off)
+        app.close()
+        on60, _, app = run_app(a.model, size, 60.0, a.seconds, record=True, work=w_on)
         st = app.outputs.status()
         app.close()
+        extra = np.median(w_on[10:]) - np.median(w_off[10:])
         print(f"recording {size}x{size} at 60 fps: {stats(on60)}, written "
-              f"{st.frames_written}, dropped {st.frames_dropped}")
+              f"{st.frames_written}, dropped {st.frames_dropped}; loop work per frame "
+              f"{1e3 * np.median(w_off[10:]):.2f} -> {1e3 * np.median(w_on[10:]):.2f} ms "
+              f"(+{100 * extra * 60:.1f} % of the 16.7 ms frame)")
     for rate in (1000, 5000, 10000):
         osc_flood(a.model, rate, a.seconds)
 
