@@ -253,7 +253,16 @@ def _timing(req: RenderRequest, fps: float, segments: int, holds: list[float],
     if req.hold is None:
         holds = [h * req.duration / (segments * travel + sum(holds)) for h in holds]
     frames = [round(h * fps) for h in holds]
-    return max(1, round((total - sum(frames)) / segments)), frames
+    n = max(1, round((total - sum(frames)) / segments))
+    # n is whole frames per segment: the holds absorb the rounding, so --duration is exact
+    short = round(total) - (segments * n + sum(frames))
+    for i in range(len(frames)):
+        take = max(short, -frames[i]) if short < 0 else short
+        frames[i] += take
+        short -= take
+        if short == 0:
+            break
+    return n, frames
 
 
 def _check_source(req: RenderRequest) -> None:

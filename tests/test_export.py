@@ -239,6 +239,14 @@ def test_every_shipped_preset_renders(tmp_path: Path, tiny_model: Path, name: st
     assert np.abs(got[0].astype(int) - got[-1]).mean() > 0.5   # it moves
 
 
+@pytest.mark.parametrize("seconds,loop", [(4.0, False), (7.0, False), (5.0, True)])
+def test_a_tour_lasts_exactly_the_duration_asked(tmp_path: Path, tiny_model: Path,
+                                                 seconds: float, loop: bool) -> None:
+    r = render(RenderRequest(model=tiny_model, preset="gallery", duration=seconds, fps=30,
+                             loop=loop, size=(32, 32), out=tmp_path / "t", backend="fp32"))
+    assert r.frames == round(seconds * 30) == len(png_frames(r.path))
+
+
 # --- the command line ------------------------------------------------------------------------
 
 def test_cli_renders_a_walk_into_the_output_folder(tmp_path: Path, tiny_model: Path,
