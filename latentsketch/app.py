@@ -125,6 +125,10 @@ class App:
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
         for w in self.display.take_warnings():
             self.say(w, error=True)
+        driver = pygame.display.get_driver()
+        if driver in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
+            self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
+                     f"run on a desktop, or under xvfb-run", error=True)
         self._start_inputs()
         if opts.start_from:
             self._goto_snapshot(Path(opts.start_from))
