@@ -190,11 +190,12 @@ class App:
             for msg in self.midi.poll():
                 self.midi_seen = now
                 cmds += self.mapper.feed_midi(msg)
-        current = dict(self.state.params)
-        s = self.state  # a pinned dimension's value is its pin, not the glide on screen
-        u = np.where(s.pinned, s.pin, engine.output_u(s))
-        current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
-        cmds += self.mapper.update(self._dt, current)
+        if self.mapper.mappings:  # most sessions map nothing: skip the per-frame snapshot
+            current = dict(self.state.params)
+            s = self.state  # a pinned dimension's value is its pin, not the glide on screen
+            u = np.where(s.pinned, s.pin, engine.output_u(s))
+            current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
+            cmds += self.mapper.update(self._dt, current)
         learned = self.mapper.take_learned()
         if learned is not None:
             self.say(f"learned {learned.describe_source()} -> {learned.target}; Ctrl+S saves")
