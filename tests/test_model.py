@@ -51,6 +51,23 @@ def test_shapes_and_flops_for_each_size(size: int, latent: int) -> None:
     assert abs(fc.get_total_flops() - decoder_flops(cfg)) / decoder_flops(cfg) < 0.01
 
 
+def test_sub_pixel_decoder_makes_128_px_for_less_than_the_64_px_default() -> None:
+    cfg = VAEConfig.sharp128(latent=16)
+    vae = VAE(cfg).eval()
+    x = torch.rand(2, 3, 128, 128)
+    assert vae.reconstruct(x).shape == x.shape and vae.sample(1).shape == (1, 3, 128, 128)
+    with FlopCounterMode(display=False) as fc:
+        vae.decode(torch.zeros(1, 16))
+    assert abs(fc.get_total_flops() - decoder_flops(cfg)) / decoder_flops(cfg) < 0.01
+    assert decoder_flops(cfg) < 0.7 * decoder_flops(VAEConfig())
+    assert VAEConfig.from_dict(cfg.to_dict()) == cfg
+    old = VAEConfig().to_dict()
+    del old["upscale"]  # a model.json written before upscale existed
+    assert VAEConfig.from_dict(old) == VAEConfig()
+    with pytest.raises(ValueError, match="upscale"):
+        VAEConfig(upscale=3)
+
+
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(ValueError, match="image size 100"):
         VAEConfig(image_size=100)

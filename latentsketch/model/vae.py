@@ -3,8 +3,10 @@
 Encoder: stride-2 convs with GroupNorm + SiLU down to 4x4, then a linear layer to (mu, logvar).
 Decoder: linear to (C, 4, 4), then per level nearest-upsample x2 + 3x3 conv (no checkerboard of
 transposed convs), GroupNorm + SiLU, optional residual 3x3 blocks at chosen sizes, and a final
-3x3 conv + sigmoid. The decoder's FLOPs bound the live frame rate, so widths are configurable
-and ``decoder_flops`` reports them.
+3x3 conv + sigmoid. With ``upscale`` 2 the last conv predicts 2x2 sub-pixels (ESPCN, Shi et al.
+2016, "Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel CNN"): a
+128-px picture for the cost of a 64-px decoder plus one cheap layer. The decoder's FLOPs bound
+the live frame rate, so widths are configurable and ``decoder_flops`` reports them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class VAEConfig:
     dec_widths: tuple[int, ...] = (256, 128, 64, 32)
     res_sizes: tuple[int, ...] = (8, 16, 32)  # decoder resolutions with a residual block
     groups: int = 8
+    upscale: int = 1  # 1, or 2: the last conv predicts 2x2 sub-pixels (pixel shuffle)
 
     def __post_init__(self) -> None:
         if self.image_size not in SIZES:
@@ -35,9 +38,13 @@ class VAEConfig:
             raise ValueError(f"latent size {self.latent} is out of range 1..512")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
-        if len(self.dec_widths) != self.levels or len(self.enc_widths) != self.levels:
+        if self.upscale not in (1, 2) or (self.image_size // self.upscale) % 4:
+            raise ValueError(f"upscale must be 1 or 2 (and leave a multiple of 4), "
+                             f"not {self.upscale}")
+        if len(self.dec_widths) != self.dec_levels or len(self.enc_widths) != self.levels:
             raise ValueError(
-                f"image size {self.image_size} needs {self.levels} encoder and decoder widths "
+                f"image size {self.image_size} needs {self.levels} encoder and "
+                f"{self.dec_levels} decoder widths "
                 f"(got {len(self.enc_widths)} and {len(self.dec_widths)})"
             )
         for w in (*self.enc_widths, *self.dec_widths):
@@ -51,12 +58,18 @@ class VAEConfig:
 
     @property
     def levels(self) -> int:
-        n = self.image_size
-        k = 0
-        while n > 4:
-            n //= 2
-            k += 1
-        return k
+        """Stride-2 stages of the encoder, from the image size down to 4 (3 for 96 px)."""
+        return _halvings(self.image_size)
+
+    @property
+    def dec_levels(self) -> int:
+        """Upsampling stages of the decoder before the sub-pixel output (if any)."""
+        return _halvings(self.image_size // self.upscale)
+
+    @property
+    def dec_size(self) -> int:
+        """Side of the decoder's last feature map (the image size before the pixel shuffle)."""
+        return self.image_size // self.upscale
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -81,6 +94,25 @@ class VAEConfig:
         res = tuple(s for s in (8, 16, 32) if s < image_size)
         return cls(image_size=image_size, latent=latent, enc_widths=enc, dec_widths=dec,
                    res_sizes=res, groups=8)
+
+    @classmethod
+    def sharp128(cls, latent: int = 48) -> VAEConfig:
+        """128 px for two thirds of the 64-px default's decoder cost (0.64 vs 0.99 GFLOP/frame).
+
+        A 64-px body with fewer channels at low resolution (128-96 instead of 256-128) and a
+        sub-pixel output layer: the FLOPs go to pixels. Measured on an AVX2-only EPYC (1 thread,
+        fp32): 10.5 ms against the 64-px default's 15.5 ms.
+        """
+        return cls(image_size=128, latent=latent, enc_widths=(16, 32, 64, 128, 256),
+                   dec_widths=(128, 96, 64, 32), res_sizes=(8, 16, 32), groups=8, upscale=2)
+
+
+def _halvings(n: int) -> int:
+    k = 0
+    while n > 4:
+        n //= 2
+        k += 1
+    return k
 
 
 def _norm(c: int, groups: int) -> nn.GroupNorm:
@@ -133,7 +165,9 @@ class Decoder(nn.Module):
             if size in cfg.res_sizes:
                 blocks.append(ResBlock(w, cfg.groups))
             c_in = w
-        blocks += [nn.Conv2d(c_in, cfg.channels, 3, padding=1)]
+        blocks += [nn.Conv2d(c_in, cfg.channels * cfg.upscale**2, 3, padding=1)]
+        if cfg.upscale > 1:
+            blocks.append(nn.PixelShuffle(cfg.upscale))
         self.body = nn.Sequential(*blocks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -194,7 +228,7 @@ def decoder_flops(cfg: VAEConfig) -> int:
         if size in cfg.res_sizes:
             total += 2 * 2 * size * size * w * w * 9
         c_in = w
-    total += 2 * cfg.image_size**2 * c_in * cfg.channels * 9
+    total += 2 * cfg.dec_size**2 * c_in * cfg.channels * cfg.upscale**2 * 9
     return total
 
 
