@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from latentsketch.model.inference import Decoder
 from latentsketch.model.loss import edge_p99, kl_per_dim, kl_weight, vae_loss
 from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
+from tests.pixels import assert_pixels_match
 
 
 def test_closed_form_kl_matches_monte_carlo() -> None:
@@ -108,8 +109,9 @@ def test_decoder_returns_uint8_frames_matching_eager() -> None:
     with torch.no_grad():
         ref = (vae.decode(torch.from_numpy(z)) * 255).round().permute(0, 2, 3, 1).numpy()
     assert np.abs(frames.astype(int) - ref.astype(int)).max() <= 1
-    one = dec.decode(z[0])
-    assert one.shape == (64, 64, 3) and np.array_equal(one, frames[0])
+    one = dec.decode(z[0])  # batch 1 against a batch of 3: the pixel promise, not bit-equality
+    assert one.shape == (64, 64, 3)
+    assert_pixels_match(one, frames[0])
     auto = Decoder(vae, backend="auto")
     assert auto.backend in ("fp32", "bf16")
     assert np.abs(auto.decode(z[0]).astype(int) - one.astype(int)).max() <= 3

@@ -37,6 +37,29 @@ def test_core_imports_without_pygame() -> None:
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
 
 
+def _see_running_site_packages(py: Path) -> None:
+    """Let the new venv import the dependencies of the interpreter running the tests.
+
+    ``system_site_packages=True`` would show it the *base* interpreter's packages, which inside
+    a venv or a conda env are not the ones installed here. A ``.pth`` file naming the running
+    interpreter's site directories works from a system Python, a venv and a conda env alike;
+    paths added by a ``.pth`` are appended after the venv's own site-packages, and ``.pth``
+    files inside them are not run, so the editable checkout stays invisible: the wheel is what
+    gets imported.
+    """
+    import site
+    import sysconfig
+
+    dirs = [sysconfig.get_paths()[k] for k in ("purelib", "platlib")]
+    dirs += [d for d in sys.path if d.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    dirs += [site.getusersitepackages()] if site.ENABLE_USER_SITE else []
+    r = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                       capture_output=True, text=True, timeout=60, check=True)
+    own = Path(r.stdout.strip())
+    (own / "_latentsketch_test_deps.pth").write_text(
+        "\n".join(dict.fromkeys(d for d in dirs if Path(d).is_dir())) + "\n")
+
+
 @pytest.mark.skipif(os.environ.get("LATENTSKETCH_SKIP_WHEEL") == "1", reason="asked to skip")
 def test_wheel_install_runs_from_any_folder(tmp_path: Path) -> None:
     """Build a wheel, install it (not editable) in a fresh venv, run it from an empty folder."""
@@ -47,8 +70,9 @@ def test_wheel_install_runs_from_any_folder(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     wheel = next(wheels.glob("latentsketch-*.whl"))
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
+    _see_running_site_packages(py)
     r = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps",
                         "-q", str(wheel)], capture_output=True, text=True, timeout=300)
     if "no such option: --python" in r.stderr:  # pip < 22.3
