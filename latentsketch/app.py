@@ -246,7 +246,7 @@ class App:
     def _log_context(self) -> LogContext:
         return LogContext(self.loaded.model_id, self.preset.name, self.decoder.backend,
                           self.display.fit, self.opts.fps or 60.0,
-                          self.display.look.visibility)
+                          self.display.look.visibility, self.decoder.describe())
 
     def _snapshot(self) -> None:
         meta = SnapshotMeta.from_z(engine.output_z(self.state, self.space), self.loaded.model_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -59,7 +60,13 @@ def test_recording_holds_exactly_the_frames_shown_without_hud(app: App) -> None:
     # the control log was written beside it, with one line per recorded frame
     logs = list(app.out.root.glob("*.log.jsonl"))
     assert len(logs) == 1 and logs[0].stem.split(".")[0] == videos[0].stem
-    assert len(logs[0].read_text().splitlines()) == 1 + 30
+    lines = logs[0].read_text().splitlines()
+    assert len(lines) == 1 + 30
+    header = json.loads(lines[0])  # the numeric path that decoded, for a replay elsewhere
+    assert header["backend"] == app.decoder.backend
+    assert header["decoder"]["engine"] == "torch" and header["decoder"]["device"] == "cpu"
+    assert header["decoder"]["precision"] == app.decoder.backend
+    assert header["decoder"]["threads"] == 1 and isinstance(header["decoder"]["cpu"], list)
 
 
 def test_quit_while_recording_finalises_a_playable_file(app: App) -> None:

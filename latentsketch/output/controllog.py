@@ -170,17 +170,18 @@ class ControlLog:
              preset_name: str | None, *, backend: str | None = None,
              size: tuple[int, int] | None = None, fit: str | None = None,
              fps: float | None = None, look_visibility: float | None = None,
-             flush_seconds: float = 0.5) -> ControlLog:
+             decoder: dict[str, Any] | None = None, flush_seconds: float = 0.5) -> ControlLog:
         """Create ``path`` (replacing it) and write the header with ``state``: the state before
         the first ``frame``. The optional keywords describe the recording (decoder backend,
-        picture size and fit, frame rate, blackout fade) so a replay defaults to the same."""
+        picture size and fit, frame rate, blackout fade) so a replay defaults to the same;
+        ``decoder`` is the decoder's numeric path (``Decoder.describe()``), for the record."""
         path = Path(path)
         header: dict[str, Any] = {
             "format": FORMAT, "version": VERSION, "model_id": model_id, "seed": state.seed,
             "preset": preset_name, "created": datetime.now().isoformat(timespec="seconds"),
         }
         extra = {"backend": backend, "size": None if size is None else list(size), "fit": fit,
-                 "fps": fps, "look_visibility": look_visibility}
+                 "fps": fps, "look_visibility": look_visibility, "decoder": decoder}
         header.update({k: v for k, v in extra.items() if v is not None})
         header["state"] = state_to_json(state)
         f = open(path, "w", encoding="utf-8", buffering=1 << 16)

@@ -35,6 +35,7 @@ class LogContext:
     fit: str
     fps: float
     look_visibility: float
+    decoder: dict | None = None  # Decoder.describe(): engine, device, precision, CPU features
 
 
 class SessionOutputs:
@@ -106,7 +107,8 @@ class SessionOutputs:
         try:
             self.control_log = ControlLog.open(
                 path, state, ctx.model_id, ctx.preset, backend=ctx.backend, size=size,
-                fit=ctx.fit, fps=ctx.fps, look_visibility=ctx.look_visibility)
+                fit=ctx.fit, fps=ctx.fps, look_visibility=ctx.look_visibility,
+                decoder=ctx.decoder)
         except OSError as e:
             self.say(f"control log {path}: {e}", error=True)
 
