@@ -15,6 +15,8 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike
 
+from latentsketch.latent import exactmath as xm
+
 _PARALLEL = 1e-6   # below this sin(angle), the great circle is ill-defined: special-case it
 _TINY = 1e-12      # norms below this count as the zero vector
 
@@ -54,10 +56,10 @@ def slerp(a: ArrayLike, b: ArrayLike, t: ArrayLike) -> np.ndarray:
     ua = a64 / np.where(na > _TINY, na, 1.0)
     ub = b64 / np.where(nb > _TINY, nb, 1.0)
     cos = np.clip(np.sum(ua * ub, axis=-1, keepdims=True), -1.0, 1.0)
-    theta = np.arccos(cos)
-    sin = np.sin(theta)
+    theta = xm.arccos(cos)
+    sin = xm.sin(theta)
     safe = sin > _PARALLEL
-    direction = (np.sin((1.0 - t64) * theta) * ua + np.sin(t64 * theta) * ub) / np.where(
+    direction = (xm.sin((1.0 - t64) * theta) * ua + xm.sin(t64 * theta) * ub) / np.where(
         safe, sin, 1.0
     )
     if not np.all(safe):  # rare: compute the fallbacks only when some pair needs them
@@ -68,7 +70,7 @@ def slerp(a: ArrayLike, b: ArrayLike, t: ArrayLike) -> np.ndarray:
         perp = -np.take_along_axis(ua, axis, axis=-1) * ua
         np.put_along_axis(perp, axis, np.take_along_axis(perp, axis, axis=-1) + 1.0, axis=-1)
         perp = perp / np.maximum(np.linalg.norm(perp, axis=-1, keepdims=True), _TINY)
-        opposite = np.cos(np.pi * t64) * ua + np.sin(np.pi * t64) * perp
+        opposite = xm.cos(np.pi * t64) * ua + xm.sin(np.pi * t64) * perp
         direction = np.where(safe, direction, np.where(cos > 0, near, opposite))
     out = direction * (na + (nb - na) * t64)
     degenerate = (na <= _TINY) | (nb <= _TINY)
@@ -108,11 +110,12 @@ def smootherstep(t: np.ndarray) -> np.ndarray:
 
 
 def cosine(t: np.ndarray) -> np.ndarray:
-    return 0.5 - 0.5 * np.cos(np.pi * t)
+    return 0.5 - 0.5 * xm.cos(np.pi * t)
 
 
 def cubic(t: np.ndarray) -> np.ndarray:
-    return np.where(t < 0.5, 4.0 * t * t * t, 1.0 - 4.0 * (1.0 - t) ** 3)
+    s = 1.0 - t
+    return np.where(t < 0.5, 4.0 * t * t * t, 1.0 - 4.0 * s * s * s)
 
 
 EASINGS: MappingProxyType[str, Callable[[np.ndarray], np.ndarray]] = MappingProxyType({

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from latentsketch.latent import exactmath as xm
 from latentsketch.latent.interp import ease, slerp
 
 # Rates at walk.speed = 1, chosen so every mode moves each dimension about 0.5 std per second.
@@ -62,11 +63,11 @@ def normals(seed: int, stream: int, start: int, count: int) -> np.ndarray:
     p0 = start // 2
     pairs = (start + count + 1) // 2 - p0
     u = uniforms(seed, stream, 2 * p0, 2 * pairs)
-    r = np.sqrt(-2.0 * np.log(u[0::2]))
+    r = np.sqrt(-2.0 * xm.log(u[0::2]))
     a = 2.0 * np.pi * u[1::2]
     out = np.empty(2 * pairs)
-    out[0::2] = r * np.cos(a)
-    out[1::2] = r * np.sin(a)
+    out[0::2] = r * xm.cos(a)
+    out[1::2] = r * xm.sin(a)
     off = start - 2 * p0
     return out[off:off + count]
 
@@ -252,7 +253,7 @@ def position(ws: WalkState, mode: str, keys: np.ndarray | None = None) -> np.nda
     if mode == "drift":
         return ws.drift_y
     if mode == "noise":
-        c = np.cos(ws.freq * ws.clock + ws.phase).sum(axis=1)
+        c = xm.cos(ws.freq * ws.clock + ws.phase).sum(axis=1)
         return c * math.sqrt(2.0 / NOISE_TERMS)
     if mode == "orbit":
         t = ORBIT_RATE * ws.clock
