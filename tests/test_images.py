@@ -163,8 +163,10 @@ def test_folder_composites_on_the_given_background_and_counts(tmp_path: Path) ->
     rgba[8:24, 8:24] = (0, 0, 255, 255)
     Image.fromarray(rgba, "RGBA").save(tmp_path / "logo.png")
     Image.new("RGB", (32, 32), (0, 255, 0)).save(tmp_path / "plain.png")
+    Image.new("RGBA", (32, 32), (0, 255, 0, 255)).save(tmp_path / "x-opaque-rgba.png")
     s = load_folder(tmp_path, 16, background=(32, 32, 32))
-    assert s.transparent == 1 and s.background == (32, 32, 32)
+    assert s.transparent == 1 and s.background == (32, 32, 32)  # opaque alpha is not counted
+    assert s.images[2][0, 0].tolist() == [0, 255, 0]
     logo = s.images[0]
     assert logo[0, 0].tolist() == [32, 32, 32] and logo[8, 8].tolist() == [0, 0, 255]
     assert load_folder(tmp_path, 16).images[0][0, 0].tolist() == [255, 255, 255]
