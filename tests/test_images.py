@@ -69,6 +69,21 @@ def test_every_exif_orientation_reads_upright(tmp_path: Path, orientation: int,
     assert _red(a)[4:12, 4:12].all() and not _red(a)[20:, 20:].any()
 
 
+def test_training_reads_large_rotated_and_cmyk_jpegs_upright(tmp_path: Path) -> None:
+    seen = np.zeros((800, 400, 3), np.uint8)  # portrait: the centre square is red over blue
+    seen[:400] = (255, 0, 0)
+    seen[400:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(seen).transpose(_STORE[6]).save(tmp_path / "a.jpg", exif=exif.tobytes())
+    Image.fromarray(seen).convert("CMYK").save(tmp_path / "b.jpg")  # decoded at 1/4 scale
+    for name in ("a.jpg", "b.jpg"):
+        a = load_image(tmp_path / name, 64).astype(int)
+        assert a.shape == (64, 64, 3)
+        assert np.abs(a[8:28, 4:60] - [255, 0, 0]).max() <= 12, name
+        assert np.abs(a[36:56, 4:60] - [0, 0, 255]).max() <= 12, name
+
+
 # --- transparency --------------------------------------------------------------------------
 
 def test_transparent_case_comes_out_on_white() -> None:
