@@ -65,6 +65,18 @@ def test_snapshot_meta_of_bad_files_is_a_snapshot_error(tmp_path: Path) -> None:
     assert read_snapshot_meta(path) == meta
 
 
+def test_snapshot_meta_of_every_bad_file_is_one_line(tmp_path: Path) -> None:
+    from tests.test_images import _bad_files
+
+    for name, path in _bad_files(tmp_path).items():
+        if name == "truncated.jpg":  # the header reads; metadata needs no pixels: no snapshot
+            assert read_snapshot_meta(path) is None
+            continue
+        with pytest.raises(SnapshotError) as err:
+            read_snapshot_meta(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value), name
+
+
 def test_dropped_bad_files_are_refused_and_the_show_goes_on(tiny_model: Path,
                                                             tmp_path: Path) -> None:
     text = tmp_path / "notes.png"

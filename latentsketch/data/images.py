@@ -91,8 +91,8 @@ def describe_read_error(path: str | os.PathLike[str], err: BaseException) -> str
             if len(n) >= 2 else "declares more pixels than Pillow's safety limit"
         return f"image {path}: its header {size} (damaged or hostile?); use a smaller image"
     if isinstance(err, UnidentifiedImageError):
-        return (f"image {path}: not an image Pillow can read; use a PNG, JPEG, WebP, GIF, BMP "
-                f"or TIFF file")
+        return (f"image {path}: not an image Pillow can read (damaged, or not a PNG, JPEG, "
+                f"WebP, GIF, BMP or TIFF file)")
     if isinstance(err, MemoryError):
         return f"image {path}: too large to fit in memory; use a smaller image"
     if isinstance(err, OSError) and err.strerror:
@@ -103,13 +103,15 @@ def describe_read_error(path: str | os.PathLike[str], err: BaseException) -> str
 
 
 @contextmanager
-def open_image(path: str | os.PathLike[str], draft_size: tuple[int, int] | None = None
-               ) -> Iterator[Image.Image]:
+def open_image(path: str | os.PathLike[str], draft_size: tuple[int, int] | None = None,
+               decode: bool = True) -> Iterator[Image.Image]:
     """Open ``path`` at its first frame, decoded; every Pillow error -> ``ImageReadError``.
 
     Args:
         draft_size: let JPEG decode at a reduced scale no smaller than this (much faster for
             photos that are resized down anyway).
+        decode: False to read only the header and metadata (a photo dropped on the live window
+            must not stall it for a full decode); the pixels then load lazily, unguarded.
 
     Only opening and decoding are guarded: an exception raised in the ``with`` body passes
     through unchanged.
@@ -123,7 +125,8 @@ def open_image(path: str | os.PathLike[str], draft_size: tuple[int, int] | None 
             im.seek(0)
             if draft_size is not None:
                 im.draft(None, draft_size)
-            im.load()
+            if decode:
+                im.load()
         except READ_ERRORS as e:
             raise ImageReadError(describe_read_error(path, e)) from e
         yield im

@@ -141,8 +141,8 @@ def read_snapshot_meta(path: str | os.PathLike[str]) -> SnapshotMeta | None:
     or its latentsketch metadata is damaged.
     """
     try:
-        with open_image(path) as im:
-            try:  # an APNG's text may sit after its last frame, which ``text`` decodes
+        with open_image(path, decode=False) as im:
+            try:  # PNG text may follow the pixels: ``text`` decodes them (to the last frame)
                 text: dict[str, str] = dict(getattr(im, "text", {}) or {})
             except READ_ERRORS as e:
                 raise ImageReadError(describe_read_error(path, e)) from e
