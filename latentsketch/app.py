@@ -85,6 +85,9 @@ class App:
         self.opts = opts
         self.loaded = checkpoint.load(opts.model)
         self.space = self.loaded.space
+        # before any window or socket opens: a bad --start-from is a one-line error, exit 2
+        start_from = Path(opts.start_from) if opts.start_from else None
+        start = self._snapshot_point(start_from) if start_from else None
         self.decoder = Decoder(self.loaded.vae, backend=opts.backend, threads=1)
         self.preset = presets.load(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
@@ -130,8 +133,9 @@ class App:
             self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
                      f"run on a desktop, or under xvfb-run", error=True)
         self._start_inputs()
-        if opts.start_from:
-            self._goto_snapshot(Path(opts.start_from))
+        if start_from and start:
+            self.pending.append(start)
+            self.say(f"starting from {start_from.name}")
         if opts.log_control:
             self.outputs.open_log(self.out.reserve(".log.jsonl"), self.state,
                                   self._record_size(), self._log_context())
@@ -259,21 +263,24 @@ class App:
             w = h = min(self.display.size)
         return max(2, w - w % 2), max(2, h - h % 2)
 
+    def _snapshot_point(self, path: Path) -> C.GotoPoint:
+        """The point a snapshot holds; SnapshotError (one line) if it holds none for this model."""
+        meta = read_snapshot_meta(path)
+        if meta is None:
+            raise SnapshotError(f"{path}: not a latentsketch snapshot (no latent metadata)")
+        if meta.model_id != self.loaded.model_id:
+            raise SnapshotError(f"{path}: snapshot of model {meta.model_id}, running "
+                                f"{self.loaded.model_id}")
+        return C.GotoPoint(tuple(float(x) for x in self.space.to_u(meta.z_array())))
+
     def _goto_snapshot(self, path: Path) -> None:
+        """A file dropped on the window: go to its point, or say why not."""
         try:
-            meta = read_snapshot_meta(path)
+            self.pending.append(self._snapshot_point(path))
         except SnapshotError as e:
             self.say(str(e), error=True)
             return
-        if meta is None:
-            self.say(f"{path}: not a latentsketch snapshot (no latent metadata)", error=True)
-        elif meta.model_id != self.loaded.model_id:
-            self.say(f"{path}: snapshot of model {meta.model_id}, running "
-                     f"{self.loaded.model_id}", error=True)
-        else:
-            u = self.space.to_u(meta.z_array())
-            self.pending.append(C.GotoPoint(tuple(float(x) for x in u)))
-            self.say(f"going to {path.name}")
+        self.say(f"going to {path.name}")
 
     def _load_preset(self, name: str) -> None:
         try:

@@ -25,6 +25,15 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _colour(text: str) -> tuple[int, int, int]:
+    from latentsketch.data.images import parse_background
+
+    try:
+        return parse_background(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _add_play(sub: argparse._SubParsersAction) -> None:
     from latentsketch.control.osc import DEFAULT_PORT
 
@@ -85,6 +94,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--half", action="store_true",
                    help="store the final weights as float16 (half the file, same pictures)")
+    p.add_argument("--background", type=_colour, default="white", metavar="COLOUR",
+                   help="behind transparent pixels: white (default), black, #202020 or r,g,b")
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -168,7 +179,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         minutes=a.minutes, batch_size=a.batch_size, lr=a.lr, beta=a.beta,
         edge_weight=a.edge_weight, warmup_steps=a.warmup_steps, seed=a.seed,
         n_images=a.n_images, style=a.style, resume=a.resume, device=a.device,
-        precision=a.precision, threads=a.threads, half=a.half,
+        precision=a.precision, threads=a.threads, half=a.half, background=a.background,
     )
     train_with_progress(cfg)
     return 0

@@ -55,6 +55,7 @@ class TrainConfig:
     threads: int | None = None
     sheet_every: int = 1              # epochs between sample sheets
     half: bool = False                # store the final weights as float16 (the bundled model)
+    background: tuple[int, int, int] = (255, 255, 255)  # behind transparent pixels of images
 
 
 @dataclass
@@ -76,10 +77,12 @@ def load_data(cfg: TrainConfig, progress: Callable[[int, int], None] | None = No
     if cfg.data == "procedural":
         imgs = procedural.generate(cfg.n_images, seed=cfg.seed, size=cfg.size, style=cfg.style)
         return imgs, f"procedural style={cfg.style} n={cfg.n_images} seed={cfg.seed}"
-    s = load_folder(cfg.data, cfg.size)
+    s = load_folder(cfg.data, cfg.size, background=cfg.background)
     desc = f"folder {cfg.data} n={len(s.images)}"
     if s.skipped:
         desc += f" skipped={len(s.skipped)}"
+    if s.transparent:
+        desc += f" transparent={s.transparent} on #{bytes(s.background).hex()}"
     return s.images, desc
 
 

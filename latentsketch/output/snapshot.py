@@ -25,15 +25,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
+from latentsketch.data.images import (
+    READ_ERRORS,
+    DataError,
+    ImageReadError,
+    describe_read_error,
+    open_image,
+)
 from latentsketch.output.paths import OutputDir, OutputError, describe_os_error
 
 KEY_PREFIX = "latentsketch:"
 
 
-class SnapshotError(ValueError):
-    """An image cannot be read, or its latentsketch metadata is damaged; one line."""
+class SnapshotError(DataError):
+    """An image cannot be read, or its latentsketch metadata is damaged; one line.
+
+    A DataError (so a ValueError), which the command line prints as one line with exit status 2.
+    """
 
 
 @dataclass(frozen=True)
@@ -131,12 +141,13 @@ def read_snapshot_meta(path: str | os.PathLike[str]) -> SnapshotMeta | None:
     or its latentsketch metadata is damaged.
     """
     try:
-        with Image.open(path) as im:
-            text: dict[str, str] = dict(getattr(im, "text", {}) or {})
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        reason = "not an image" if isinstance(e, UnidentifiedImageError) else \
-            describe_os_error(e)
-        raise SnapshotError(f"cannot read {path}: {reason}") from e
+        with open_image(path, decode=False) as im:
+            try:  # PNG text may follow the pixels: ``text`` decodes them (to the last frame)
+                text: dict[str, str] = dict(getattr(im, "text", {}) or {})
+            except READ_ERRORS as e:
+                raise ImageReadError(describe_read_error(path, e)) from e
+    except ImageReadError as e:
+        raise SnapshotError(str(e)) from e
     if KEY_PREFIX + "z" not in text:
         return None
     try:
