@@ -37,6 +37,8 @@ from latentsketch.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscReceiver, Os
 from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
 from latentsketch.errors import UserError
 from latentsketch.model import checkpoint
+from latentsketch.model.engine_upgrade import EngineUpgrade
+from latentsketch.model.engines import ENGINES
 from latentsketch.model.inference import Decoder
 from latentsketch.output.display import Display
 from latentsketch.output.hud import Hud, HudInfo
@@ -73,7 +75,8 @@ class AppOptions:
     osc_out: str | None = None
     midi: bool = True
     midi_device: str | None = None
-    backend: str = "auto"
+    backend: str = "auto"       # auto, fp32, bf16 (torch), or an engine name (engines.ENGINES)
+    engines: bool = False       # measure and adopt the fastest engine (the CLI's default)
     log_control: bool = False
     hud: bool = False
 
@@ -88,7 +91,12 @@ class App:
         # before any window or socket opens: a bad --start-from is a one-line error, exit 2
         start_from = Path(opts.start_from) if opts.start_from else None
         start = self._snapshot_point(start_from) if start_from else None
-        self.decoder = Decoder(self.loaded.vae, backend=opts.backend, threads=1)
+        forced = opts.backend if opts.backend in ENGINES else None
+        self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
+                               threads=1)
+        self.upgrade = EngineUpgrade(opts.model, self.loaded.model_id, self.loaded.vae.decoder,
+                                     self.decoder.engine, force=forced) \
+            if (opts.engines and opts.backend == "auto") or forced else None
         self.preset = presets.load(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
         seed = opts.seed if opts.seed is not None else (
@@ -372,6 +380,11 @@ class App:
             self.say(self.state.last_errors[0], error=True)
         self.t += dt
         self.outputs.log_frame(self.t, dt, engine_cmds)
+        if self.upgrade is not None and (ready := self.upgrade.poll()) is not None:
+            self.decoder.adopt(*ready)
+            log.info("decoding on %s from frame %d; %s", self.decoder.engine, self.frames,
+                     self.upgrade.summary())
+            self.outputs.log_decoder(self.decoder.describe())
         t0 = time.perf_counter()
         self.frame = self.decoder.decode(engine.output_z(self.state, self.space))
         self.decode_ms = (time.perf_counter() - t0) * 1e3
@@ -383,7 +396,7 @@ class App:
             self.osc_out.maybe_send(self._feedback(dt))
         self.outputs.report()
         if self.frames == 0:
-            log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.backend,
+            log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.engine,
                      self.decode_ms)
         self.frames += 1
 
@@ -406,7 +419,7 @@ class App:
                 math.inf if self.osc_seen is None else now - self.osc_seen),
             midi_age=None if self.midi is None else (
                 math.inf if self.midi_seen is None else now - self.midi_seen),
-            status=f"{self.preset.name} | seed {s.seed} | {self.decoder.backend}",
+            status=f"{self.preset.name} | seed {s.seed} | {self.decoder.engine}",
         )
 
     def _feedback(self, dt: float) -> Feedback:
@@ -417,6 +430,8 @@ class App:
 
     def close(self) -> None:
         """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
+        if self.upgrade is not None:
+            self.upgrade.close()
         st = self.outputs.close()
         if st.path is not None and st.frames_written:
             log.info("recording finalised: %s (%d frames)", st.path, st.frames_written)

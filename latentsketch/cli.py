@@ -60,7 +60,10 @@ def _add_play(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--osc-out", default=None, metavar="HOST:PORT", help="send state as OSC")
     p.add_argument("--midi", default=None, metavar="NAME", help="MIDI input (part of its name)")
     p.add_argument("--no-midi", action="store_true")
-    p.add_argument("--backend", default="auto", choices=("auto", "fp32", "bf16"))
+    p.add_argument("--backend", default="auto",
+                   help="decoder: auto (measure the engines once per model and CPU, use the "
+                        "fastest), fp32 or bf16 (torch only), or an engine such as "
+                        "onnxruntime-fp32 or openvino-bf16")
     p.add_argument("--log", action="store_true",
                    help="log every command to a control log (always on while recording)")
     p.add_argument("--hud", action="store_true", help="start with the HUD shown")
@@ -201,13 +204,19 @@ def cmd_play(a: argparse.Namespace) -> int:
         raise UserError(f"--osc-port {a.osc_port} is out of range 1..65535")
     if a.fps < 0:
         raise UserError(f"--fps {a.fps} must be 0 (unthrottled) or more")
+    from latentsketch.model.engines import ENGINES
+
+    if a.backend not in ("auto", "fp32", "bf16", *ENGINES):
+        raise UserError(f"--backend {a.backend!r} is not one of auto, fp32, bf16, "
+                        f"{', '.join(ENGINES)}")
     logging.basicConfig(level=logging.INFO, format="latentsketch: %(message)s")
     opts = AppOptions(
         model=a.model, preset=a.preset, seed=a.seed, fps=a.fps, size=a.size,
         fullscreen=a.fullscreen, display=a.display, borderless=a.borderless, fit=a.fit,
         out_dir=a.out_dir, record_size=a.record_size, start_from=a.start_from,
         osc=not a.no_osc, osc_host=a.osc_host, osc_port=a.osc_port, osc_out=a.osc_out,
-        midi=not a.no_midi, midi_device=a.midi, backend=a.backend, log_control=a.log,
+        midi=not a.no_midi, midi_device=a.midi, backend=a.backend, engines=True,
+        log_control=a.log,
         hud=a.hud,
     )
     return play(opts)

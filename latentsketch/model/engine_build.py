@@ -30,6 +30,8 @@ def build(model: str | None, out: Path, threads: int = 1) -> Path:
     loaded = checkpoint.load(model)
     net = loaded.vae.decoder.float().eval()
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp"):  # left by a build that was killed mid-write
+        stale.unlink(missing_ok=True)
     names = list(engines.ENGINES)
     try:
         onnx = engines.export_onnx(net, out / "decoder.onnx")

@@ -38,6 +38,27 @@ ENGINES = ("torch-fp32", "torch-bf16", "onnxruntime-fp32", "onnxruntime-int8",
            "openvino-fp32", "openvino-bf16", "openvino-int8")
 
 
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what picks oneDNN's kernels
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU computes bf16 natively (AMX or AVX512-BF16); elsewhere it is emulated
+    and ~50x slower than fp32 (measured on an AVX2-only EPYC)."""
+    return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
 class EngineUnavailable(RuntimeError):
     """The engine cannot run here (package missing, CPU lacks the precision, no artifact)."""
 
@@ -76,8 +97,6 @@ def cache_dir(model_id: str) -> Path:
 def cpu_key() -> str:
     """A short id of this CPU's kernel-choosing features: a choice measured on another CPU kind
     is measured again."""
-    from latentsketch.model.inference import CPU_FEATURES, cpu_flags
-
     have = sorted(cpu_flags() & set(CPU_FEATURES))
     return "-".join(have) or "generic"
 
@@ -202,8 +221,6 @@ def openvino_runner(onnx_path: Path, precision: str, threads: int, cache: Path |
 def runner(name: str, net: DecoderNet, artifacts: Path | None, threads: int = 1,
            device: torch.device | None = None) -> Runner:
     """The runner of engine ``name`` (one of ``ENGINES``). Raises EngineUnavailable."""
-    from latentsketch.model.inference import cpu_has_bf16
-
     kind, precision = name.rsplit("-", 1)
     device = device or next(net.parameters()).device
     if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():

@@ -206,6 +206,11 @@ class ControlLog:
             self._next_flush = now + self.flush_seconds
             self._f.flush()
 
+    def decoder(self, description: Mapping[str, Any]) -> None:
+        """Log a switch of decoding engine (``Decoder.describe()``) before the next frame, so a
+        log says which engine decoded which frames; a replay ignores it."""
+        self._f.write(_ENCODE({"decoder": dict(description)}) + "\n")
+
     def load_preset(self, name: str | None, params: Mapping[str, float],
                     slots: Mapping[int, Sequence[float]] | None = None,
                     keyframes: Sequence[Sequence[float]] | None = None) -> None:
@@ -269,6 +274,7 @@ class ControlLogData:
     header: Mapping[str, Any]
     frames: tuple[LogFrame, ...]
     truncated: bool = False
+    decoders: tuple[tuple[int, Mapping[str, Any]], ...] = ()  # (first frame, decoder) switches
 
     @property
     def model_id(self) -> str:
@@ -358,6 +364,7 @@ def read_log(path: str | os.PathLike[str], model_id: str | None = None) -> Contr
     header: dict[str, Any] = {}
     frames: list[LogFrame] = []
     pending: PresetLoad | None = None
+    decoders: list[tuple[int, Mapping[str, Any]]] = []
     truncated = False
     for n, line in enumerate(lines, 1):
         try:
@@ -374,12 +381,17 @@ def read_log(path: str | os.PathLike[str], model_id: str | None = None) -> Contr
                 raise ValueError("not a JSON object")
             elif "preset" in d:
                 pending = _preset_line(d["preset"])
+            elif "decoder" in d:
+                if not isinstance(d["decoder"], dict):
+                    raise ValueError("decoder is not an object")
+                decoders.append((len(frames), MappingProxyType(d["decoder"])))
             else:
                 frames.append(_frame_line(d, pending))
                 pending = None
         except ValueError as e:
             raise ControlLogError(f"control log {path}, line {n}: {e}") from None
-    data = ControlLogData(path, MappingProxyType(header), tuple(frames), truncated)
+    data = ControlLogData(path, MappingProxyType(header), tuple(frames), truncated,
+                          tuple(decoders))
     if model_id is not None:
         data.check_model(model_id)
     return data

@@ -121,6 +121,16 @@ class SessionOutputs:
             self.say(f"control log stopped: {e}", error=True)
             self.control_log = None
 
+    def log_decoder(self, description: dict) -> None:
+        """Record that the frames from the next one on decode on another engine."""
+        if self.control_log is None:
+            return
+        try:
+            self.control_log.decoder(description)
+        except OSError as e:
+            self.say(f"control log stopped: {e}", error=True)
+            self.control_log = None
+
     def log_preset(self, name: str, params: dict, slots: dict, keyframes: list | None) -> None:
         if self.control_log is not None:
             self.control_log.load_preset(name, params, slots, keyframes)
