@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from latentsketch.errors import UserError
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model.vae import VAE, VAEConfig
 
@@ -28,7 +29,7 @@ VERSION = 1
 WEIGHTS = "model.safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be used; the message is one line naming the file."""
 
 

@@ -2,7 +2,9 @@
 
 The loop owns one ``SessionOutputs`` and calls it at the frame's edges. Every failure here (a
 full disk, an unwritable folder, an encoder error) becomes a one-line message through ``say``;
-none of them reaches the loop as an exception, and nothing already written is lost.
+none of them reaches the loop as an exception, nothing already written is lost, and nothing
+is left half-written: a snapshot that fails leaves no file, a recording that holds no frame
+is removed together with the control log opened for it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.output.controllog import ControlLog
-from latentsketch.output.paths import OutputDir, OutputError
+from latentsketch.output.paths import OutputDir, OutputError, discard
 from latentsketch.output.recorder import Recorder, RecorderStatus
 from latentsketch.output.snapshot import SnapshotMeta, save_snapshot
 
@@ -48,6 +50,7 @@ class SessionOutputs:
         self.recorder = Recorder()
         self.control_log: ControlLog | None = None
         self._rec_t0 = 0.0
+        self._rec_log: Path | None = None  # the control log opened for this recording
         self._error_shown = False
         self._snap_done: SimpleQueue[tuple[str, bool]] = SimpleQueue()
         self._snap_threads: list[threading.Thread] = []
@@ -67,8 +70,9 @@ class SessionOutputs:
             return
         if not on:
             st = self.recorder.stop()
-            self._close_log()
-            msg = f"recorded {st.frames_written} frames to {st.path}"
+            self._end_recording(st)
+            msg = (f"recorded {st.frames_written} frames to {st.path}" if st.frames_written
+                   else "recording stopped before any frame was written; no file kept")
             if st.frames_dropped:
                 msg += f" ({st.frames_dropped} dropped)"
             self.say(msg, error=bool(st.error))
@@ -83,8 +87,12 @@ class SessionOutputs:
         self.recorder.start(video, size[0], size[1], self.fps)
         self._rec_t0 = t
         self._error_shown = False
+        self._rec_log = None
         if self.control_log is None:
             self.open_log(logf, state, size, ctx)
+            self._rec_log = logf if self.control_log is not None else None
+        else:
+            discard(logf)  # the session's own log records this recording too
         self.say(f"recording {size[0]}x{size[1]} to {video}")
 
     def submit(self, picture: Callable[[], np.ndarray], t: float) -> None:
@@ -96,19 +104,20 @@ class SessionOutputs:
         elif st.error and not self._error_shown:
             self._error_shown = True
             self.say(f"recording stopped: {st.error}", error=True)
-            self.recorder.stop()
-            self._close_log()
+            self._end_recording(self.recorder.stop())
 
     # --- control log ---------------------------------------------------------------------------
 
     def open_log(self, path: Path, state: engine.State, size: tuple[int, int],
                  ctx: LogContext) -> None:
+        """Start the control log in ``path`` (a reserved name, removed if this fails)."""
         try:
             self.control_log = ControlLog.open(
                 path, state, ctx.model_id, ctx.preset, backend=ctx.backend, size=size,
                 fit=ctx.fit, fps=ctx.fps, look_visibility=ctx.look_visibility)
         except OSError as e:
-            self.say(f"control log {path}: {e}", error=True)
+            discard(path)
+            self.say(f"control log not started: {e}", error=True)
 
     def log_frame(self, t: float, dt: float, cmds: Iterable[C.Command]) -> None:
         if self.control_log is None:
@@ -125,8 +134,18 @@ class SessionOutputs:
 
     def _close_log(self) -> None:
         if self.control_log is not None and not self.always_log:
-            self.control_log.close()
+            try:
+                self.control_log.close()
+            except OSError as e:
+                self.say(f"control log {self.control_log.path}: {e}", error=True)
             self.control_log = None
+
+    def _end_recording(self, st: RecorderStatus) -> None:
+        """Close the recording's log; with no frame recorded, remove it with the video."""
+        log, self._rec_log = self._rec_log, None
+        self._close_log()
+        if log is not None and not st.frames_written and self.control_log is None:
+            discard(log)
 
     # --- snapshots -----------------------------------------------------------------------------
 
@@ -161,7 +180,11 @@ class SessionOutputs:
         """Finalise the recording and the log, wait for snapshots; safe to call twice."""
         self.wait_snapshots()
         st = self.recorder.stop()
+        self._end_recording(st)
         if self.control_log is not None:
-            self.control_log.close()
+            try:
+                self.control_log.close()
+            except OSError as e:
+                self.say(f"control log {self.control_log.path}: {e}", error=True)
             self.control_log = None
         return st
