@@ -260,16 +260,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("latentsketch: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - every failure ends in one line, never a traceback
-        return report_error(e, argv)
+        out = getattr(args, "out", None) or getattr(args, "out_dir", None)
+        return report_error(e, argv, out)
 
 
-def report_error(err: Exception, argv: Sequence[str] = ()) -> int:
+def report_error(err: Exception, argv: Sequence[str] = (), out: str | None = None) -> int:
     """Print ``err`` as one line on stderr and return the exit status for it.
 
     A ``UserError`` (the project's whole kind) or an OSError naming a path or a machine state
-    (read-only, full, no permission) is the person's to fix: its line, status 2. Anything else
-    is a bug: one line with the path of the full traceback (``errors.write_crash_log``),
-    status 1.
+    (read-only, full, no permission) is the person's to fix: its line, status 2; an OSError
+    that names no file (a ``write`` on a full disk) is told as the command's output ``out``.
+    Anything else is a bug: one line with the path of the full traceback
+    (``errors.write_crash_log``), status 1.
     """
     from latentsketch.errors import is_user_os_error, os_error_line, write_crash_log
 
@@ -278,7 +280,8 @@ def report_error(err: Exception, argv: Sequence[str] = ()) -> int:
         print(f"latentsketch: error: {line}", file=sys.stderr)
         return 2
     if is_user_os_error(err):
-        print(f"latentsketch: error: {os_error_line(err)}", file=sys.stderr)
+        where = None if getattr(err, "filename", None) else out
+        print(f"latentsketch: error: {os_error_line(err, where)}", file=sys.stderr)
         return 2
     log = write_crash_log(err, argv)
     what = " ".join(f"{type(err).__name__}: {err}".split())[:300]

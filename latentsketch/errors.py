@@ -33,8 +33,8 @@ _ADVICE: dict[int, str] = {getattr(errno, name): advice for name, advice in (
     ("EDQUOT", "free some space or choose a folder on another disk"),
     ("EFBIG", "the file outgrew what this file system (or a file-size limit) allows; "
               "choose a folder on another disk"),
-    ("EACCES", "choose a folder you may write to, or change its permissions"),
-    ("EPERM", "choose another folder, or change its permissions"),
+    ("EACCES", "check its permissions, or choose another folder"),
+    ("EPERM", "check its permissions, or choose another folder"),
     ("ENOENT", "check the path"),
     ("ENOTDIR", "a part of the path is a file, not a folder; check the path"),
     ("EISDIR", "give a file name, not a folder"),

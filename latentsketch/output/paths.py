@@ -14,6 +14,7 @@ its control log, a snapshot and its upscaled copy) share one stem, reserved toge
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,14 +45,18 @@ def output_error(err: BaseException, path: str | os.PathLike[str],
 
 
 def discard(*paths: str | os.PathLike[str]) -> None:
-    """Remove files (or empty folders) that a failed write left behind; never raises."""
+    """Remove regular files and empty folders that a failed write left behind; never raises.
+
+    Anything else is left alone: a device (``/dev/full`` given as an output), a symlink's
+    target, a folder that holds files.
+    """
     for p in paths:
-        path = Path(p)
         try:
-            if path.is_dir() and not path.is_symlink():
-                path.rmdir()
-            else:
-                path.unlink(missing_ok=True)
+            mode = os.lstat(p).st_mode
+            if stat.S_ISREG(mode):
+                os.unlink(p)
+            elif stat.S_ISDIR(mode):
+                os.rmdir(p)
         except OSError:
             pass
 

@@ -208,10 +208,7 @@ class _AvWriter(FrameWriter):
     def _drop_container(self) -> None:
         """After a failed start: close what was opened and remove the file it began."""
         if self._container is not None:
-            try:
-                self._container.close()
-            except Exception:  # the start already failed; this is cleanup only
-                pass
+            close_unstarted(self._container, self.path)
         discard(self.path)
 
     def frames_on_disk(self) -> int:
@@ -272,6 +269,31 @@ class H264Writer(_AvWriter):
                 self._counted = self.frames_written  # the remux copied exactly that many
 
 
+def close_unstarted(container: Any, path: str | os.PathLike[str]) -> None:
+    """Close an output container whose header was never written (the disk filled, an option
+    was refused), file included; never raises.
+
+    PyAV 18 closes the file of an output container only once its header is written, so
+    after a failed start ``close()`` leaves the file descriptor open: one leaked per failed
+    recording, and a file that stays on disk while it is open. Here it is closed through
+    ``/proc/self/fd`` (Linux); where that does not exist it stays open until exit.
+    """
+    try:
+        container.close()
+    except Exception:  # the start already failed; this is cleanup only
+        pass
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        return
+    target = os.path.realpath(path)
+    for entry in fds.iterdir():
+        try:
+            if os.readlink(entry) in (target, f"{target} (deleted)"):
+                os.close(int(entry.name))
+        except (OSError, ValueError):
+            continue
+
+
 def count_frames(path: str | os.PathLike[str]) -> int:
     """Frames a video file holds: whole packets of its first video stream (demuxed, not
     decoded: cheap). A file cut short by a full disk or a crash counts what decodes; a file
@@ -295,26 +317,37 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
     original untouched. Returns None on success or a one-line reason it was kept as is.
     """
     tmp = path.with_name(f".{path.name}.remux")
+    dst: Any = None
+    started = False
     try:
         packets = 0
-        faststart = {"movflags": "+faststart"}
-        with av.open(str(path)) as src, av.open(str(tmp), "w", format="mp4",
-                                                container_options=faststart) as dst:
+        with av.open(str(path)) as src:
+            dst = av.open(str(tmp), "w", format="mp4",
+                          container_options={"movflags": "+faststart"})
             in_stream = src.streams.video[0]
             out_stream = dst.add_stream_from_template(in_stream)
+            dst.start_encoding()
+            started = True
             for packet in src.demux(in_stream):
                 if packet.dts is None:
                     continue
                 packet.stream = out_stream
                 dst.mux(packet)
                 packets += 1
+            dst.close()
         if expected_frames is not None and packets != expected_frames:
             raise OSError(f"remux copied {packets} of {expected_frames} frames")
         os.replace(tmp, path)
         return None
     except (av.FFmpegError, OSError, IndexError) as e:
-        if tmp.is_file():
-            tmp.unlink()
+        if dst is not None and not started:
+            close_unstarted(dst, tmp)
+        elif dst is not None:
+            try:
+                dst.close()
+            except Exception:  # already failing: the reason below is the first error
+                pass
+        discard(tmp)
         return f"{path} kept as fragmented MP4 (finalising failed: {describe_os_error(e)})"
 
 
