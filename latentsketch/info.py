@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentsketch.errors import UserError
 from latentsketch.model import checkpoint
 from latentsketch.model.inference import Decoder
 from latentsketch.model.vae import count_params, decoder_flops
@@ -30,9 +31,12 @@ def atlas(loaded: checkpoint.LoadedModel, decoder: Decoder, dims: int) -> np.nda
 def describe(model: str | None, out: Path, dims: int = 6) -> str:
     """Print-ready description; writes the atlas PNG into ``out`` (never into assets/).
 
-    Raises CheckpointError for an unusable model and OutputError (one line naming the file)
-    when the atlas cannot be written; a failed write leaves no partial file.
+    Raises UserError for ``dims`` < 1, CheckpointError for an unusable model and OutputError
+    (one line naming the file) when the atlas cannot be written; a failed write leaves no
+    partial file.
     """
+    if dims < 1:
+        raise UserError(f"--dims {dims}: the atlas needs at least 1 dimension (row)")
     loaded = checkpoint.load(model)
     assets = checkpoint.default_model_path().parent.resolve()
     out = Path(out)

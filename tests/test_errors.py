@@ -148,3 +148,27 @@ def test_os_error_line_is_one_line_with_advice() -> None:
     line = os_error_line(OSError(errno.EROFS, "Read-only file system\n(really)", "/a"))
     assert line == "cannot write /a: Read-only file system (really); choose a writable folder"
     assert os_error_line(OSError("odd"), "/b", "read") == "cannot read /b: odd"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("info", "{model}", "--dims", "0"), "--dims 0"),
+    (("info", "{tmp}/no-model"), "no-model: no such file or folder"),
+    (("render", "--model", "{model}", "--walk", "drift", "--duration", "-1"), "duration -1"),
+    (("render", "--model", "{model}", "--keyframes", "{tmp}/nope.png"), "nope.png"),
+    (("render", "--model", "{model}", "--replay", "{tmp}/nope.log.jsonl"), "nope.log.jsonl"),
+    (("render", "--model", "{model}", "--walk", "drift", "--out", "{tmp}/x.avi"), ".avi"),
+    (("render", "--model", "{model}", "--preset", "../etc/passwd"), "not a plain name"),
+    (("play", "--model", "{model}", "--preset", "no-such-preset"), "not found"),
+    (("render", "--model", "{tmp}/garbage.safetensors", "--walk", "drift"), "garbage"),
+])
+def test_a_table_of_mistakes_each_ends_in_one_line(
+        args: tuple[str, ...], needle: str, tiny_model: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x00garbage")
+    argv = [a.format(model=tiny_model, tmp=tmp_path) for a in args]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("latentsketch: error: ") and err.count("\n") == 1, err
+    assert needle in err
+    assert not list((tmp_path / "xdg-state").rglob("crash-*"))

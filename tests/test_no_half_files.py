@@ -199,3 +199,19 @@ def test_cleanup_removes_only_what_a_writer_leaves(tmp_path: Path) -> None:
     discard(fifo, full, empty, tmp_path / "link", tmp_path / "file", tmp_path / "missing")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "full", "link", "target"]
     assert target.read_text() == "x"
+
+
+def test_a_model_saved_onto_a_full_disk_keeps_the_previous_one(small_dir: Path) -> None:
+    """safetensors reports a full disk as its own error type: still one line, and the old
+    weights and config stay a matching pair (both temporary files are removed)."""
+    from latentsketch.model import checkpoint
+    from tests.conftest import _fill, make_tiny_model
+
+    before = checkpoint.model_id_of(make_tiny_model(small_dir / "m", seed=0))
+    _fill(small_dir)
+    with pytest.raises(checkpoint.CheckpointError) as e:
+        make_tiny_model(small_dir / "m", seed=1)
+    assert str(e.value).startswith(f"cannot save model {small_dir / 'm' / 'model.safetensors'}")
+    assert "No space left on device" in str(e.value)
+    assert listing(small_dir) == ["m", "m/model.json", "m/model.safetensors"]
+    assert checkpoint.load(small_dir / "m").model_id == before
