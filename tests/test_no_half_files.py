@@ -215,3 +215,50 @@ def test_a_model_saved_onto_a_full_disk_keeps_the_previous_one(small_dir: Path) 
     assert "No space left on device" in str(e.value)
     assert listing(small_dir) == ["m", "m/model.json", "m/model.safetensors"]
     assert checkpoint.load(small_dir / "m").model_id == before
+
+
+def test_finalising_on_a_full_disk_keeps_the_fragmented_file_and_counts_it(
+        small_dir: Path) -> None:
+    """The clean stop remuxes into a second file: with no room for it the fragmented file stays
+    (playable), the temporary copy goes, and the count is still what the file holds."""
+    rng = np.random.default_rng(2)
+    rec = Recorder(fragment_seconds=0.1)
+    path = small_dir / "rec.mp4"
+    rec.start(path, 96, 96, fps=30)
+    i = 0
+    while not path.exists() or path.stat().st_size < 300_000:
+        assert rec.submit(noise(rng, 96), i / 30) and i < 400
+        i += 1
+        time.sleep(0.01)
+    st = rec.stop()
+    assert st.state is RecorderState.IDLE
+    assert st.error is not None and "kept as fragmented MP4" in st.error
+    assert st.frames_written == decoded_frames(path) == i
+    assert listing(small_dir) == ["rec.mp4"]
+
+
+def test_the_live_exit_line_counts_the_frames_in_the_file(
+        tiny_model: Path, small_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The issue's case: after a disk-full stop the exit line said 91 frames, 83 decoded."""
+    import logging
+
+    from latentsketch import commands as C
+    from latentsketch.app import App, AppOptions
+
+    app = App(AppOptions(model=str(tiny_model), seed=3, fps=0, size=(256, 256), osc=False,
+                         midi=False, out_dir=str(small_dir)))
+    try:
+        with caplog.at_level(logging.INFO, logger="latentsketch"):
+            app.run(max_frames=2000, dt=1 / 30, script=lambda i, a: (
+                [C.Record(True), C.SetParam("walk.speed", 10.0)] if i == 1 else []
+                if a.outputs.recording or i < 3 else [C.Quit()]))
+            app.close()
+    finally:
+        app.close()
+    assert any("No space left on device" in r.getMessage() for r in caplog.records)
+    assert app.frames < 2000  # the disk filled, the recording stopped, the script quit
+    (video,) = small_dir.glob("*.mp4")
+    held = decoded_frames(video)
+    assert held > 0
+    final = [r.getMessage() for r in caplog.records if "recording finalised" in r.getMessage()]
+    assert final == [f"recording finalised: {video} ({held} frames)"]

@@ -402,6 +402,12 @@ class GifWriter(FrameWriter):
                    duration=durations, optimize=False, disposal=1)
         self._frames.clear()
 
+    def discard(self) -> None:
+        """Forget the frames (the file is only written on close) and remove any file."""
+        self._frames.clear()
+        self.closed = True
+        discard(self.path)
+
 
 class PngSequenceWriter(FrameWriter):
     """Numbered PNG files (``frame_000000.png``...) in a folder; never overwrites a frame.
