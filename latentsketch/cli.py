@@ -290,5 +290,6 @@ def report_error(err: Exception, argv: Sequence[str] = (), out: str | None = Non
           file=sys.stderr)
     return 1
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -105,7 +105,7 @@ def _unmount(where: Path) -> None:
                         f"{r.stderr.strip()}")
 
 
-def _fill(folder: Path) -> None:
+def fill_disk(folder: Path) -> None:
     """Fill a file system to the last byte, so any further write fails with ENOSPC."""
     import errno
 
@@ -133,7 +133,7 @@ def full_dir(tmp_path: Path):
     be created, as on a real full disk, but any byte written fails with ``[Errno 28]``."""
     where = tmp_path / "full"
     _mount_tmpfs(where, "size=64k")
-    _fill(where)
+    fill_disk(where)
     yield where
     _unmount(where)
 

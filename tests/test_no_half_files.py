@@ -205,10 +205,10 @@ def test_a_model_saved_onto_a_full_disk_keeps_the_previous_one(small_dir: Path) 
     """safetensors reports a full disk as its own error type: still one line, and the old
     weights and config stay a matching pair (both temporary files are removed)."""
     from latentsketch.model import checkpoint
-    from tests.conftest import _fill, make_tiny_model
+    from tests.conftest import fill_disk, make_tiny_model
 
     before = checkpoint.model_id_of(make_tiny_model(small_dir / "m", seed=0))
-    _fill(small_dir)
+    fill_disk(small_dir)
     with pytest.raises(checkpoint.CheckpointError) as e:
         make_tiny_model(small_dir / "m", seed=1)
     assert str(e.value).startswith(f"cannot save model {small_dir / 'm' / 'model.safetensors'}")

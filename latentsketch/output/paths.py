@@ -145,10 +145,10 @@ class OutputDir:
                 for suffix in suffixes:
                     made.append(_create_exclusive(root, stem, suffix))
             except FileExistsError:
-                _undo(made)
+                discard(*made)
                 continue
             except OSError as e:
-                _undo(made)
+                discard(*made)
                 raise output_error(e, root, f"create files in {self.label}") from e
             return made
         raise OutputError(f"{self.label} {root}: no free name for {base} after {_MAX_ATTEMPTS}")
@@ -163,6 +163,3 @@ def _create_exclusive(root: Path, stem: str, suffix: str) -> Path:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     return path
 
-
-def _undo(made: list[Path]) -> None:
-    discard(*made)
