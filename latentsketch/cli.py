@@ -248,7 +248,8 @@ COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit status: 0 done, 2 a problem the person can fix (one line),
-    1 a bug (one line plus the path of the full traceback), 130 interrupted."""
+    1 a bug (one line plus the path of the full traceback), 130 interrupted, 141 the reader
+    of the output went away (a closed pipe)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
@@ -259,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("latentsketch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `latentsketch info | head -1`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
     except Exception as e:  # noqa: BLE001 - every failure ends in one line, never a traceback
         out = getattr(args, "out", None) or getattr(args, "out_dir", None)
         return report_error(e, argv, out)
