@@ -262,3 +262,28 @@ def test_the_live_exit_line_counts_the_frames_in_the_file(
     assert held > 0
     final = [r.getMessage() for r in caplog.records if "recording finalised" in r.getMessage()]
     assert final == [f"recording finalised: {video} ({held} frames)"]
+
+
+def test_a_control_log_on_a_disk_that_fills_stops_with_one_message(small_dir: Path) -> None:
+    """The log keeps what reached the disk, says so once, and closes its file (the mount's
+    teardown fails on a file left open)."""
+    from latentsketch import commands as C
+    from tests.conftest import fill_disk
+
+    said = Said()
+    space = make_space()
+    out = SessionOutputs(OutputDir(small_dir), 30.0, said, always_log=True)
+    path = OutputDir(small_dir).reserve(".log.jsonl")
+    ctx = LogContext("0123456789ab", "default", "fp32", "fit", 30.0, 1.0)
+    out.open_log(path, engine.State.initial(space, 0), (64, 64), ctx)
+    assert out.control_log is not None
+    fill_disk(small_dir)
+    cmds = [C.SetDim(i % 8, 0.5) for i in range(50)]
+    for i in range(2000):
+        out.log_frame(i / 30, 1 / 30, cmds)
+        out.log_preset("p", {"walk.speed": 1.0}, {}, None)
+    assert out.control_log is None
+    (text, error), = said.lines
+    assert error and text.startswith(f"control log stopped: cannot write {path}: No space left")
+    out.close()
+    assert path.stat().st_size > 0  # the header and what was flushed are kept

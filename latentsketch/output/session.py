@@ -19,6 +19,7 @@ import numpy as np
 
 from latentsketch import commands as C
 from latentsketch import engine
+from latentsketch.errors import os_error_line
 from latentsketch.output.controllog import ControlLog
 from latentsketch.output.paths import OutputDir, OutputError, discard
 from latentsketch.output.recorder import Recorder, RecorderStatus
@@ -117,7 +118,7 @@ class SessionOutputs:
                 fit=ctx.fit, fps=ctx.fps, look_visibility=ctx.look_visibility)
         except OSError as e:
             discard(path)
-            self.say(f"control log not started: {e}", error=True)
+            self.say(f"control log not started: {os_error_line(e, path)}", error=True)
 
     def log_frame(self, t: float, dt: float, cmds: Iterable[C.Command]) -> None:
         if self.control_log is None:
@@ -125,19 +126,33 @@ class SessionOutputs:
         try:
             self.control_log.frame(t, dt, cmds)
         except OSError as e:
-            self.say(f"control log stopped: {e}", error=True)
-            self.control_log = None
+            self._log_failed(e)
 
     def log_preset(self, name: str, params: dict, slots: dict, keyframes: list | None) -> None:
-        if self.control_log is not None:
+        if self.control_log is None:
+            return
+        try:
             self.control_log.load_preset(name, params, slots, keyframes)
+        except OSError as e:
+            self._log_failed(e)
+
+    def _log_failed(self, e: OSError) -> None:
+        """A write failed (the disk filled): say so once, stop logging, keep what was written."""
+        log, self.control_log = self.control_log, None
+        assert log is not None
+        self.say(f"control log stopped: {os_error_line(e, log.path)}", error=True)
+        try:
+            log.close()
+        except OSError:
+            pass  # already said: the same disk refuses the rest of the buffer
 
     def _close_log(self) -> None:
         if self.control_log is not None and not self.always_log:
             try:
                 self.control_log.close()
             except OSError as e:
-                self.say(f"control log {self.control_log.path}: {e}", error=True)
+                self.say(f"control log: {os_error_line(e, self.control_log.path, 'finish')}",
+                         error=True)
             self.control_log = None
 
     def _end_recording(self, st: RecorderStatus) -> None:
@@ -185,6 +200,7 @@ class SessionOutputs:
             try:
                 self.control_log.close()
             except OSError as e:
-                self.say(f"control log {self.control_log.path}: {e}", error=True)
+                self.say(f"control log: {os_error_line(e, self.control_log.path, 'finish')}",
+                         error=True)
             self.control_log = None
         return st
