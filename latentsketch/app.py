@@ -42,7 +42,7 @@ from latentsketch.model.engines import ENGINES
 from latentsketch.model.inference import Decoder
 from latentsketch.output.display import Display
 from latentsketch.output.hud import Hud, HudInfo
-from latentsketch.output.paths import OutputDir
+from latentsketch.output.paths import OutputDir, removed_on_failure
 from latentsketch.output.session import LogContext, SessionOutputs
 from latentsketch.output.snapshot import (
     SnapshotError,
@@ -306,16 +306,25 @@ class App:
         self.say(f"preset {p.name}")
 
     def _save_preset(self) -> None:
-        p = replace(self.preset, params=dict(self.state.params), seed=self.state.seed,
-                    model=self.loaded.model_id, mappings=self.mapper.mappings,
-                    slots={i + 1: tuple(float(x) for x in s)
-                           for i, s in enumerate(self.state.slots) if s is not None})
+        """Save the state as a new preset in the user's preset folder (``--preset NAME`` and
+        OSC ``/latentsketch/preset`` look there), named after the current preset plus a time
+        stamp; the file's ``name`` is that name. Failures are one line, no file is left."""
+        folder = OutputDir(presets.user_dir(), presets.saved_name_prefix(self.preset.name),
+                           label="preset folder")
         try:
-            path = self.out.reserve(".toml")
-            p.save(path)
-            self.say(f"preset saved to {path}")
+            path = folder.reserve(".toml")
+            p = replace(self.preset, name=path.stem, source=str(path),
+                        params=dict(self.state.params), seed=self.state.seed,
+                        model=self.loaded.model_id, mappings=self.mapper.mappings,
+                        slots={i + 1: tuple(float(x) for x in s)
+                               for i, s in enumerate(self.state.slots) if s is not None})
+            with removed_on_failure(path):
+                p.save(path)
         except (OSError, ValueError) as e:
             self.say(f"preset not saved: {e}", error=True)
+            return
+        self.preset = p
+        self.say(f"preset saved as {p.name!r} ({path}); --preset {p.name!r} loads it")
 
     # --- the loop ------------------------------------------------------------------------------
 

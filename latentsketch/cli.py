@@ -237,9 +237,6 @@ def cmd_midi(a: argparse.Namespace) -> int:
 def cmd_render(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from latentsketch.output.controllog import ControlLogError
-    from latentsketch.output.export import ExportError
-    from latentsketch.output.snapshot import SnapshotError
     from latentsketch.render import RenderRequest, render
 
     req = RenderRequest(
@@ -258,8 +255,6 @@ def cmd_render(a: argparse.Namespace) -> int:
 
     try:
         r = render(req, progress)
-    except (ExportError, ControlLogError, SnapshotError) as e:
-        raise UserError(str(e)) from None
     finally:
         bar.close()
     print(f"wrote {r.path}: {r.frames} frames, {r.size[0]}x{r.size[1]} at {r.fps:g} fps "
@@ -272,24 +267,52 @@ COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Exit status: 0 done, 2 a problem the person can fix (one line),
+    1 a bug (one line plus the path of the full traceback), 130 interrupted, 141 the reader
+    of the output went away (a closed pipe)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["play", *argv]
     args = build_parser().parse_args(argv)
-    from latentsketch.data.images import DataError
-    from latentsketch.model.checkpoint import CheckpointError
-    from latentsketch.output.paths import OutputError
-    from latentsketch.preset import PresetError
-
     try:
         return COMMANDS[args.command](args)
-    except (UserError, CheckpointError, DataError, PresetError, OutputError) as e:
-        print(f"latentsketch: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("latentsketch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `latentsketch info | head -1`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
+    except Exception as e:  # noqa: BLE001 - every failure ends in one line, never a traceback
+        out = getattr(args, "out", None) or getattr(args, "out_dir", None)
+        return report_error(e, argv, out)
+
+
+def report_error(err: Exception, argv: Sequence[str] = (), out: str | None = None) -> int:
+    """Print ``err`` as one line on stderr and return the exit status for it.
+
+    A ``UserError`` (the project's whole kind) or an OSError naming a path or a machine state
+    (read-only, full, no permission) is the person's to fix: its line, status 2; an OSError
+    that names no file (a ``write`` on a full disk) is told as the command's output ``out``.
+    Anything else is a bug: one line with the path of the full traceback
+    (``errors.write_crash_log``), status 1.
+    """
+    from latentsketch.errors import is_user_os_error, os_error_line, write_crash_log
+
+    if isinstance(err, UserError):
+        line = " ".join(str(err).split()) or type(err).__name__
+        print(f"latentsketch: error: {line}", file=sys.stderr)
+        return 2
+    if is_user_os_error(err):
+        where = None if getattr(err, "filename", None) else out
+        print(f"latentsketch: error: {os_error_line(err, where)}", file=sys.stderr)
+        return 2
+    log = write_crash_log(err, argv)
+    what = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+    where = f"the full traceback is in {log}" if log else "no crash report could be written"
+    print(f"latentsketch: internal error (a bug, please report it): {what}; {where}",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

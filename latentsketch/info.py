@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from latentsketch.errors import UserError
 from latentsketch.model import checkpoint
 from latentsketch.model.inference import Decoder
 from latentsketch.model.vae import count_params, decoder_flops
+from latentsketch.output.paths import output_error, write_atomically
 from latentsketch.output.sheets import labelled_sheet
 
 SWEEP = np.linspace(-2.5, 2.5, 9)
@@ -27,7 +29,14 @@ def atlas(loaded: checkpoint.LoadedModel, decoder: Decoder, dims: int) -> np.nda
 
 
 def describe(model: str | None, out: Path, dims: int = 6) -> str:
-    """Print-ready description; writes the atlas PNG into ``out`` (never into assets/)."""
+    """Print-ready description; writes the atlas PNG into ``out`` (never into assets/).
+
+    Raises UserError for ``dims`` < 1, CheckpointError for an unusable model and OutputError
+    (one line naming the file) when the atlas cannot be written; a failed write leaves no
+    partial file.
+    """
+    if dims < 1:
+        raise UserError(f"--dims {dims}: the atlas needs at least 1 dimension (row)")
     loaded = checkpoint.load(model)
     assets = checkpoint.default_model_path().parent.resolve()
     out = Path(out)
@@ -66,10 +75,14 @@ def describe(model: str | None, out: Path, dims: int = 6) -> str:
         lines.append("   " + "   ".join(cells[i : i + 4]))
     grid = atlas(loaded, dec, dims)
     rows = [(f"dim {k} (raw {loaded.space.raw_index(k)})", grid[k]) for k in range(len(grid))]
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"latentsketch-atlas-{loaded.model_id}.png"
-    labelled_sheet(rows, scale=max(1, 128 // loaded.cfg.image_size),
-                   title=f"latent atlas {loaded.model_id}: each row sweeps one dimension "
-                         f"from -2.5 to +2.5 std").save(path)
+    sheet = labelled_sheet(rows, scale=max(1, 128 // loaded.cfg.image_size),
+                           title=f"latent atlas {loaded.model_id}: each row sweeps one "
+                                 f"dimension from -2.5 to +2.5 std")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise output_error(e, out, "create folder") from e
+    path = write_atomically(out / f"latentsketch-atlas-{loaded.model_id}.png",
+                            lambda tmp: sheet.save(tmp, format="PNG"))
     lines.append(f"atlas      {path}")
     return "\n".join(lines)

@@ -7,9 +7,10 @@ reported in one line naming the file and the key::
     preset presets/live.toml: walk.speed = -2 is out of range 0..10
 
 Presets are read with ``tomllib`` and written with ``tomlkit``; a preset written by the program
-loads back equal. Named presets are looked up only in the preset folders (the user's folders, then
-the bundled ones shipped as package ``latentsketch.presets``); a name is a plain file name without
-``/``, ``\\`` or ``..``, so a name arriving over OSC cannot reach other files.
+loads back equal. Named presets are looked up only in the preset folders (the user's folder,
+``user_dir()``, then the bundled ones shipped as package ``latentsketch.presets``); a name is a
+plain file name without ``/``, ``\\`` or ``..``, so a name arriving over OSC cannot reach other
+files. Presets saved from the window go to the user's folder, so ``--preset NAME`` finds them.
 
 This module is ``preset`` (singular) because ``latentsketch.presets`` is the package of bundled
 ``.toml`` files: a ``presets.py`` module would collide with it.
@@ -34,7 +35,7 @@ import tomlkit
 from latentsketch.commands import SetParam
 from latentsketch.control.mapping import Mapping, MappingError
 from latentsketch.engine import SLOTS
-from latentsketch.errors import UserError
+from latentsketch.errors import UserError, os_error_line
 from latentsketch.output.geometry import FIT_MODES
 from latentsketch.params import PARAM_BY_NAME, PARAMS
 
@@ -64,7 +65,9 @@ def bundled_dir() -> Traversable:
 
 
 def user_dir() -> Path:
-    """Where the user's own presets live (``~/.config/latentsketch/presets`` on Linux)."""
+    """Where the user's own presets live: ``$XDG_CONFIG_HOME/latentsketch/presets`` (default
+    ``~/.config/...``) on Linux, ``~/Library/Application Support/...`` on macOS,
+    ``%APPDATA%\\latentsketch\\presets`` on Windows. Read at each call, never cached."""
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
     elif sys.platform == "darwin":
@@ -74,10 +77,17 @@ def user_dir() -> Path:
     return base / "latentsketch" / "presets"
 
 
-def find(name: str, folders: tuple[Path, ...] = ()) -> Traversable:
-    """The file of preset ``name``: the first of ``folders`` that has it, else the bundled one."""
+def search_path(folders: tuple[Path, ...] | None = None) -> tuple[Path | Traversable, ...]:
+    """The preset folders in lookup order: ``folders`` (default: the user's folder), then the
+    bundled presets."""
+    return (*((user_dir(),) if folders is None else folders), bundled_dir())
+
+
+def find(name: str, folders: tuple[Path, ...] | None = None) -> Traversable:
+    """The file of preset ``name``: the first of ``folders`` (default: the user's folder) that
+    has it, else the bundled one; PresetError if none has it."""
     stem = check_name(name)
-    for folder in (*folders, bundled_dir()):
+    for folder in search_path(folders):
         candidate = folder / f"{stem}.toml"
         if candidate.is_file():
             return candidate
@@ -85,18 +95,22 @@ def find(name: str, folders: tuple[Path, ...] = ()) -> Traversable:
     raise PresetError(f"preset {stem!r} not found in the preset folders (available: {known})")
 
 
-def available(folders: tuple[Path, ...] = ()) -> list[str]:
-    """Names of all presets in ``folders`` and the bundled folder."""
+def available(folders: tuple[Path, ...] | None = None) -> list[str]:
+    """Names of all presets in ``folders`` (default: the user's folder) and the bundled one."""
     names: set[str] = set()
-    for folder in (*folders, bundled_dir()):
-        if folder.is_dir():
-            names.update(f.name[:-5] for f in folder.iterdir()
-                         if f.name.endswith(".toml") and _NAME.fullmatch(f.name[:-5]))
+    for folder in search_path(folders):
+        try:
+            if folder.is_dir():
+                names.update(f.name[:-5] for f in folder.iterdir()
+                             if f.name.endswith(".toml") and _NAME.fullmatch(f.name[:-5]))
+        except OSError:  # an unreadable user folder hides its presets, nothing more
+            continue
     return sorted(names)
 
 
-def load(name: str, folders: tuple[Path, ...] = ()) -> Preset:
-    """Load a preset by name from the preset folders (never from an arbitrary path)."""
+def load(name: str, folders: tuple[Path, ...] | None = None) -> Preset:
+    """Load a preset by name from the preset folders (never from an arbitrary path);
+    ``folders`` defaults to the user's folder, searched before the bundled presets."""
     f = find(name, folders)
     return Preset.from_toml(_read(f, str(f)), source=str(f))
 
@@ -231,13 +245,33 @@ class Preset:
         return tomlkit.dumps(doc)
 
     def save(self, path: str | Path) -> Path:
-        """Write atomically (a half-written preset never replaces a good one)."""
+        """Write atomically: a half-written preset never replaces a good one, and a failed
+        write leaves no temporary file. Raises PresetError (one line naming ``path``)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_toml(), encoding="utf-8")
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(self.to_toml(), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as e:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            raise PresetError(os_error_line(e, path, "save preset")) from None
         return path
+
+
+_STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
+
+
+def saved_name_prefix(name: str) -> str:
+    """The first part of a saved preset's file name, from the name of the preset it was saved
+    from: ``default`` and ``default-20261130-071000`` both give ``default`` (the saved file adds
+    its own timestamp); characters a preset name may not hold become ``-``."""
+    base = re.sub(r"[^A-Za-z0-9_. -]", "-", _STAMP.sub("", name))
+    base = re.sub(r"\.{2,}", ".", base).strip(" .-")[:40].rstrip(" .-")
+    return base if base and re.match(r"[A-Za-z0-9_]", base) else "preset"
 
 
 def _toml_value(name: str, v: float) -> Any:

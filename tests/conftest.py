@@ -81,3 +81,92 @@ def _no_swallowed_errors(caplog: pytest.LogCaptureFixture):
     bad = [r for r in caplog.get_records("call")
            if r.name.startswith("latentsketch") and r.levelno >= 40 and r.exc_info]
     assert not bad, f"the loop swallowed an error: {bad[0].getMessage()}"
+
+
+# --- real read-only and full folders, and the user's folders (errors and files) -------------
+# Tests run as root, and root writes into a chmod 555 folder: a read-only or full folder has to
+# be a real file system. These mount a small tmpfs (unmounted in teardown) and skip, saying
+# why, where mounting is refused (no root, no CAP_SYS_ADMIN, no mount binary).
+
+
+def _mount_tmpfs(where: Path, options: str) -> None:
+    import subprocess
+
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        pytest.skip(f"cannot mount tmpfs here: {e}")
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount tmpfs here: {(r.stderr or r.stdout).strip()}")
+
+
+def _unmount(where: Path) -> None:
+    """Unmount; a file still open on the mount (a leaked descriptor) fails the test, and a lazy
+    unmount makes sure no mount outlives it."""
+    import gc
+    import subprocess
+
+    if subprocess.run(["umount", str(where)], capture_output=True, timeout=30).returncode:
+        gc.collect()  # a file object waiting for the collector
+        r = subprocess.run(["umount", str(where)], capture_output=True, text=True, timeout=30)
+        if r.returncode:
+            subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
+            pytest.fail(f"{where} was still in use after the test (a file left open?): "
+                        f"{r.stderr.strip()}")
+
+
+def fill_disk(folder: Path) -> None:
+    """Fill a file system to the last byte, so any further write fails with ENOSPC."""
+    import errno
+
+    with open(folder / "filler", "wb", buffering=0) as f:
+        for chunk in (1 << 16, 1 << 12, 1 << 8, 1):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path):
+    """An empty folder on a read-only file system (``[Errno 30]`` on any write, even as root)."""
+    where = tmp_path / "readonly"
+    _mount_tmpfs(where, "ro,size=1m")
+    yield where
+    _unmount(where)
+
+
+@pytest.fixture
+def full_dir(tmp_path: Path):
+    """A folder on a 64 KiB file system filled to the last byte: new (empty) files can still
+    be created, as on a real full disk, but any byte written fails with ``[Errno 28]``."""
+    where = tmp_path / "full"
+    _mount_tmpfs(where, "size=64k")
+    fill_disk(where)
+    yield where
+    _unmount(where)
+
+
+@pytest.fixture
+def small_dir(tmp_path: Path):
+    """A folder on an empty file system of 512 KiB, to fill up while writing."""
+    where = tmp_path / "small"
+    _mount_tmpfs(where, "size=512k")
+    yield where
+    _unmount(where)
+
+
+def listing(folder: Path) -> list[str]:
+    """Every name under ``folder`` except a full_dir's filler, hidden files included."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name != "filler")
+
+
+@pytest.fixture(autouse=True)
+def _user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's preset folder and crash reports live under the test's tmp_path, never in the
+    real ~/.config or ~/.local/state of the machine running the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))

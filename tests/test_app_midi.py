@@ -70,9 +70,9 @@ def test_learn_binds_the_next_control_and_saves_it(tiny_model: Path, tmp_path: P
         app.run(max_frames=80, dt=DT)
         assert app.state.params["walk.temperature"] > 2.5
         app.run(max_frames=81, dt=DT, script=lambda i, a: [C.SavePreset()])
-        saved = list((tmp_path / "out").glob("*.toml"))
+        saved = list(presets.user_dir().glob("*.toml"))  # the user's preset folder
         assert len(saved) == 1
-        p = presets.Preset.from_file(saved[0])
+        p = presets.load(saved[0].stem)  # as --preset NAME finds it
         assert any(m.target == "walk.temperature" and m.cc == 21 for m in p.mappings)
         assert p.params["walk.temperature"] > 2.5
     finally:

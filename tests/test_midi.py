@@ -18,6 +18,7 @@ from latentsketch.control.midi import (
     MidiInputs,
     MidiUnavailable,
     RawMidiParser,
+    device_name,
     list_inputs,
 )
 from latentsketch.preset import load
@@ -180,3 +181,44 @@ def test_backend_errors_at_start_become_one_line(caplog):
     assert caplog.records[0].getMessage().count("\n") == 0
     with pytest.raises(MidiUnavailable):
         list_inputs(Dead())
+
+
+def test_device_back_under_a_new_alsa_client_number_is_found_by_its_full_old_name(caplog):
+    """``--midi`` gave the full name with its ALSA client:port (``20:0``); unplugged and back,
+    ALSA calls it ``24:0``: it is the same device."""
+    old, new = ("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0", "nanoKONTROL2:nanoKONTROL2 MIDI 1 24:0")
+    backend = FakeBackend(["Midi Through:Midi Through Port-0 14:0", old])
+    clock = Clock()
+    ins = MidiInputs(old, backend=backend, clock=clock, rescan=2.0)
+    with caplog.at_level(logging.INFO, logger="latentsketch.midi"):
+        assert ins.start() and ins.connected[0] == old
+        backend.names.remove(old)
+        clock.t = 2.5
+        ins.poll()
+        assert ins.connected == (VIRTUAL_NAME,)
+        backend.names.append(new)
+        clock.t = 5.0
+        ins.poll()
+    assert ins.connected == (new, VIRTUAL_NAME)
+    backend.ports[new].pending.append(mido.Message("control_change", control=0, value=9))
+    assert [m.value for m in ins.poll()] == [9]
+    ins.close()
+
+
+def test_an_exact_name_wins_over_a_twin_and_numbers_alone_still_match():
+    twins = ["nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0", "nanoKONTROL2:nanoKONTROL2 MIDI 1 24:0"]
+    ins = MidiInputs(twins[1], backend=FakeBackend(list(twins)), virtual=False)
+    assert ins.start() and ins.connected == (twins[1],)
+    other = MidiInputs("Launch Control", backend=FakeBackend(twins), virtual=False)
+    assert other.start() and other.connected == ()  # a different device is not matched
+    by_number = MidiInputs("24:0", backend=FakeBackend(list(twins)), virtual=False)
+    assert by_number.start() and by_number.connected == (twins[1],)
+
+
+def test_device_name_drops_only_the_numbers_the_os_assigns():
+    assert device_name("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0") == \
+        "nanoKONTROL2:nanoKONTROL2 MIDI 1"
+    assert device_name("Launch Control XL") == "Launch Control XL"
+    assert device_name("nanoKONTROL2 MIDI 1", platform="linux") == "nanoKONTROL2 MIDI 1"
+    # Windows MM appends the port's index, which changes when devices are replugged
+    assert device_name("nanoKONTROL2 3", platform="win32") == "nanoKONTROL2"

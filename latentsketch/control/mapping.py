@@ -29,6 +29,7 @@ from latentsketch.commands import (
     ToggleHud,
 )
 from latentsketch.engine import SLOTS
+from latentsketch.errors import UserError
 from latentsketch.params import PARAM_BY_NAME, Z_LIMIT, Param
 
 Z_RANGE = (-3.0, 3.0)
@@ -56,7 +57,7 @@ TRIGGERS: dict[str, Callable[[], Command]] = {
 SWITCHES = ("pause", "record")
 
 
-class MappingError(ValueError):
+class MappingError(UserError, ValueError):
     """Invalid mapping; the message starts with the offending key (``curve = 'log' is ...``)."""
 
 

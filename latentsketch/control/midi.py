@@ -3,7 +3,10 @@
 It lists inputs, opens one by name (or the first whose name contains a filter), offers a virtual
 input port named ``latentsketch`` where the OS has them (ALSA, CoreMIDI) so a DAW can send to it,
 and survives devices coming and going: every ``rescan`` seconds it looks at the port list, reports
-a device that vanished or appeared, and reconnects. A machine without MIDI support starts
+a device that vanished or appeared, and reconnects. Names are matched without the numbers the
+OS hands out per connection (ALSA's ``20:0`` client:port, Windows' trailing port index): a
+device unplugged and back as ``... 24:0`` is the same device, even when ``--midi`` named it
+in full with its old number. A machine without MIDI support starts
 normally with one line saying so. The messages it returns are ``mido.Message`` objects for
 ``Mapper.feed_midi`` — the same code that tests drive from raw bytes through ``RawMidiParser``.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +42,20 @@ class Backend(Protocol):
     def get_input_names(self) -> list[str]: ...
 
     def open_input(self, name: str | None = None, virtual: bool = False, **kwargs: Any) -> Any: ...
+
+
+# What the OS appends to a port name per connection, not part of the device's identity:
+# ALSA "client:port" ("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0"), Windows MM a port index
+# ("nanoKONTROL2 1").
+_PORT_NUMBERS = {"alsa": re.compile(r"\s+\d+:\d+$"), "win32": re.compile(r"\s+\d+$")}
+
+
+def device_name(port: str, platform: str = sys.platform) -> str:
+    """A port name without the numbers the OS assigns per connection (see _PORT_NUMBERS)."""
+    name = _PORT_NUMBERS["alsa"].sub("", port.strip())
+    if platform == "win32":
+        name = _PORT_NUMBERS["win32"].sub("", name)
+    return name
 
 
 def _line(e: BaseException) -> str:
@@ -128,9 +146,11 @@ class RawMidiParser:
 class MidiInputs:
     """The open MIDI inputs, polled once per frame with ``poll()``.
 
-    ``device`` is a port name or a case-insensitive part of one ("nanoKONTROL2"); None takes the
-    first input that is not a "Midi Through" port. ``start()`` returns False (after logging one
-    line) when the machine has no MIDI; ``poll()`` then always returns [].
+    ``device`` is a port name or a case-insensitive part of one ("nanoKONTROL2"), compared
+    without the OS's per-connection numbers (``device_name``); an exact name wins over other
+    matches. None takes the first input that is not a "Midi Through" port. ``start()`` returns
+    False (after logging one line) when the machine has no MIDI; ``poll()`` then always
+    returns [].
     """
 
     def __init__(
@@ -223,7 +243,8 @@ class MidiInputs:
             return False
         if self.device is None:
             return "midi through" not in low
-        return name == self.device or self.device.lower() in low
+        want = self.device.lower()
+        return want in low or device_name(want) in device_name(low)
 
     def _scan(self) -> None:
         self._next_scan = self._clock() + self.rescan
@@ -237,7 +258,7 @@ class MidiInputs:
             self._disconnect("disconnected")
         if self._port is not None:
             return
-        for name in names:
+        for name in sorted(names, key=lambda n: n != self.device):  # the exact name first
             if not self._wanted(name):
                 continue
             try:

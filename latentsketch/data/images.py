@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageColor, ImageOps, UnidentifiedImageError
 
+from latentsketch.errors import UserError
+
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 Colour = tuple[int, int, int]
@@ -64,7 +66,7 @@ _ORIENTATION = 0x0112  # the EXIF tag
 log = logging.getLogger("latentsketch")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A data set that cannot be used; the message is one line naming the folder."""
 
 

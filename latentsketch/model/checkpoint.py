@@ -11,6 +11,7 @@ import hashlib
 import importlib.resources
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from latentsketch.errors import UserError, os_error_line
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model.vae import VAE, VAEConfig
 
@@ -28,7 +30,7 @@ VERSION = 1
 WEIGHTS = "model.safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be used; the message is one line naming the file."""
 
 
@@ -82,24 +84,48 @@ def save(vae: VAE, out: str | os.PathLike[str], meta: dict[str, Any] | None = No
          dtype: torch.dtype = torch.float32) -> Path:
     """Write weights and config atomically (temp file + rename); returns the weights path.
 
+    Raises CheckpointError (one line naming the file: a full disk, a read-only folder) and
+    leaves the previous weights and config as they were, without temporary files.
+
     ``dtype=torch.float16`` halves the file (the bundled model) at no visible cost: weights are
     widened to float32 on load and the live decode runs in bf16 or fp32 anyway.
     """
     out = Path(out)
     weights = out / WEIGHTS if out.suffix != ".safetensors" else out
-    weights.parent.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "version": VERSION, "model": vae.cfg.to_dict(), **(meta or {})}
     text = json.dumps(config, indent=1)
     tensors = {k: v.detach().to("cpu", dtype).contiguous()
                for k, v in vae.state_dict().items()}
     tmp = weights.with_name(weights.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"latentsketch": json.dumps(config)})
-    os.chmod(tmp, 0o644)  # safetensors creates 0600; a shared model folder should be readable
-    os.replace(tmp, weights)
-    side_tmp = _sidecar(weights).with_name(_sidecar(weights).name + ".tmp")
-    side_tmp.write_text(text)
-    os.replace(side_tmp, _sidecar(weights))
+    side = _sidecar(weights)
+    side_tmp = side.with_name(side.name + ".tmp")
+    try:  # both files complete before either replaces the old pair: never new weights, old config
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(tmp), metadata={"latentsketch": json.dumps(config)})
+        os.chmod(tmp, 0o644)  # safetensors creates 0600; a shared model folder should be readable
+        side_tmp.write_text(text)
+        os.replace(tmp, weights)
+        os.replace(side_tmp, side)
+    except (OSError, SafetensorError) as e:
+        _remove(tmp, side_tmp)
+        raise CheckpointError(_write_error(e, weights)) from None
     return weights
+
+
+def _remove(*paths: Path) -> None:
+    for p in paths:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _write_error(e: BaseException, path: Path) -> str:
+    """One line for a failed write; safetensors reports an OS error only in its text."""
+    if not isinstance(e, OSError):
+        code = re.search(r"os error (\d+)", str(e))
+        e = OSError(int(code.group(1)), os.strerror(int(code.group(1)))) if code else e
+    return os_error_line(e, path, "save model")
 
 
 def _read_config(weights: Path, header: dict[str, str] | None) -> dict[str, Any]:
@@ -180,7 +206,10 @@ def load(path: str | os.PathLike[str] | None = None,
 
 def save_train_state(opt: torch.optim.Optimizer, step: int, extra: dict[str, Any],
                      path: Path) -> None:
-    """Adam moments as safetensors (no pickle), so ``--resume`` continues the same run."""
+    """Adam moments as safetensors (no pickle), so ``--resume`` continues the same run.
+
+    Raises CheckpointError (one line) if the file cannot be written; nothing is left half-done.
+    """
     tensors: dict[str, torch.Tensor] = {}
     for gi, group in enumerate(opt.param_groups):
         for pi, p in enumerate(group["params"]):
@@ -190,8 +219,12 @@ def save_train_state(opt: torch.optim.Optimizer, step: int, extra: dict[str, Any
                         if v.ndim == 0 else v.detach().cpu().contiguous()
     meta = {"step": str(step), "extra": json.dumps(extra)}
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    except (OSError, SafetensorError) as e:
+        _remove(tmp)
+        raise CheckpointError(_write_error(e, path)) from None
 
 
 def load_train_state(opt: torch.optim.Optimizer, path: Path) -> tuple[int, dict[str, Any]]:

@@ -37,6 +37,7 @@ import numpy as np
 
 from latentsketch import commands as C
 from latentsketch import engine
+from latentsketch.errors import UserError
 from latentsketch.latent import walks
 from latentsketch.latent.space import LatentSpace
 from latentsketch.params import PARAM_BY_NAME
@@ -46,7 +47,7 @@ VERSION = 1
 _TYPES: dict[str, type] = {"State": engine.State, "WalkState": walks.WalkState}
 
 
-class ControlLogError(ValueError):
+class ControlLogError(UserError, ValueError):
     """A control log that cannot be used; one line naming the file (and line)."""
 
 

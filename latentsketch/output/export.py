@@ -30,9 +30,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from latentsketch.errors import UserError
 from latentsketch.model.inference import Decoder
 from latentsketch.output.geometry import FIT_MODES, fit_geometry
 from latentsketch.output.look import Look
+from latentsketch.output.paths import discard, output_error
 from latentsketch.output.video import FrameWriter, H264Writer, open_writer, writer_class
 
 FILTERS = ("bicubic", "bilinear", "lanczos", "live")
@@ -40,7 +42,7 @@ FITS = FIT_MODES
 Progress = Callable[[int, int], None]
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """Export settings that cannot work; one line for the user."""
 
 
@@ -248,6 +250,7 @@ class _Sink:
         self.writer.close()
 
     def abort(self) -> None:
+        """Stop the thread and remove everything written: a failed export leaves nothing."""
         try:
             while True:
                 self._q.get_nowait()
@@ -255,7 +258,7 @@ class _Sink:
             pass
         self._q.put(None)
         self._thread.join()
-        self.writer.abort()
+        self.writer.discard()
 
 
 def _batches(frames: Iterable[Frame], n: int) -> Iterator[list[Frame]]:
@@ -286,7 +289,9 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
     """Render ``clip`` to ``path`` (.mp4, .mov, .gif, or a folder for PNG frames).
 
     ``progress(done, total)`` is called after each written frame. Raises ExportError for
-    settings the format refuses and OutputError (one line) if the file cannot be written.
+    settings the format refuses and OutputError (one line) if the file cannot be written;
+    a file is written under a hidden ``.partial`` name and renamed when complete, so a failed
+    export leaves neither a partial file nor (PNG frames) the frames it wrote.
     """
     path = Path(path)
     try:
@@ -318,10 +323,12 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
                         progress(done, clip.count)
         sink.finish()
     except BaseException:
-        sink.abort()
-        if target != path:
-            target.unlink(missing_ok=True)
+        sink.abort()  # removes the partial file (or the PNG frames written)
         raise
     if target != path:
-        os.replace(target, path)
+        try:
+            os.replace(target, path)
+        except OSError as e:
+            discard(target)
+            raise output_error(e, path) from e
     return ExportResult(path, done, size, clip.fps, time.perf_counter() - start)

@@ -1,5 +1,9 @@
 """The output folder: where recordings, snapshots and logs go, named so nothing is overwritten.
 
+Nothing here is ever left half-written: a reserved name whose writing fails is removed again
+(``discard``, ``removed_on_failure``), and a file with a fixed name (the atlas) is written to a
+hidden temporary name and renamed into place only when complete (``write_atomically``).
+
 Names are ``<prefix>-YYYYMMDD-HHMMSS<suffix>`` (``latentsketch-20261123-193012.mp4``); when that
 name is taken, ``-2``, ``-3``... is appended to the stem. A name is *reserved* by creating it
 with ``O_EXCL`` (files) or ``mkdir`` (folders), so two callers — two threads, or two running
@@ -10,26 +14,80 @@ its control log, a snapshot and its upscaled copy) share one stem, reserved toge
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from latentsketch.errors import UserError, os_error_line, os_reason
 
 DEFAULT_OUT_DIR = Path("latentsketch-out")
 _MAX_ATTEMPTS = 10_000
 
 
-class OutputError(OSError):
+class OutputError(UserError, OSError):
     """A file or folder for output cannot be written; ``str(err)`` is one line for the user."""
 
 
 def describe_os_error(err: BaseException) -> str:
     """The reason in an OS or FFmpeg error, one line, without the ``[Errno n]`` noise."""
-    reason = getattr(err, "strerror", None)
-    if isinstance(reason, str) and reason:
-        return reason
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return os_reason(err)
+
+
+def output_error(err: BaseException, path: str | os.PathLike[str],
+                 action: str = "write") -> OutputError:
+    """An OutputError saying ``cannot write PATH: reason; what to do`` for ``err``."""
+    out = OutputError(os_error_line(err, path, action))
+    out.errno = getattr(err, "errno", None)
+    return out
+
+
+def discard(*paths: str | os.PathLike[str]) -> None:
+    """Remove regular files and empty folders that a failed write left behind; never raises.
+
+    Anything else is left alone: a device (``/dev/full`` given as an output), a symlink's
+    target, a folder that holds files.
+    """
+    for p in paths:
+        try:
+            mode = os.lstat(p).st_mode
+            if stat.S_ISREG(mode):
+                os.unlink(p)
+            elif stat.S_ISDIR(mode):
+                os.rmdir(p)
+        except OSError:
+            pass
+
+
+@contextmanager
+def removed_on_failure(*paths: str | os.PathLike[str]) -> Iterator[None]:
+    """Remove ``paths`` (reserved names being written) if the block raises, then re-raise."""
+    try:
+        yield
+    except BaseException:
+        discard(*paths)
+        raise
+
+
+def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Have ``write(tmp)`` write a hidden temporary file beside ``path``, then rename it into
+    place: ``path`` is either its old self or complete, never half-written. Raises
+    OutputError (one line naming ``path``) if writing or renaming fails; the temporary file
+    is removed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        discard(tmp)
+        raise output_error(e, path) from e
+    except BaseException:
+        discard(tmp)
+        raise
+    return path
 
 
 def timestamp_stem(prefix: str, now: datetime | None = None) -> str:
@@ -44,10 +102,12 @@ class OutputDir:
     Args:
         root: the folder; relative paths are relative to the current directory at use time.
         prefix: the first part of every file name.
+        label: what the folder is called in messages.
     """
 
     root: Path = DEFAULT_OUT_DIR
     prefix: str = "latentsketch"
+    label: str = "output folder"
 
     def ensure(self) -> Path:
         """Create the folder if needed and prove it is writable; OutputError names it if not."""
@@ -55,13 +115,13 @@ class OutputDir:
         try:
             root.mkdir(parents=True, exist_ok=True)
         except FileExistsError as e:
-            raise OutputError(f"output folder {root} is a file, not a folder") from e
+            raise OutputError(f"{self.label} {root} is a file, not a folder") from e
         except OSError as e:
-            raise OutputError(f"cannot create output folder {root}: {describe_os_error(e)}") from e
+            raise output_error(e, root, f"create {self.label}") from e
         if not root.is_dir():
-            raise OutputError(f"output folder {root} is a file, not a folder")
+            raise OutputError(f"{self.label} {root} is a file, not a folder")
         if not os.access(root, os.W_OK | os.X_OK):
-            raise OutputError(f"output folder {root} is not writable")
+            raise OutputError(f"{self.label} {root} is not writable; choose a writable folder")
         return root
 
     def reserve(self, suffix: str, now: datetime | None = None) -> Path:
@@ -85,15 +145,13 @@ class OutputDir:
                 for suffix in suffixes:
                     made.append(_create_exclusive(root, stem, suffix))
             except FileExistsError:
-                _undo(made)
+                discard(*made)
                 continue
             except OSError as e:
-                _undo(made)
-                raise OutputError(
-                    f"cannot create files in output folder {root}: {describe_os_error(e)}"
-                ) from e
+                discard(*made)
+                raise output_error(e, root, f"create files in {self.label}") from e
             return made
-        raise OutputError(f"output folder {root}: no free name for {base} after {_MAX_ATTEMPTS}")
+        raise OutputError(f"{self.label} {root}: no free name for {base} after {_MAX_ATTEMPTS}")
 
 
 def _create_exclusive(root: Path, stem: str, suffix: str) -> Path:
@@ -105,10 +163,3 @@ def _create_exclusive(root: Path, stem: str, suffix: str) -> Path:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     return path
 
-
-def _undo(made: list[Path]) -> None:
-    for path in made:
-        try:
-            path.rmdir() if path.is_dir() else path.unlink()
-        except OSError:
-            pass

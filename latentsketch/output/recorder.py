@@ -17,6 +17,10 @@ When writing fails (disk full, folder gone, encoder error) the thread stops reco
 what is on disk, and puts one line in ``status().error``; the render loop never sees an
 exception. The default writer is crash-safe MP4 (``video.H264Writer``): after a SIGKILL the
 file plays up to its last fragment (half a second by default).
+
+When a recording ends, ``frames_written`` is what the file holds (counted in the file after a
+failure: a full disk loses the fragment being written), and a recording that holds no frame
+is removed rather than left as an empty file.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentsketch.output.paths import describe_os_error
+from latentsketch.output.paths import describe_os_error, discard
 from latentsketch.output.video import FrameWriter, H264Writer, as_fps
 
 WriterFactory = Callable[[Path, int, int, Fraction], FrameWriter]
@@ -198,6 +202,7 @@ class Recorder:
             writer = self._factory(session.path, session.width, session.height,
                                    as_fps(session.fps))
         except Exception as e:  # any failure to open becomes a status line, never a crash
+            discard(session.path)  # the reserved name: no empty file is left behind
             session.finish(RecorderState.FAILED, _one_line("recording not started", e))
             return
         while True:
@@ -211,8 +216,9 @@ class Recorder:
                 writer.write(frame, t)
             except Exception as e:  # disk full, encoder error, wrong frame shape
                 writer.abort()
+                kept = _settle(session, writer)
                 session.finish(RecorderState.FAILED, _one_line(
-                    f"recording stopped after {session.written} frames", e))
+                    f"recording stopped after {kept} frames{_gone(kept)}", e))
                 _drain(session.queue)
                 return
             with session.lock:
@@ -221,9 +227,29 @@ class Recorder:
             writer.close()
         except Exception as e:
             writer.abort()
-            session.finish(RecorderState.FAILED, _one_line(f"could not finish {session.path}", e))
+            kept = _settle(session, writer)
+            session.finish(RecorderState.FAILED, _one_line(
+                f"could not finish {session.path} ({kept} frames kept{_gone(kept)})", e))
             return
+        _settle(session, writer)
         session.finish(RecorderState.IDLE, getattr(writer, "remux_error", None))
+
+
+def _settle(session: _Session, writer: FrameWriter) -> int:
+    """Set the frame count to what the finished file holds; remove a file that holds none."""
+    try:
+        kept = writer.frames_on_disk()
+    except Exception:  # counting is a courtesy: fall back to what was handed over
+        kept = session.written
+    with session.lock:
+        session.written = kept
+    if kept == 0:
+        discard(session.path)
+    return kept
+
+
+def _gone(kept: int) -> str:
+    return " (nothing recorded: the file was removed)" if kept == 0 else ""
 
 
 def _one_line(context: str, err: BaseException) -> str:

@@ -34,7 +34,11 @@ from latentsketch.data.images import (
     describe_read_error,
     open_image,
 )
-from latentsketch.output.paths import OutputDir, OutputError, describe_os_error
+from latentsketch.output.paths import (
+    OutputDir,
+    output_error,
+    removed_on_failure,
+)
 
 KEY_PREFIX = "latentsketch:"
 
@@ -42,7 +46,8 @@ KEY_PREFIX = "latentsketch:"
 class SnapshotError(DataError):
     """An image cannot be read, or its latentsketch metadata is damaged; one line.
 
-    A DataError (so a ValueError), which the command line prints as one line with exit status 2.
+    A DataError (so a UserError and a ValueError): the command line prints it as one line with
+    exit status 2.
     """
 
 
@@ -100,7 +105,8 @@ def upscaled_dims(width: int, height: int, long_side: int) -> tuple[int, int] | 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray | Image.Image,
               meta: SnapshotMeta, compress_level: int = 3) -> Path:
-    """Write one RGB PNG with the snapshot metadata; OutputError names the file on failure."""
+    """Write one RGB PNG with the snapshot metadata; OutputError names the file on failure
+    (the caller removes what a failed write left: ``save_snapshot`` does)."""
     path = Path(path)
     im = image if isinstance(image, Image.Image) else Image.fromarray(
         np.ascontiguousarray(image, np.uint8), "RGB")
@@ -111,7 +117,7 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray | Image.Image,
     try:
         im.save(path, format="PNG", pnginfo=info, compress_level=compress_level)
     except OSError as e:
-        raise OutputError(f"cannot write snapshot {path}: {describe_os_error(e)}") from e
+        raise output_error(e, path, "write snapshot") from e
     return path
 
 
@@ -120,17 +126,19 @@ def save_snapshot(frame: np.ndarray, meta: SnapshotMeta, out: OutputDir,
     """Write ``frame`` (uint8 HxWx3, native size) and its upscaled copy under fresh names.
 
     Names share a stem: ``latentsketch-20261123-193012.png`` and ``...-1024.png``.
-    Raises OutputError (one line) if the folder or a file cannot be written.
+    Raises OutputError (one line) if the folder or a file cannot be written; then neither
+    file is left behind (a snapshot is both files or none).
     """
     h, w = frame.shape[:2]
     dims = upscaled_dims(w, h, upscaled_size)
     suffixes = [".png"] if dims is None else [".png", f"-{max(dims)}.png"]
     paths = out.reserve_many(suffixes)
-    image = Image.fromarray(np.ascontiguousarray(frame, np.uint8), "RGB")
-    write_png(paths[0], image, meta)
-    if dims is None:
-        return SnapshotFiles(paths[0], None)
-    write_png(paths[1], image.resize(dims, Image.Resampling.LANCZOS), meta)
+    with removed_on_failure(*paths):
+        image = Image.fromarray(np.ascontiguousarray(frame, np.uint8), "RGB")
+        write_png(paths[0], image, meta)
+        if dims is None:
+            return SnapshotFiles(paths[0], None)
+        write_png(paths[1], image.resize(dims, Image.Resampling.LANCZOS), meta)
     return SnapshotFiles(paths[0], paths[1])
 
 

@@ -17,6 +17,11 @@ MP4 is crash-safe by default, as OBS's "Hybrid MP4": it is written as fragmented
 SIGKILL or power cut keeps everything up to the last fragment), and a clean ``close()``
 remuxes it — packets copied, nothing re-encoded — into an ordinary MP4 with its index at the
 front. If that remux fails the fragmented file stays, still playable.
+
+Nothing is left half-written: a writer that cannot start removes the file it opened, a PNG
+frame that fails is removed, ``discard()`` removes everything a failed export wrote, and
+``frames_on_disk()`` says how many frames the file really holds after a failure (a full disk
+loses the fragment being written, so fewer than were encoded).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from latentsketch.output.paths import OutputError, describe_os_error
+from latentsketch.output.paths import OutputError, describe_os_error, discard, output_error
 
 _BT709 = 1  # AVCOL_SPC / PRI / TRC value for ITU-R BT.709
 _MPEG_RANGE = 1  # limited ("TV") range, what players expect from H.264 and ProRes
@@ -55,7 +60,8 @@ class FrameWriter(ABC):
     """Writes RGB frames to one file or folder; ``close()`` finishes it, ``abort()`` salvages it.
 
     Errors while writing raise ``OutputError`` (one line naming the file); a wrong frame
-    shape or dtype raises ``ValueError``.
+    shape or dtype raises ``ValueError``. After ``close()`` or ``abort()``,
+    ``frames_on_disk()`` counts what the file holds; ``discard()`` removes it.
     """
 
     needs_even_size = False
@@ -88,7 +94,7 @@ class FrameWriter(ABC):
         try:
             self._write(np.ascontiguousarray(frame), pts)
         except (av.FFmpegError, OSError) as e:
-            raise OutputError(f"cannot write {self.path}: {describe_os_error(e)}") from e
+            raise output_error(e, self.path) from e
         self._last_pts = pts
         self.frames_written += 1
 
@@ -100,7 +106,7 @@ class FrameWriter(ABC):
         try:
             self._close()
         except (av.FFmpegError, OSError) as e:
-            raise OutputError(f"cannot finish {self.path}: {describe_os_error(e)}") from e
+            raise output_error(e, self.path, "finish") from e
 
     def abort(self) -> None:
         """Close after an error: keep what is on disk, skip optional work, never raise."""
@@ -111,6 +117,16 @@ class FrameWriter(ABC):
             self._abort()
         except Exception:  # salvaging after an error that was already reported
             pass
+
+    def frames_on_disk(self) -> int:
+        """Frames the finished (closed or aborted) output holds; a writer whose file can lose
+        frames on a failure (a video container) counts them in the file."""
+        return self.frames_written
+
+    def discard(self) -> None:
+        """Remove what this writer wrote (a failed export leaves nothing); never raises."""
+        self.abort()
+        discard(self.path)
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -148,9 +164,11 @@ class _AvWriter(FrameWriter):
                  fps: float | Fraction, *, container_options: dict[str, str],
                  codec_options: dict[str, str], gop_size: int | None = None) -> None:
         super().__init__(path, width, height, fps)
+        self._container: Any = None
+        self._counted: int | None = None  # frames known to be in the file (remux counted)
         try:
-            self._container: Any = av.open(str(self.path), "w", format=self._format(),
-                                           container_options=container_options)
+            self._container = av.open(str(self.path), "w", format=self._format(),
+                                      container_options=container_options)
             stream = self._container.add_stream(self.codec, rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, self.pix_fmt
             cc = stream.codec_context
@@ -163,7 +181,8 @@ class _AvWriter(FrameWriter):
             self._stream = stream
             self._container.start_encoding()
         except (av.FFmpegError, OSError) as e:
-            raise OutputError(f"cannot write {self.path}: {describe_os_error(e)}") from e
+            self._drop_container()
+            raise output_error(e, self.path) from e
 
     def _format(self) -> str:
         return self.path.suffix.lstrip(".").lower()
@@ -185,6 +204,17 @@ class _AvWriter(FrameWriter):
             self._container.mux(self._stream.encode(None))
         finally:
             self._container.close()
+
+    def _drop_container(self) -> None:
+        """After a failed start: close what was opened and remove the file it began."""
+        if self._container is not None:
+            close_unstarted(self._container, self.path)
+        discard(self.path)
+
+    def frames_on_disk(self) -> int:
+        if self._counted is not None:
+            return self._counted
+        return count_frames(self.path) if self.frames_written else 0
 
 
 class H264Writer(_AvWriter):
@@ -235,6 +265,48 @@ class H264Writer(_AvWriter):
         super()._close()
         if self.crash_safe and self.frames_written:
             self.remux_error = remux_to_faststart(self.path, self.frames_written)
+            if self.remux_error is None:
+                self._counted = self.frames_written  # the remux copied exactly that many
+
+
+def close_unstarted(container: Any, path: str | os.PathLike[str]) -> None:
+    """Close an output container whose header was never written (the disk filled, an option
+    was refused), file included; never raises.
+
+    PyAV 18 closes the file of an output container only once its header is written, so
+    after a failed start ``close()`` leaves the file descriptor open: one leaked per failed
+    recording, and a file that stays on disk while it is open. Here it is closed through
+    ``/proc/self/fd`` (Linux); where that does not exist it stays open until exit.
+    """
+    try:
+        container.close()
+    except Exception:  # the start already failed; this is cleanup only
+        pass
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        return
+    target = os.path.realpath(path)
+    for entry in fds.iterdir():
+        try:
+            if os.readlink(entry) in (target, f"{target} (deleted)"):
+                os.close(int(entry.name))
+        except (OSError, ValueError):
+            continue
+
+
+def count_frames(path: str | os.PathLike[str]) -> int:
+    """Frames a video file holds: whole packets of its first video stream (demuxed, not
+    decoded: cheap). A file cut short by a full disk or a crash counts what decodes; a file
+    that cannot be read at all counts 0."""
+    n = 0
+    try:
+        with av.open(str(path)) as src:
+            for packet in src.demux(src.streams.video[0]):
+                if packet.dts is not None and packet.size and not packet.is_corrupt:
+                    n += 1
+    except (av.FFmpegError, OSError, IndexError):
+        pass  # the file ends in a broken fragment: what came before it counts
+    return n
 
 
 def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | None:
@@ -245,26 +317,37 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
     original untouched. Returns None on success or a one-line reason it was kept as is.
     """
     tmp = path.with_name(f".{path.name}.remux")
+    dst: Any = None
+    started = False
     try:
         packets = 0
-        faststart = {"movflags": "+faststart"}
-        with av.open(str(path)) as src, av.open(str(tmp), "w", format="mp4",
-                                                container_options=faststart) as dst:
+        with av.open(str(path)) as src:
+            dst = av.open(str(tmp), "w", format="mp4",
+                          container_options={"movflags": "+faststart"})
             in_stream = src.streams.video[0]
             out_stream = dst.add_stream_from_template(in_stream)
+            dst.start_encoding()
+            started = True
             for packet in src.demux(in_stream):
                 if packet.dts is None:
                     continue
                 packet.stream = out_stream
                 dst.mux(packet)
                 packets += 1
+            dst.close()
         if expected_frames is not None and packets != expected_frames:
             raise OSError(f"remux copied {packets} of {expected_frames} frames")
         os.replace(tmp, path)
         return None
     except (av.FFmpegError, OSError, IndexError) as e:
-        if tmp.is_file():
-            tmp.unlink()
+        if dst is not None and not started:
+            close_unstarted(dst, tmp)
+        elif dst is not None:
+            try:
+                dst.close()
+            except Exception:  # already failing: the reason below is the first error
+                pass
+        discard(tmp)
         return f"{path} kept as fragmented MP4 (finalising failed: {describe_os_error(e)})"
 
 
@@ -319,6 +402,12 @@ class GifWriter(FrameWriter):
                    duration=durations, optimize=False, disposal=1)
         self._frames.clear()
 
+    def discard(self) -> None:
+        """Forget the frames (the file is only written on close) and remove any file."""
+        self._frames.clear()
+        self.closed = True
+        discard(self.path)
+
 
 class PngSequenceWriter(FrameWriter):
     """Numbered PNG files (``frame_000000.png``...) in a folder; never overwrites a frame.
@@ -333,10 +422,11 @@ class PngSequenceWriter(FrameWriter):
                  fps: float | Fraction, *, compress_level: int = 1) -> None:
         super().__init__(path, width, height, fps)
         self.compress_level = compress_level
+        self._made_folder = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise OutputError(f"cannot create folder {self.path}: {describe_os_error(e)}") from e
+            raise output_error(e, self.path, "create folder") from e
 
     def frame_path(self, index: int) -> Path:
         return self.path / f"frame_{index:06d}.png"
@@ -348,12 +438,23 @@ class PngSequenceWriter(FrameWriter):
         except FileExistsError as e:
             raise OutputError(f"{target} already exists; write PNG frames to an empty folder"
                               ) from e
-        with f:
-            Image.fromarray(frame, "RGB").save(f, format="PNG",
-                                               compress_level=self.compress_level)
+        try:
+            with f:
+                Image.fromarray(frame, "RGB").save(f, format="PNG",
+                                                   compress_level=self.compress_level)
+        except BaseException:
+            discard(target)  # never a half-written frame
+            raise
 
     def _close(self) -> None:
         pass
+
+    def discard(self) -> None:
+        """Remove the frames this writer wrote, and the folder if it made it."""
+        self.abort()
+        discard(*(self.frame_path(i) for i in range(self.frames_written)))
+        if self._made_folder:
+            discard(self.path)
 
 
 WRITERS: dict[str, type[FrameWriter]] = {
