@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentsketch.errors import UserError
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model.vae import Decoder as DecoderNet
 
@@ -59,8 +60,10 @@ def cpu_has_bf16() -> bool:
     return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
 
 
-class EngineUnavailable(RuntimeError):
-    """The engine cannot run here (package missing, CPU lacks the precision, no artifact)."""
+class EngineUnavailable(UserError, RuntimeError):
+    """The engine cannot run here (package missing, CPU lacks the precision, no artifact).
+
+    Normally caught (the decoder stays on torch); a forced ``--backend`` shows it as one line."""
 
 
 def _version(package: str) -> str | None:
