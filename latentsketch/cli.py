@@ -7,12 +7,61 @@ Each subcommand is a few lines over a library function that a Python user or a t
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from latentsketch.errors import UserError
+
+MAX_PLAY_FPS = 1000.0   # what a recording's frame rate may be (output.video.as_fps)
+
+
+def version() -> str:
+    """The installed distribution's version, else the package's own ``__version__``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("latentsketch")
+    except metadata.PackageNotFoundError:
+        from latentsketch import __version__
+
+        return __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and a pointer to ``--help``, exit 2.
+
+    Subparsers are built from the same class (``add_subparsers`` uses the parser's type), so
+    every command behaves alike. ``commands`` maps each command to its parser, so unknown
+    options are reported by the command they were given to; ``also_help`` adds another
+    parser's options to ``--help`` (the top level lists ``play``'s, the default command).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.commands: dict[str, argparse.ArgumentParser] = {}
+        self.also_help: argparse.ArgumentParser | None = None
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.commands.get(getattr(ns, "command", None) or "", self).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+        return ns
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.also_help is None:
+            return text
+        return (f"{text}\n'latentsketch [options]' is 'latentsketch play [options]':\n\n"
+                f"{self.also_help.format_help()}")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -25,7 +74,7 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _add_play(sub: argparse._SubParsersAction) -> None:
+def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from latentsketch.control.osc import DEFAULT_PORT
 
     p = sub.add_parser("play", help="open the live window (the default command)")
@@ -55,6 +104,7 @@ def _add_play(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", action="store_true",
                    help="log every command to a control log (always on while recording)")
     p.add_argument("--hud", action="store_true", help="start with the HUD shown")
+    return p
 
 
 def _add_midi(sub: argparse._SubParsersAction) -> None:
@@ -100,7 +150,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("render", help="export keyframes, a walk or a logged performance as video")
     p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
-    src = p.add_argument_group("source (one of; --preset may also go with --keyframes/--walk)")
+    src = p.add_argument_group(
+        "source (at most one; --preset may also go with --keyframes/--walk; none: the default "
+        "preset as 'latentsketch' plays it, for 10 s)")
     src.add_argument("--preset", default=None,
                      help="name or .toml: its tour (its keyframes, else the model's), else its "
                           "walk; also sets the look")
@@ -122,7 +174,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loop", action="store_true", help="end where the start begins (seamless)")
     p.add_argument("--out", default=None,
                    help="file: .mp4 (H.264), .mov (ProRes), .gif, or a folder for PNG frames "
-                        "(default: a new name in --out-dir)")
+                        "(default: a new name in --out-dir); missing folders are created")
     p.add_argument("--out-dir", default="latentsketch-out", help="default ./latentsketch-out")
     p.add_argument("--format", default="mp4", choices=("mp4", "mov", "gif", "png"),
                    help="format when --out is not given")
@@ -142,16 +194,18 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="latentsketch",
         description="A live instrument over the latent space of a VAE. "
                     "'latentsketch [options]' means 'latentsketch play [options]'.")
+    parser.add_argument("--version", action="version", version=f"latentsketch {version()}")
     sub = parser.add_subparsers(dest="command")
-    _add_play(sub)
+    parser.also_help = _add_play(sub)
     _add_train(sub)
     _add_info(sub)
     _add_midi(sub)
     _add_render(sub)
+    parser.commands = dict(sub.choices)
     return parser
 
 
@@ -177,6 +231,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_info(a: argparse.Namespace) -> int:
     from latentsketch.info import describe
 
+    if a.dims < 1:
+        raise UserError(f"--dims {a.dims} must be at least 1 (the atlas shows the top dimensions)")
     print(describe(a.model, Path(a.out), dims=a.dims))
     return 0
 
@@ -188,8 +244,8 @@ def cmd_play(a: argparse.Namespace) -> int:
 
     if not 1 <= a.osc_port <= 65535:
         raise UserError(f"--osc-port {a.osc_port} is out of range 1..65535")
-    if a.fps < 0:
-        raise UserError(f"--fps {a.fps} must be 0 (unthrottled) or more")
+    if not (math.isfinite(a.fps) and 0 <= a.fps <= MAX_PLAY_FPS):
+        raise UserError(f"--fps {a.fps:g} is out of range 0..{MAX_PLAY_FPS:g} (0: unthrottled)")
     logging.basicConfig(level=logging.INFO, format="latentsketch: %(message)s")
     opts = AppOptions(
         model=a.model, preset=a.preset, seed=a.seed, fps=a.fps, size=a.size,
@@ -254,7 +310,7 @@ COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["play", *argv]
     args = build_parser().parse_args(argv)
     from latentsketch.data.images import DataError
