@@ -81,7 +81,8 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
     p.add_argument("--preset", default=None, help="preset name (bundled or user folder)")
     p.add_argument("--seed", type=int, default=None, help="seed of the walk (default: random)")
-    p.add_argument("--fps", type=float, default=60.0, help="target frame rate (0: unthrottled)")
+    p.add_argument("--fps", type=float, default=60.0,
+                   help=f"target frame rate, 0..{MAX_PLAY_FPS:g} (0: unthrottled)")
     p.add_argument("--size", type=_size, default=None, help="window size, e.g. 1024x1024")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--display", type=int, default=0, help="monitor index (projectors)")
@@ -93,7 +94,7 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="recording size (default: the picture's size on screen)")
     p.add_argument("--start-from", default=None, help="a snapshot PNG to start at")
     p.add_argument("--osc-port", type=int, default=DEFAULT_PORT,
-                   help=f"OSC input port (default {DEFAULT_PORT})")
+                   help=f"OSC input port, 1..65535 (default {DEFAULT_PORT})")
     p.add_argument("--osc-host", default="127.0.0.1",
                    help="interface for OSC input (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--no-osc", action="store_true", help="no OSC input")
@@ -117,7 +118,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="a folder of images (recursive) or the word 'procedural'")
     p.add_argument("--out", default="models/mine", help="output folder (default models/mine)")
     p.add_argument("--size", type=int, default=64, choices=(64, 96, 128, 256))
-    p.add_argument("--latent", type=int, default=32, help="latent dimensions (8..128)")
+    p.add_argument("--latent", type=int, default=32,
+                   help="latent dimensions, 1..512 (8 to 128 suit most data)")
     p.add_argument("--width", type=int, default=32, help="channels at the output resolution")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
@@ -179,7 +181,8 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="mp4", choices=("mp4", "mov", "gif", "png"),
                    help="format when --out is not given")
     p.add_argument("--fps", type=float, default=None,
-                   help="frame rate (default 30; --replay: the logged frame times)")
+                   help="frame rate, more than 0 and at most 240 (default 30; --replay: the "
+                        "logged frame times)")
     p.add_argument("--size", type=_size, default=None,
                    help="WxH of any aspect (default 1024x1024; --replay: the recording's)")
     p.add_argument("--fit", default=None, choices=("fit", "fill", "stretch"),
