@@ -57,6 +57,22 @@ def test_version_is_the_installed_version() -> None:
     assert r.stdout.strip() == f"latentsketch {metadata.version('latentsketch')}"
 
 
+def test_version_falls_back_to_the_package_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    import latentsketch
+    from latentsketch import cli
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert latentsketch.__version__ == project["project"]["version"]   # kept in step
+
+    def missing(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    assert cli.version() == latentsketch.__version__
+
+
 def test_top_level_help_lists_the_play_options() -> None:
     r = run("--help")
     assert r.returncode == 0, r.stderr
