@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from latentsketch.errors import UserError
 
@@ -40,8 +40,8 @@ class _Parser(argparse.ArgumentParser):
     parser's options to ``--help`` (the top level lists ``play``'s, the default command).
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.commands: dict[str, argparse.ArgumentParser] = {}
         self.also_help: argparse.ArgumentParser | None = None
 
