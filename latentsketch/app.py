@@ -42,7 +42,7 @@ from latentsketch.model.engines import ENGINES
 from latentsketch.model.inference import Decoder
 from latentsketch.output.display import Display
 from latentsketch.output.hud import Hud, HudInfo
-from latentsketch.output.paths import OutputDir, removed_on_failure
+from latentsketch.output.paths import OutputDir, OutputError, removed_on_failure
 from latentsketch.output.session import LogContext, SessionOutputs
 from latentsketch.output.snapshot import (
     SnapshotError,
@@ -136,6 +136,11 @@ class App:
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
         for w in self.display.take_warnings():
             self.say(w, error=True)
+        try:  # now, not at the first snapshot; the show starts either way
+            self.out.check()
+        except OutputError as e:
+            self.say(f"{e}: recordings, snapshots and presets will fail (--out-dir changes it)",
+                     error=True)
         driver = pygame.display.get_driver()
         if driver in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
             self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
@@ -145,8 +150,11 @@ class App:
             self.pending.append(start)
             self.say(f"starting from {start_from.name}")
         if opts.log_control:
-            self.outputs.open_log(self.out.reserve(".log.jsonl"), self.state,
-                                  self._record_size(), self._log_context())
+            try:
+                self.outputs.open_log(self.out.reserve(".log.jsonl"), self.state,
+                                      self._record_size(), self._log_context())
+            except OutputError as e:
+                self.say(f"control log not started: {e}", error=True)
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -261,9 +269,17 @@ class App:
                           self.display.look.visibility, self.decoder.describe())
 
     def _snapshot(self) -> None:
+        """What the audience sees now, with the look, at the model's size and as shown; the
+        metadata holds the point that made it (the state this frame has not stepped yet)."""
         meta = SnapshotMeta.from_z(engine.output_z(self.state, self.space), self.loaded.model_id,
                                    preset=self.preset.name, seed=self.state.seed, time=self.t)
-        self.outputs.snapshot(self.frame, meta)
+        native = self.display.native_picture()
+        if native is None:   # nothing shown yet (a snapshot command before the first frame)
+            self.outputs.snapshot(self.frame, meta)
+            return
+        w, h = self.display.picture_size
+        picture = self.display.picture() if w > 0 and h > 0 else None
+        self.outputs.snapshot(native, meta, picture)
 
     def _record_size(self) -> tuple[int, int]:
         w, h = self.opts.record_size or self.display.picture_size
@@ -374,7 +390,8 @@ class App:
         """One frame: inputs -> commands -> state -> z -> picture -> outputs."""
         dt = self._dt
         now = time.monotonic()
-        cmds = [*self.pending, *injected, *self._events(events), *self._remote(now)]
+        local = self._events(events)
+        cmds = [*self.pending, *injected, *local, *self._remote(now)]
         self.pending = []
         engine_cmds: list[C.Command] = []
         for c in cmds:
@@ -384,6 +401,7 @@ class App:
                 engine_cmds.append(c)
                 self._select(c)
         self.state = engine.step(self.state, engine_cmds, dt, self.space)
+        self._show_changed(local)
         if self.state.last_errors and now >= self._err_next:
             self._err_next = now + 1.0
             self.say(self.state.last_errors[0], error=True)
@@ -408,6 +426,17 @@ class App:
             log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.engine,
                      self.decode_ms)
         self.frames += 1
+
+    def _show_changed(self, cmds: Sequence[C.Command]) -> None:
+        """Show the parameters that keys (and the mouse wheel) just set, with their values."""
+        names: list[str] = []
+        for c in cmds:
+            name = "walk.mode" if isinstance(c, C.CycleMode) else (
+                c.name if isinstance(c, C.SetParam | C.NudgeParam) else None)
+            if name in self.state.params and name not in names:
+                names.append(name)
+        if names:
+            self.hud.show_params([(n, self.state.params[n]) for n in names])
 
     def _select(self, c: C.Command) -> None:
         if isinstance(c, C.SetParam | C.NudgeParam) and not c.name.startswith("mouse."):

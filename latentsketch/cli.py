@@ -7,12 +7,61 @@ Each subcommand is a few lines over a library function that a Python user or a t
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from latentsketch.errors import UserError
+
+MAX_PLAY_FPS = 1000.0   # what a recording's frame rate may be (output.video.as_fps)
+
+
+def version() -> str:
+    """The installed distribution's version, else the package's own ``__version__``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("latentsketch")
+    except metadata.PackageNotFoundError:
+        from latentsketch import __version__
+
+        return __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and a pointer to ``--help``, exit 2.
+
+    Subparsers are built from the same class (``add_subparsers`` uses the parser's type), so
+    every command behaves alike. ``commands`` maps each command to its parser, so unknown
+    options are reported by the command they were given to; ``also_help`` adds another
+    parser's options to ``--help`` (the top level lists ``play``'s, the default command).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, argparse.ArgumentParser] = {}
+        self.also_help: argparse.ArgumentParser | None = None
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.commands.get(getattr(ns, "command", None) or "", self).error(
+                f"unrecognized arguments: {' '.join(extra)}")
+        return ns
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.also_help is None:
+            return text
+        return (f"{text}\n'latentsketch [options]' is 'latentsketch play [options]':\n\n"
+                f"{self.also_help.format_help()}")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -34,14 +83,15 @@ def _colour(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _add_play(sub: argparse._SubParsersAction) -> None:
+def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from latentsketch.control.osc import DEFAULT_PORT
 
     p = sub.add_parser("play", help="open the live window (the default command)")
     p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
     p.add_argument("--preset", default=None, help="preset name (bundled or user folder)")
     p.add_argument("--seed", type=int, default=None, help="seed of the walk (default: random)")
-    p.add_argument("--fps", type=float, default=60.0, help="target frame rate (0: unthrottled)")
+    p.add_argument("--fps", type=float, default=60.0,
+                   help=f"target frame rate, 0..{MAX_PLAY_FPS:g} (0: unthrottled)")
     p.add_argument("--size", type=_size, default=None, help="window size, e.g. 1024x1024")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--display", type=int, default=0, help="monitor index (projectors)")
@@ -53,7 +103,7 @@ def _add_play(sub: argparse._SubParsersAction) -> None:
                    help="recording size (default: the picture's size on screen)")
     p.add_argument("--start-from", default=None, help="a snapshot PNG to start at")
     p.add_argument("--osc-port", type=int, default=DEFAULT_PORT,
-                   help=f"OSC input port (default {DEFAULT_PORT})")
+                   help=f"OSC input port, 1..65535 (default {DEFAULT_PORT})")
     p.add_argument("--osc-host", default="127.0.0.1",
                    help="interface for OSC input (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--no-osc", action="store_true", help="no OSC input")
@@ -67,6 +117,7 @@ def _add_play(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", action="store_true",
                    help="log every command to a control log (always on while recording)")
     p.add_argument("--hud", action="store_true", help="start with the HUD shown")
+    return p
 
 
 def _add_midi(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +130,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="a folder of images (recursive) or the word 'procedural'")
     p.add_argument("--out", default="models/mine", help="output folder (default models/mine)")
     p.add_argument("--size", type=int, default=64, choices=(64, 96, 128, 256))
-    p.add_argument("--latent", type=int, default=32, help="latent dimensions (8..128)")
+    p.add_argument("--latent", type=int, default=32,
+                   help="latent dimensions, 1..512 (8 to 128 suit most data)")
     p.add_argument("--width", type=int, default=32, help="channels at the output resolution")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--minutes", type=float, default=None, help="stop after this long")
@@ -114,7 +166,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("render", help="export keyframes, a walk or a logged performance as video")
     p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
-    src = p.add_argument_group("source (one of; --preset may also go with --keyframes/--walk)")
+    src = p.add_argument_group(
+        "source (at most one; --preset may also go with --keyframes/--walk; none: the default "
+        "preset as 'latentsketch' plays it, for 10 s)")
     src.add_argument("--preset", default=None,
                      help="name or .toml: its tour (its keyframes, else the model's), else its "
                           "walk; also sets the look")
@@ -136,12 +190,13 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loop", action="store_true", help="end where the start begins (seamless)")
     p.add_argument("--out", default=None,
                    help="file: .mp4 (H.264), .mov (ProRes), .gif, or a folder for PNG frames "
-                        "(default: a new name in --out-dir)")
+                        "(default: a new name in --out-dir); missing folders are created")
     p.add_argument("--out-dir", default="latentsketch-out", help="default ./latentsketch-out")
     p.add_argument("--format", default="mp4", choices=("mp4", "mov", "gif", "png"),
                    help="format when --out is not given")
     p.add_argument("--fps", type=float, default=None,
-                   help="frame rate (default 30; --replay: the logged frame times)")
+                   help="frame rate, more than 0 and at most 240 (default 30; --replay: the "
+                        "logged frame times)")
     p.add_argument("--size", type=_size, default=None,
                    help="WxH of any aspect (default 1024x1024; --replay: the recording's)")
     p.add_argument("--fit", default=None, choices=("fit", "fill", "stretch"),
@@ -156,16 +211,18 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="latentsketch",
         description="A live instrument over the latent space of a VAE. "
                     "'latentsketch [options]' means 'latentsketch play [options]'.")
+    parser.add_argument("--version", action="version", version=f"latentsketch {version()}")
     sub = parser.add_subparsers(dest="command")
-    _add_play(sub)
+    parser.also_help = _add_play(sub)
     _add_train(sub)
     _add_info(sub)
     _add_midi(sub)
     _add_render(sub)
+    parser.commands = dict(sub.choices)
     return parser
 
 
@@ -191,6 +248,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_info(a: argparse.Namespace) -> int:
     from latentsketch.info import describe
 
+    if a.dims < 1:
+        raise UserError(f"--dims {a.dims} must be at least 1 (the atlas shows the top dimensions)")
     print(describe(a.model, Path(a.out), dims=a.dims))
     return 0
 
@@ -202,8 +261,8 @@ def cmd_play(a: argparse.Namespace) -> int:
 
     if not 1 <= a.osc_port <= 65535:
         raise UserError(f"--osc-port {a.osc_port} is out of range 1..65535")
-    if a.fps < 0:
-        raise UserError(f"--fps {a.fps} must be 0 (unthrottled) or more")
+    if not (math.isfinite(a.fps) and 0 <= a.fps <= MAX_PLAY_FPS):
+        raise UserError(f"--fps {a.fps:g} is out of range 0..{MAX_PLAY_FPS:g} (0: unthrottled)")
     from latentsketch.model.engines import ENGINES
 
     if a.backend not in ("auto", "fp32", "bf16", *ENGINES):
@@ -272,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     of the output went away (a closed pipe)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["play", *argv]
     args = build_parser().parse_args(argv)
     try:

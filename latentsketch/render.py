@@ -47,6 +47,8 @@ from latentsketch.params import WALK_MODES
 DEFAULT_SIZE = (1024, 1024)     # the size of a snapshot's shareable copy
 DEFAULT_FPS = 30.0
 DEFAULT_WALK_SECONDS = 10.0
+DEFAULT_PRESET = "default"      # no source at all: what ``latentsketch`` (play) starts with
+MAX_FPS = 240.0
 FORMATS = (".mp4", ".mov", ".gif", "/")  # "/" = a folder of PNG frames
 _EPS = 1e-9                     # seconds: float noise when comparing logged and output times
 
@@ -55,9 +57,10 @@ _EPS = 1e-9                     # seconds: float noise when comparing logged and
 class RenderRequest:
     """Everything ``latentsketch render`` accepts; None means "the default" (see each field).
 
-    Exactly one source: ``replay``, ``keyframes``, ``walk``, or a ``preset`` alone (its
+    At most one source: ``replay``, ``keyframes``, ``walk``, or a ``preset`` alone (its
     keyframes, else the model's keyframes if it tours, else its walk). ``preset`` also sets
-    the look and walk parameters of keyframe and walk renders.
+    the look and walk parameters of keyframe and walk renders. No source at all renders what
+    the live window starts with: the default preset's walk, for ``duration`` (default 10 s).
     """
 
     model: str | os.PathLike[str] | None = None
@@ -271,17 +274,17 @@ def _check_source(req: RenderRequest) -> None:
                                ("--walk", req.walk is not None)) if on]
     if len(sources) > 1:
         raise ExportError(f"choose one source: {' and '.join(sources)} were both given")
-    if not sources and req.preset is None:
-        raise ExportError("nothing to render: give --preset, --keyframes, --walk or --replay")
-    if req.fps is not None and not 0 < req.fps <= 240:
-        raise ExportError(f"fps {req.fps:g} is out of range 0..240")
+    if req.fps is not None and not 0 < req.fps <= MAX_FPS:
+        raise ExportError(f"fps {req.fps:g} must be more than 0 and at most {MAX_FPS:g}")
     positive = {"duration": req.duration, "seconds per segment": req.seconds_per_segment,
                 "frames per segment": req.frames_per_segment}
     for name, v in positive.items():
         if v is not None and not (math.isfinite(v) and v > 0):
-            raise ExportError(f"{name} {v:g} must be more than 0")
+            raise ExportError(f"{name} {v:g} must be a finite number more than 0")
     if req.hold is not None and not (math.isfinite(req.hold) and req.hold >= 0):
-        raise ExportError(f"hold {req.hold:g} must be 0 or more seconds")
+        raise ExportError(f"hold {req.hold:g} must be a finite number of seconds, 0 or more")
+    if req.threads < 1:
+        raise ExportError(f"threads {req.threads} must be at least 1")
     if req.replay is not None and (req.preset is not None or req.duration is not None
                                    or req.loop):
         raise ExportError("--replay takes everything from the log; drop --preset, --duration "
@@ -297,7 +300,11 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
     _check_source(req)
     if req.replay is not None:
         return replay_clip(log or read_log(req.replay, model_id), space, req.fps)
-    pre = _load_preset(req.preset) if req.preset is not None else presets.Preset()
+    live = req.preset is None and not req.keyframes and req.walk is None
+    if live:  # no source: the default preset as the live window plays it, not its whole tour
+        pre = presets.load(DEFAULT_PRESET)
+    else:
+        pre = _load_preset(req.preset) if req.preset is not None else presets.Preset()
     pre.check_model(model_id, space.dim)
     params = pre.values()
     fps = req.fps or DEFAULT_FPS
@@ -305,7 +312,7 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
     holds: list[float] = []
     if req.keyframes:
         keys = snapshot_keys(req.keyframes, model_id, space)
-    elif req.walk is None:
+    elif req.walk is None and not live:
         tour = params["walk.mode"] == WALK_MODES.index("tour")
         if len(pre.keyframes) >= 2:
             keys = np.array([k.u for k in pre.keyframes]) * params["walk.temperature"]
@@ -335,9 +342,18 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
     return keyframe_clip(space, keys, params, fps, n, req.easing, req.loop, hold_frames)
 
 
+def _out_folder(req: RenderRequest) -> Path:
+    """The folder the output goes into (``out``'s parent, or ``out`` for PNG frames)."""
+    if req.out is None:
+        return Path(req.out_dir)
+    out = Path(req.out)
+    return out.parent if out.suffix else out
+
+
 def _output(req: RenderRequest) -> tuple[Path, bool]:
     """The output path and whether it was reserved here (an empty placeholder to clean up)."""
-    if req.out is not None:
+    if req.out is not None:  # a missing folder is created, as ``train --out`` does
+        OutputDir(_out_folder(req)).ensure()
         return Path(req.out), False
     if req.format not in FORMATS:
         raise ExportError(f"format {req.format!r} is not one of {', '.join(FORMATS)}")
@@ -351,6 +367,7 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
     ControlLogError, OutputError.
     """
     _check_source(req)
+    OutputDir(_out_folder(req)).check()   # before any work, and without leaving a folder
     loaded = checkpoint.load(req.model)
     log = read_log(req.replay, loaded.model_id) if req.replay is not None else None
     clip = plan(req, loaded.model_id, loaded.space, log)

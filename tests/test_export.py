@@ -266,7 +266,6 @@ def test_cli_renders_a_walk_into_the_output_folder(tmp_path: Path, tiny_model: P
 
 
 @pytest.mark.parametrize("args,message", [
-    ([], "nothing to render"),
     (["--walk", "drift", "--size", "65x64", "--out", "{tmp}/odd.mp4"], "must be even"),
     (["--walk", "drift", "--replay", "{tmp}/x.log.jsonl"], "choose one source"),
     (["--walk", "drift", "--loop"], "--loop"),

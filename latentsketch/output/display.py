@@ -113,6 +113,7 @@ class Display:
         self._picture: pygame.Surface | None = None
         self._record: pygame.Surface | None = None
         self._src_size = (0, 0)
+        self._pre: np.ndarray | None = None   # the last frame after ``Look.pre``
         self._rect: Rect = (0, 0, 0, 0)
         self._black = True
         self._set_mode()
@@ -214,6 +215,7 @@ class Display:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
         pre = self.look.pre(frame)           # also keeps trails moving while blacked out
+        self._pre = pre
         self._load_native(pre)
         crop, rect = fit_geometry(self._src_size, screen.get_size(), self.fit)
         self._rect = rect
@@ -259,6 +261,19 @@ class Display:
         if rw and rh:
             self._record = self._render(crop, (rw, rh), self._record)
             out[y:y + rh, x:x + rw] = self._read(self._record, rw, rh)
+        return out
+
+    def native_picture(self) -> np.ndarray | None:
+        """The last frame shown, at the model's size, with the whole look (trails, tone,
+        posterise, the blackout fade): what ``picture`` shows before upscaling. A new uint8
+        HxWx3 array, or None before the first ``show``."""
+        if self._pre is None:
+            return None
+        out = np.array(self._pre, np.uint8, order="C")
+        if self._black:
+            out[:] = 0
+        else:
+            self.look.post(out)   # the table of the frame shown: ``advance`` runs in ``show``
         return out
 
     # --- internals -------------------------------------------------------------------------

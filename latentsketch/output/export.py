@@ -34,7 +34,7 @@ from latentsketch.errors import UserError
 from latentsketch.model.inference import Decoder
 from latentsketch.output.geometry import FIT_MODES, fit_geometry
 from latentsketch.output.look import Look
-from latentsketch.output.paths import discard, output_error
+from latentsketch.output.paths import OutputError, discard, output_error
 from latentsketch.output.video import FrameWriter, H264Writer, open_writer, writer_class
 
 FILTERS = ("bicubic", "bilinear", "lanczos", "live")
@@ -303,6 +303,8 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
     look = Look()
     look.visibility = min(1.0, max(0.0, clip.visibility))
     picture = Picture(native, size, settings.fit, settings.filter, look)
+    if path.suffix and not path.parent.is_dir():  # name the folder, not the hidden partial file
+        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
     target = _partial(path)
     try:
         writer = open_writer(target, size[0], size[1], clip.fps, **_writer_options(path, settings))

@@ -5,6 +5,11 @@ distinct string and cached; the changing figures (fps, decode time) are refreshe
 second, which keeps them readable and the HUD well under a millisecond. While paused the
 measured figures (fps, decode ms) freeze; the latent bars, mode and speed stay live because
 direct edits still move them.
+
+The picture can be any colour, white included, so everything drawn here sits on a dark
+backing: text on a translucent black panel, the input lights inside a black ring. A parameter
+changed from a key (posterize, contrast...) shows its name, value and place in its range for
+a moment, whether or not the HUD is on, formatted from its declaration in ``params``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 
 import pygame
 
+from latentsketch.params import PARAM_BY_NAME
+
 TEXT = (235, 235, 235)
 DIM_TEXT = (160, 160, 160)
 ACCENT = (255, 170, 40)      # pinned dimensions
@@ -22,11 +29,14 @@ BAR = (120, 190, 255)
 REC = (235, 40, 40)
 ERROR = (255, 110, 110)
 LIGHT_ON = (90, 240, 120)
-LIGHT_OFF = (70, 70, 70)
-PANEL_ALPHA = 150
+LIGHT_OFF = (110, 110, 110)  # an input that is on but quiet, and the label of one that is off
+LIGHT_RING = (0, 0, 0)       # behind every light, so it reads on a white picture too
+PANEL_ALPHA = 180            # over white that leaves grey 75: light text stays legible
 FIGURE_REFRESH = 0.25        # seconds between updates of the measured figures
 LIGHT_SECONDS = 0.25         # an input light stays on this long after a message
 MESSAGE_FADE = 1.0           # messages and the hint fade out over their last second
+VALUE_SECONDS = 1.5          # a parameter changed from a key is shown this long...
+VALUE_FADE = 0.5             # ...fading out over the end
 BAR_RANGE = 3.0              # a full bar is 3 standard deviations
 
 
@@ -78,9 +88,10 @@ class Hud:
         self.max_bars = max_bars
         self._font = pygame.font.Font(None, font_size)
         self._help_font = pygame.font.Font(None, font_size + 2)
+        self._value_font = pygame.font.Font(None, font_size + 10)
         self._line = self._font.get_linesize()
-        self._cache: dict[tuple[str, tuple[int, int, int]], pygame.Surface] = {}
-        self._panels: dict[tuple[int, int, int], pygame.Surface] = {}
+        self._cache: dict[tuple[str, tuple[int, int, int], int], pygame.Surface] = {}
+        self._panels: dict[tuple[int, int], pygame.Surface] = {}
         self._help_overlay: pygame.Surface | None = None
         self._clock = 0.0
         self._hint = hint
@@ -88,6 +99,8 @@ class Hud:
         self._message = ""
         self._message_error = False
         self._message_until = -1.0
+        self._values: list[tuple[str, float]] = []
+        self._values_until = -1.0
         self._figures = (0.0, 0.0)
         self._figures_at = -FIGURE_REFRESH
         self._sums = [0.0, 0.0, 0.0, 0.0]   # frames, seconds, fps sum, decode ms sum
@@ -106,6 +119,19 @@ class Hud:
         self._message_error = error
         self._message_until = self._clock + max(0.0, seconds)
 
+    def show_params(self, values: Sequence[tuple[str, float]]) -> None:
+        """Show declared parameters' names and values for ``VALUE_SECONDS`` (the feedback for
+        a key that changed them); unknown names are ignored."""
+        self._values = [(n, float(v)) for n, v in values if n in PARAM_BY_NAME]
+        self._values_until = self._clock + VALUE_SECONDS if self._values else -1.0
+
+    @property
+    def value_text(self) -> str:
+        """The parameter feedback on screen now ("" when none), e.g. ``posterize 3``."""
+        if self._clock >= self._values_until:
+            return ""
+        return "   ".join(_describe(n, v) for n, v in self._values)
+
     # --- drawing ---------------------------------------------------------------------------
 
     def draw(self, surface: pygame.Surface, info: HudInfo, dt: float) -> None:
@@ -119,15 +145,22 @@ class Hud:
         if self.help_visible:
             self._draw_help(surface)
         elif not self.visible and self._clock < self._hint_until:
-            hint = self._text(self._hint, DIM_TEXT, self._fade(self._hint_until))
+            fade = self._fade(self._hint_until)
+            hint = self._text(self._hint, TEXT, fade)
             w, h = surface.get_size()
-            surface.blit(hint, (w - hint.get_width() - 12, h - hint.get_height() - 10))
+            x, y = w - hint.get_width() - 14, h - self._line - 10
+            self._blit_panel(surface, (x - 6, y - 4, hint.get_width() + 12, self._line + 8),
+                             fade)
+            surface.blit(hint, (x, y))
         if self._message and self._clock < self._message_until:
             colour = ERROR if self._message_error else TEXT
-            text = self._text(self._message, colour, self._fade(self._message_until))
+            fade = self._fade(self._message_until)
+            text = self._text(self._message, colour, fade)
             self._blit_panel(surface, (8, surface.get_height() - self._line - 14,
-                                       text.get_width() + 12, self._line + 8))
+                                       text.get_width() + 12, self._line + 8), fade)
             surface.blit(text, (14, surface.get_height() - self._line - 10))
+        if self._clock < self._values_until:
+            self._draw_values(surface, self._fade(self._values_until, VALUE_FADE))
 
     def _average(self, info: HudInfo, dt: float) -> None:
         """Average the figures over each refresh period, so they are steady enough to read.
@@ -146,8 +179,33 @@ class Hud:
             self._figures_at = self._clock
             self._sums = [0.0, 0.0, 0.0, 0.0]
 
-    def _fade(self, until: float) -> int:
-        return int(255 * min(1.0, max(0.0, (until - self._clock) / MESSAGE_FADE)))
+    def _fade(self, until: float, over: float = MESSAGE_FADE) -> int:
+        return int(255 * min(1.0, max(0.0, (until - self._clock) / over)))
+
+    def _draw_values(self, surface: pygame.Surface, alpha: int) -> None:
+        """Each parameter's name and value, centred near the top, with a bar showing where
+        the value sits in its declared range (none for a choice such as the walk mode)."""
+        texts = [self._text(_describe(n, v), TEXT, alpha, self._value_font)
+                 for n, v in self._values]
+        gap, bar_h = 24, 4
+        width = sum(t.get_width() for t in texts) + gap * (len(texts) - 1)
+        height = max(t.get_height() for t in texts)
+        x = (surface.get_width() - width) // 2
+        y = max(8, surface.get_height() // 12)
+        self._blit_panel(surface, (x - 12, y - 8, width + 24, height + bar_h + 20), alpha)
+        for (name, value), text in zip(self._values, texts, strict=True):
+            surface.blit(text, (x, y))
+            p = PARAM_BY_NAME[name]
+            if p.kind != "enum":
+                frac = min(1.0, max(0.0, p.to_unit(p.clamp(value))))
+                w = text.get_width()
+                by = y + height + 4
+                bar = pygame.Surface((w, bar_h))
+                bar.fill(LIGHT_OFF)
+                bar.fill(BAR, (0, 0, round(w * frac), bar_h))
+                bar.set_alpha(alpha)
+                surface.blit(bar, (x, by))
+            x += text.get_width() + gap
 
     def _draw_panel(self, surface: pygame.Surface, info: HudInfo) -> None:
         fps, decode_ms = self._figures
@@ -185,11 +243,13 @@ class Hud:
         for name, age in (("OSC", info.osc_age), ("MIDI", info.midi_age)):
             img = self._text(name, DIM_TEXT if age is not None else LIGHT_OFF)
             surface.blit(img, (x, y))
-            x += img.get_width() + 10
+            x += img.get_width() + 12
             lit = age is not None and age < LIGHT_SECONDS
-            pygame.draw.circle(surface, LIGHT_ON if lit else LIGHT_OFF,
-                               (x, y + self._line // 2 - 1), 5)
-            x += 18
+            centre = (x, y + self._line // 2 - 1)
+            pygame.draw.circle(surface, LIGHT_RING, centre, 8)
+            if age is not None:      # an input that is off has a ring and no light
+                pygame.draw.circle(surface, LIGHT_ON if lit else LIGHT_OFF, centre, 5)
+            x += 20
         y += self._line + 4
         if dims:
             mid = y + bar_h // 2
@@ -227,25 +287,36 @@ class Hud:
             overlay.blit(font.render(desc, True, TEXT), (x + keys_w, y))
         return overlay
 
-    def _blit_panel(self, surface: pygame.Surface, rect: tuple[int, int, int, int]) -> None:
+    def _blit_panel(self, surface: pygame.Surface, rect: tuple[int, int, int, int],
+                    alpha: int = 255) -> None:
+        """A translucent black backing; ``alpha`` (0..255) fades it with what it carries."""
         x, y, w, h = rect
-        key = (w, h, PANEL_ALPHA)
+        key = (w, h)
         panel = self._panels.get(key)
         if panel is None:
             if len(self._panels) > 32:
                 self._panels.clear()
-            panel = pygame.Surface((max(1, w), max(1, h)), pygame.SRCALPHA)
-            panel.fill((0, 0, 0, PANEL_ALPHA))
+            panel = pygame.Surface((max(1, w), max(1, h)))
+            panel.fill((0, 0, 0))
             self._panels[key] = panel
+        panel.set_alpha(PANEL_ALPHA * alpha // 255)
         surface.blit(panel, (x, y))
 
-    def _text(self, text: str, colour: tuple[int, int, int], alpha: int = 255) -> pygame.Surface:
-        key = (text, colour)
+    def _text(self, text: str, colour: tuple[int, int, int], alpha: int = 255,
+              font: pygame.font.Font | None = None) -> pygame.Surface:
+        font = font or self._font
+        key = (text, colour, id(font))
         img = self._cache.get(key)
         if img is None:
             if len(self._cache) > 512:
                 self._cache.clear()
-            img = self._font.render(text, True, colour)
+            img = font.render(text, True, colour)
             self._cache[key] = img
         img.set_alpha(alpha)
         return img
+
+
+def _describe(name: str, value: float) -> str:
+    """``look.posterize`` at 3 -> ``posterize 3``; the value as its declaration formats it."""
+    p = PARAM_BY_NAME[name]
+    return f"{p.key.replace('_', ' ')} {p.format(p.clamp(value))}"

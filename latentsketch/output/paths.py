@@ -124,6 +124,27 @@ class OutputDir:
             raise OutputError(f"{self.label} {root} is not writable; choose a writable folder")
         return root
 
+    def check(self) -> Path:
+        """Prove the folder is writable, or could be created, without creating it.
+
+        For start-up checks: a folder that cannot be made is reported in one line (OutputError)
+        when the program starts, not at the first snapshot, and nothing is left on disk.
+        """
+        root = Path(self.root)
+        probe = root.absolute()
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent               # the nearest part of the path that exists
+        if probe == root.absolute():
+            if not probe.is_dir():
+                raise OutputError(f"output folder {root} is a file, not a folder")
+            if not os.access(probe, os.W_OK | os.X_OK):
+                raise OutputError(f"output folder {root} is not writable")
+        elif not probe.is_dir():
+            raise OutputError(f"cannot create output folder {root}: {probe} is a file")
+        elif not os.access(probe, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot create output folder {root}: {probe} is not writable")
+        return root
+
     def reserve(self, suffix: str, now: datetime | None = None) -> Path:
         """Reserve one new name ending in ``suffix`` (``".mp4"``; ``"/"`` makes a folder)."""
         return self.reserve_many([suffix], now)[0]

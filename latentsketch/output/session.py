@@ -176,13 +176,16 @@ class SessionOutputs:
 
     # --- snapshots -----------------------------------------------------------------------------
 
-    def snapshot(self, frame: np.ndarray, meta: SnapshotMeta) -> None:
-        """Write in a short-lived thread: the 1024-px PNG takes ~100 ms, a visible stall."""
+    def snapshot(self, frame: np.ndarray, meta: SnapshotMeta,
+                 picture: np.ndarray | None = None) -> None:
+        """Write ``frame`` (model size) and ``picture`` (as shown; None: an upscale of
+        ``frame``) in a short-lived thread: a 1024-px PNG takes ~100 ms, a visible stall."""
         out, done = self.out, self._snap_done
 
         def write() -> None:
             try:
-                done.put((f"snapshot {save_snapshot(frame, meta, out).native}", False))
+                files = save_snapshot(frame, meta, out, picture=picture)
+                done.put((f"snapshot {files.native}", False))
             except (OSError, ValueError) as e:
                 done.put((f"snapshot failed: {e}", True))
 

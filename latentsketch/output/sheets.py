@@ -1,17 +1,60 @@
-"""Pictures that say more than text: labelled image grids and a loss curve, with Pillow only."""
+"""Pictures that say more than text: labelled image grids and a loss curve, with Pillow only.
+
+Labels and titles are laid out word by word (``text_layout``): Pillow's small default font
+leaves a space barely wider than the gaps between letters, so its words ran together.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-LABEL_W = 120
+LABEL_W = 120                  # at least; wider when a label needs it
 BG = (18, 18, 22)
 FG = (230, 230, 230)
+FONT_SIZE = 13
+WORD_GAP = 0.4                 # the space between words, in font sizes (Pillow's is ~0.2)
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+@lru_cache(maxsize=1)
+def label_font() -> Font:
+    """Pillow's bundled font at ``FONT_SIZE`` (its bitmap font where FreeType is missing)."""
+    try:
+        return ImageFont.load_default(size=FONT_SIZE)
+    except (TypeError, OSError):  # Pillow < 10.1 or no FreeType
+        return ImageFont.load_default()
+
+
+def text_layout(text: str, font: Font | None = None, x: float = 0.0) -> list[tuple[str, float]]:
+    """Each word of ``text`` with the x where it starts: words are one word gap apart."""
+    font = font or label_font()
+    gap = max(font.getlength(" "), WORD_GAP * getattr(font, "size", 10))
+    out = []
+    for word in text.split():
+        out.append((word, x))
+        x += font.getlength(word) + gap
+    return out
+
+
+def text_width(text: str, font: Font | None = None) -> int:
+    font = font or label_font()
+    words = text_layout(text, font)
+    return math.ceil(words[-1][1] + font.getlength(words[-1][0])) if words else 0
+
+
+def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str,
+              fill: tuple[int, int, int], font: Font | None = None) -> None:
+    """``draw.text`` with the word spacing of ``text_layout``."""
+    font = font or label_font()
+    for word, x in text_layout(text, font, xy[0]):
+        draw.text((x, xy[1]), word, fill=fill, font=font)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -38,20 +81,21 @@ def grid(images: np.ndarray, cols: int) -> np.ndarray:
 
 def labelled_sheet(rows: Sequence[tuple[str, np.ndarray]], scale: int = 2,
                    title: str = "") -> Image.Image:
-    """One labelled row per (label, (N, H, W, 3) uint8 images)."""
+    """One labelled row per (label, (N, H, W, 3) uint8 images), under an optional title."""
+    label_w = max([LABEL_W] + [text_width(label) + 16 for label, _ in rows])
     strips = []
     for label, imgs in rows:
         g = Image.fromarray(grid(imgs, len(imgs)))
         g = g.resize((g.width * scale, g.height * scale), Image.Resampling.NEAREST)
-        strip = Image.new("RGB", (LABEL_W + g.width, g.height + 6), BG)
-        strip.paste(g, (LABEL_W, 3))
-        ImageDraw.Draw(strip).text((6, g.height // 2 - 6), label, fill=FG)
+        strip = Image.new("RGB", (label_w + g.width, g.height + 6), BG)
+        strip.paste(g, (label_w, 3))
+        draw_text(ImageDraw.Draw(strip), (6, g.height // 2 - 6), label, FG)
         strips.append(strip)
-    head = 22 if title else 0
-    sheet = Image.new("RGB", (max(s.width for s in strips), head + sum(s.height for s in strips)),
-                      BG)
+    head = 24 if title else 0
+    width = max([s.width for s in strips] + [text_width(title) + 12 if title else 0])
+    sheet = Image.new("RGB", (width, head + sum(s.height for s in strips)), BG)
     if title:
-        ImageDraw.Draw(sheet).text((6, 5), title, fill=FG)
+        draw_text(ImageDraw.Draw(sheet), (6, 5), title, FG)
     y = head
     for s in strips:
         sheet.paste(s, (0, y))

@@ -1,8 +1,9 @@
 """Snapshots: the current frame as PNG, carrying the latent vector that made it.
 
-A snapshot is written twice — at the model's native size, and upscaled (Lanczos) to a size
-worth sharing — and both files hold the same PNG text chunks, so either can be loaded back as
-a keyframe (``--start-from shot.png``, or dropped on the window)::
+A snapshot is written twice — at the model's native size, and at a size worth sharing (the
+live window's picture as shown, or an upscale) — and both files hold the same PNG text chunks,
+so either can be loaded back as a keyframe (``--start-from shot.png``, or dropped on the
+window)::
 
     latentsketch:z         JSON list, the latent vector in the checkpoint's raw order
     latentsketch:model_id  first 12 hex digits of the weights' sha256
@@ -122,23 +123,33 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray | Image.Image,
 
 
 def save_snapshot(frame: np.ndarray, meta: SnapshotMeta, out: OutputDir,
-                  upscaled_size: int = 1024) -> SnapshotFiles:
-    """Write ``frame`` (uint8 HxWx3, native size) and its upscaled copy under fresh names.
+                  upscaled_size: int = 1024, picture: np.ndarray | None = None) -> SnapshotFiles:
+    """Write ``frame`` (uint8 HxWx3, native size) and a larger copy under fresh names.
 
-    Names share a stem: ``latentsketch-20261123-193012.png`` and ``...-1024.png``.
-    Raises OutputError (one line) if the folder or a file cannot be written; then neither
-    file is left behind (a snapshot is both files or none).
+    The larger copy is ``picture`` when given (the live window passes the picture as shown,
+    at its on-screen size: ``...-1024x576.png``), else ``frame`` upscaled (Lanczos) to
+    ``upscaled_size`` on its long side (``...-1024.png``). Names share a stem:
+    ``latentsketch-20261123-193012.png``. Raises OutputError (one line) if the folder or a
+    file cannot be written; then neither file is left behind (a snapshot is both or none).
     """
     h, w = frame.shape[:2]
-    dims = upscaled_dims(w, h, upscaled_size)
-    suffixes = [".png"] if dims is None else [".png", f"-{max(dims)}.png"]
+    if picture is not None:
+        ph, pw = picture.shape[:2]
+        suffixes = [".png", f"-{pw}x{ph}.png"]
+        dims = None
+    else:
+        dims = upscaled_dims(w, h, upscaled_size)
+        suffixes = [".png"] if dims is None else [".png", f"-{max(dims)}.png"]
     paths = out.reserve_many(suffixes)
     with removed_on_failure(*paths):
         image = Image.fromarray(np.ascontiguousarray(frame, np.uint8), "RGB")
         write_png(paths[0], image, meta)
-        if dims is None:
+        if picture is not None:
+            write_png(paths[1], picture, meta)
+        elif dims is not None:
+            write_png(paths[1], image.resize(dims, Image.Resampling.LANCZOS), meta)
+        else:
             return SnapshotFiles(paths[0], None)
-        write_png(paths[1], image.resize(dims, Image.Resampling.LANCZOS), meta)
     return SnapshotFiles(paths[0], paths[1])
 
 

@@ -52,7 +52,7 @@ def as_fps(fps: float | Fraction) -> Fraction:
     """A frame rate as an exact fraction: 29.97 -> 2997/100 (NTSC is Fraction(30000, 1001))."""
     rate = Fraction(fps).limit_denominator(1001) if isinstance(fps, float) else Fraction(fps)
     if not 0 < rate <= 1000:
-        raise ValueError(f"frame rate {float(rate):g} is out of range 0..1000")
+        raise ValueError(f"frame rate {float(rate):g} must be more than 0 and at most 1000")
     return rate
 
 
