@@ -353,7 +353,8 @@ def _out_folder(req: RenderRequest) -> Path:
 def _output(req: RenderRequest) -> tuple[Path, bool]:
     """The output path and whether it was reserved here (an empty placeholder to clean up)."""
     if req.out is not None:  # a missing folder is created, as ``train --out`` does
-        OutputDir(_out_folder(req)).ensure()
+        # (a folder of PNG frames is made by its writer, which removes it if the export fails)
+        OutputDir(Path(req.out).parent).ensure()
         return Path(req.out), False
     if req.format not in FORMATS:
         raise ExportError(f"format {req.format!r} is not one of {', '.join(FORMATS)}")
