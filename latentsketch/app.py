@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -49,6 +47,8 @@ from latentsketch.output.snapshot import (
     SnapshotMeta,
     read_snapshot_meta,
 )
+from latentsketch.stopping import StopSignals
+from latentsketch.timestep import clamp_dt
 
 log = logging.getLogger("latentsketch")
 
@@ -129,7 +129,9 @@ class App:
         self.osc_seen: float | None = None
         self.midi_seen: float | None = None
         self._err_next = 0.0
-        self._dt = 0.0
+        self._dt = 0.0          # this frame's step, clamped (timestep.clamp_dt)
+        self._wall_dt = 0.0     # this frame's wall-clock seconds: only for measuring the fps
+        self.stop_reason: str | None = None
         self.pending: list[C.Command] = []
         self.failures = 0
         self._fail_next = 0.0
@@ -238,8 +240,7 @@ class App:
             case C.CycleFit():
                 self.say(f"picture: {self.display.cycle_fit()}")
             case C.Record(on=on):
-                want = (not self.outputs.recording) if on is None else on
-                self.outputs.record(want, self._record_size(), self.state, self.t,
+                self.outputs.record(on, self._record_size(), self.state, self.t,
                                     self._log_context())
             case C.Snapshot():
                 self._snapshot()
@@ -282,6 +283,8 @@ class App:
         self.outputs.snapshot(native, meta, picture)
 
     def _record_size(self) -> tuple[int, int]:
+        """The size a recording starting now gets (and keeps: ``SessionOutputs`` holds it);
+        ``--record-size``, else the picture's size on screen, rounded down to even."""
         w, h = self.opts.record_size or self.display.picture_size
         if w <= 0 or h <= 0:  # nothing shown yet: the picture will fill the window's short side
             w = h = min(self.display.size)
@@ -346,16 +349,14 @@ class App:
 
     def run(self, max_frames: int | None = None, dt: float | None = None,
             script: Script | None = None) -> int:
-        """Run until Quit, SIGTERM or Ctrl-C (or until ``frames`` reaches ``max_frames``).
+        """Run until Quit, ``request_stop`` or Ctrl-C (or until ``frames`` reaches
+        ``max_frames``).
 
         ``dt`` fixes each frame's time step (tests, benchmarks); ``script(frame, app)`` returns
         pygame events and commands to inject into that frame. The caller finalises with
-        ``close()`` (``play`` does), so a test can run, look, and run on.
+        ``close()`` (``play`` does, after SIGINT, SIGTERM and SIGHUP alike), so a test can
+        run, look, and run on.
         """
-        def on_term(signum: int, frame: object) -> None:
-            self.running = False
-
-        old = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
         try:
             while self.running and (max_frames is None or self.frames < max_frames):
                 injected = list(script(self.frames, self) if script else ())
@@ -364,14 +365,19 @@ class App:
                                     [e for e in injected if isinstance(e, C.Command)])
                 except Exception as e:  # noqa: BLE001 - a bug must not end the show
                     self._survive(e)
-                self._dt = dt if dt is not None else self.display.wait()
+                self._wall_dt = dt if dt is not None else self.display.wait()
+                self._dt = clamp_dt(self._wall_dt)  # the one clamp: every consumer gets this
         except KeyboardInterrupt:
-            log.info("interrupted: finalising")
-            self.running = False
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+            self.request_stop("interrupted")
+        if self.stop_reason is not None:
+            log.info("%s: stopping", self.stop_reason)
         return 0
+
+    def request_stop(self, reason: str) -> None:
+        """End the loop after this frame (a stop signal: ``stopping.StopSignals`` calls this
+        from its handler, so it only sets flags)."""
+        self.stop_reason = reason
+        self.running = False
 
     def _survive(self, e: Exception) -> None:
         """Log an unexpected error (with its traceback, at most every 5 s) and play on; the
@@ -416,11 +422,11 @@ class App:
         self.frame = self.decoder.decode(engine.output_z(self.state, self.space))
         self.decode_ms = (time.perf_counter() - t0) * 1e3
         self.display.show(self.frame, self.state.params, dt)
-        self.outputs.submit(lambda: self.display.picture(self._record_size()), self.t)
-        self.hud.draw(self.display.screen, self._hud_info(now), dt)
+        self.outputs.submit(self.display.picture, self.t)  # at the recording's own size
+        self.hud.draw(self.display.screen, self._hud_info(now), self._wall_dt)
         self.display.flip()
         if self.osc_out is not None:
-            self.osc_out.maybe_send(self._feedback(dt))
+            self.osc_out.maybe_send(self._feedback(self._wall_dt))
         self.outputs.report()
         if self.frames == 0:
             log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.engine,
@@ -470,9 +476,7 @@ class App:
         """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
         if self.upgrade is not None:
             self.upgrade.close()
-        st = self.outputs.close()
-        if st.path is not None and st.frames_written:
-            log.info("recording finalised: %s (%d frames)", st.path, st.frames_written)
+        self.outputs.close()   # says what the recording's file now is
         if self.osc is not None:
             self.osc.stop()
             self.osc = None
@@ -485,10 +489,6 @@ class App:
         self.display.close()
 
 
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
 def play(opts: AppOptions) -> int:
     """Open the window and play until quit; the ``latentsketch play`` command."""
     try:
@@ -497,7 +497,12 @@ def play(opts: AppOptions) -> int:
         raise UserError(f"cannot open a window: {e} (no display? try SDL_VIDEODRIVER=x11 or "
                         f"xvfb-run)") from None
     log.info("output folder: %s", Path(opts.out_dir).resolve())
-    try:
-        return app.run()
-    finally:
-        app.close()
+    with StopSignals(on_stop=app.request_stop) as stop:  # SIGINT, SIGTERM, SIGHUP alike
+        try:
+            return app.run()
+        finally:
+            what, how = app.outputs.saving()
+            if app.outputs.recording:
+                log.info("%s...", what)
+            with stop.saving(what, how):   # a second signal must not cut the save short
+                app.close()

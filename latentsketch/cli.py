@@ -327,18 +327,23 @@ COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit status: 0 done, 2 a problem the person can fix (one line),
-    1 a bug (one line plus the path of the full traceback), 130 interrupted, 141 the reader
-    of the output went away (a closed pipe)."""
+    1 a bug (one line plus the path of the full traceback), 130 interrupted (Ctrl-C; 128 + the
+    signal's number for SIGTERM and SIGHUP), 141 the reader of the output went away (a closed
+    pipe). ``play`` stopped by any of those signals saves its work and exits 0."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["play", *argv]
     args = build_parser().parse_args(argv)
+    from latentsketch.stopping import Interrupted, StopSignals
+
     try:
-        return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("latentsketch: interrupted", file=sys.stderr)
-        return 130
+        with StopSignals():  # SIGTERM and SIGHUP stop a command as Ctrl-C does: cleanly
+            return COMMANDS[args.command](args)
+    except KeyboardInterrupt as e:
+        why = f" ({e})" if isinstance(e, Interrupted) else ""
+        print(f"latentsketch: interrupted{why}", file=sys.stderr)
+        return e.exit_status if isinstance(e, Interrupted) else 130
     except BrokenPipeError:  # `latentsketch info | head -1`: the reader left, nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # as a shell reports a process ended by SIGPIPE

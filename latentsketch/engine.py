@@ -30,10 +30,11 @@ from latentsketch import commands as C
 from latentsketch.latent import walks
 from latentsketch.latent.space import LatentSpace
 from latentsketch.params import WALK_MODES, Param, defaults, param
+from latentsketch.timestep import MAX_DT as MAX_DT  # re-exported: callers read engine.MAX_DT
+from latentsketch.timestep import clamp_dt
 
 TICK_HZ = 240
 TICK = 1.0 / TICK_HZ
-MAX_DT = 0.25        # s; a longer stall is not caught up (the walk resumes, it does not leap)
 PIN_LIMIT = 6.0      # |value| of pins, offsets and nudges, in std
 CENTRE_LIMIT = 12.0  # |centre| per dimension, in std
 U_LIMIT = 8.0        # |u| per dimension of what is decoded
@@ -357,7 +358,7 @@ def step(
     if not math.isfinite(dt) or dt < 0.0:
         errors.append(f"dt = {dt!r} is not a finite non-negative number; counted as 0")
         dt = 0.0
-    total = s.acc + min(dt, MAX_DT)
+    total = s.acc + clamp_dt(dt)
     k = int(total * TICK_HZ + 1e-6)
     acc = max(0.0, total - k * TICK)
     if k == 0:

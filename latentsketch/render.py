@@ -43,6 +43,7 @@ from latentsketch.output.export import (
 from latentsketch.output.paths import DEFAULT_OUT_DIR, OutputDir
 from latentsketch.output.snapshot import read_snapshot_meta
 from latentsketch.params import WALK_MODES
+from latentsketch.timestep import clamp_dt
 
 DEFAULT_SIZE = (1024, 1024)     # the size of a snapshot's shareable copy
 DEFAULT_FPS = 30.0
@@ -196,7 +197,7 @@ def _apply_preset(state: engine.State, f: LogFrame, space: LatentSpace) -> engin
 
 def _effective(dt: float) -> float:
     """The seconds ``engine.step`` really advances for ``dt``."""
-    return min(dt, engine.MAX_DT) if math.isfinite(dt) and dt > 0 else 0.0
+    return clamp_dt(dt)
 
 
 def _logged_fps(log: ControlLogData) -> float:

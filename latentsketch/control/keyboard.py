@@ -23,6 +23,7 @@ import pygame
 
 from latentsketch import commands as c
 from latentsketch.params import param
+from latentsketch.timestep import clamp_dt
 
 KEY_REPEAT = (400, 45)     # ms before repeating, ms between repeats (pygame.key.set_repeat)
 ARROW_TAP = 0.1            # std per key press
@@ -280,6 +281,7 @@ class Keyboard:
         """Per-frame commands of held keys (the arrows' continuous nudge)."""
         ctx = ctx or KeyContext()
         out: list[c.Command] = []
+        dt = clamp_dt(dt)  # after a stall a held arrow moves one step's worth, not seconds'
         if dt <= 0:
             return out
         for binding in self._down.values():

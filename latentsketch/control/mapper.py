@@ -31,6 +31,7 @@ from latentsketch.commands import (
 from latentsketch.control.droplog import DropLog
 from latentsketch.control.mapping import Mapping, MappingError, Target, parse_target, shape, unshape
 from latentsketch.params import Z_LIMIT
+from latentsketch.timestep import clamp_dt
 
 log = logging.getLogger("latentsketch.mapping")
 
@@ -237,7 +238,7 @@ class Mapper:
         """Advance glides by ``dt`` seconds; one command per continuous target that changed."""
         if current is not None:
             self._current = current
-        dt = dt if math.isfinite(dt) and dt > 0 else 0.0
+        dt = clamp_dt(dt)
         out: list[Command] = []
         for live in self._lives:
             if live.goal is None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from latentsketch.params import param
+from latentsketch.timestep import clamp_dt
 
 FADE_SECONDS = 0.5          # blackout fade time, either way
 TRAILS_REFERENCE_FPS = 60.0  # look.trails is the share of the picture kept per 1/60 s
@@ -124,7 +125,7 @@ class Look:
     def advance(self, values: Mapping[str, float] | LookParams, dt: float) -> None:
         """Take this frame's parameters and move time-based state (the fade) by ``dt`` s."""
         self.params = values if isinstance(values, LookParams) else LookParams.from_params(values)
-        dt = dt if math.isfinite(dt) and dt > 0 else 0.0
+        dt = clamp_dt(dt)
         target = 0.0 if self.params.blackout else 1.0
         step = dt / self.fade_seconds
         if self.visibility < target:

@@ -22,7 +22,7 @@ from latentsketch import engine
 from latentsketch.errors import os_error_line
 from latentsketch.output.controllog import ControlLog
 from latentsketch.output.paths import OutputDir, OutputError, discard
-from latentsketch.output.recorder import Recorder, RecorderStatus
+from latentsketch.output.recorder import Recorder, RecorderState, RecorderStatus
 from latentsketch.output.snapshot import SnapshotMeta, save_snapshot
 
 Say = Callable[..., None]  # say(text, error=False)
@@ -52,8 +52,11 @@ class SessionOutputs:
         self.recorder = Recorder()
         self.control_log: ControlLog | None = None
         self._rec_t0 = 0.0
+        self._rec_size = (0, 0)  # fixed when a recording starts: it keeps it for its life
         self._rec_log: Path | None = None  # the control log opened for this recording
         self._error_shown = False
+        self._failed: RecorderStatus | None = None  # a recording an error ended, not yet
+        # acknowledged by the performer (the next toggle says so instead of starting anew)
         self._snap_done: SimpleQueue[tuple[str, bool]] = SimpleQueue()
         self._snap_threads: list[threading.Thread] = []
 
@@ -66,12 +69,27 @@ class SessionOutputs:
 
     # --- recording -----------------------------------------------------------------------------
 
-    def record(self, on: bool, size: tuple[int, int], state: engine.State, t: float,
+    def record(self, on: bool | None, size: tuple[int, int], state: engine.State, t: float,
                ctx: LogContext) -> None:
+        """Start (True), stop (False) or toggle (None) the recording.
+
+        ``size`` (w, h, even) and the session's fps are the recording's for its whole life:
+        whatever the window does meanwhile, frames are fitted into them. A toggle right after
+        a recording was ended by an error (the performer believes it still runs) does not
+        start a new file: it says what happened; the next toggle starts one.
+        """
+        if on is None:
+            if self._failed is not None:
+                st, self._failed = self._failed, None
+                self.say(f"recording had already stopped: {_failure_line(st)}; "
+                         f"R starts a new recording", error=True)
+                return
+            on = not self.recording
         if on == self.recording:
             return
         if not on:
             st = self.recorder.stop()
+            self._error_shown = True  # said here; ``submit`` must not say it again
             self._end_recording(st)
             msg = (f"recorded {st.frames_written} frames to {st.path}" if st.frames_written
                    else "recording stopped before any frame was written; no file kept")
@@ -79,15 +97,17 @@ class SessionOutputs:
                 msg += f" ({st.frames_dropped} dropped)"
             self.say(msg, error=bool(st.error))
             if st.error:
-                self.say(st.error, error=True)
+                self.say(_failure_line(st), error=True)
             return
         try:
             video, logf = self.out.reserve_many([".mp4", ".log.jsonl"])
         except OutputError as e:
             self.say(f"recording not started: {e}", error=True)
             return
+        previous, self._failed = self._failed, None
         self.recorder.start(video, size[0], size[1], self.fps)
         self._rec_t0 = t
+        self._rec_size = (int(size[0]), int(size[1]))
         self._error_shown = False
         self._rec_log = None
         if self.control_log is None:
@@ -95,18 +115,28 @@ class SessionOutputs:
             self._rec_log = logf if self.control_log is not None else None
         else:
             discard(logf)  # the session's own log records this recording too
-        self.say(f"recording {size[0]}x{size[1]} to {video}")
+        self.say(f"recording {size[0]}x{size[1]} to {video}" + (
+            f" (the last one had stopped: {_failure_line(previous)})" if previous else ""))
 
-    def submit(self, picture: Callable[[], np.ndarray], t: float) -> None:
-        """Hand the frame just shown to the recorder (only while recording: reading the
-        picture back costs ~1 ms at 1024 px)."""
+    @property
+    def record_size(self) -> tuple[int, int]:
+        """The current (or last) recording's frame size (w, h), fixed when it started."""
+        return self._rec_size
+
+    def submit(self, picture: Callable[[tuple[int, int]], np.ndarray], t: float) -> None:
+        """Hand the frame just shown to the recorder, rendered by ``picture(size)`` at the
+        recording's own size (only while recording: reading the picture back costs ~1 ms at
+        1024 px)."""
         st = self.recorder.status()
         if st.recording:
-            self.recorder.submit(picture(), t - self._rec_t0, copy=False)
+            self.recorder.submit(picture(self._rec_size), t - self._rec_t0, copy=False)
         elif st.error and not self._error_shown:
             self._error_shown = True
+            st = self.recorder.stop()
+            if st.state is RecorderState.FAILED and st.frames_written:
+                self._failed = st  # the performer saw it recording: the next R says so
             self.say(f"recording stopped: {st.error}", error=True)
-            self._end_recording(self.recorder.stop())
+            self._end_recording(st)
 
     # --- control log ---------------------------------------------------------------------------
 
@@ -207,9 +237,18 @@ class SessionOutputs:
     # --- the end -------------------------------------------------------------------------------
 
     def close(self) -> RecorderStatus:
-        """Finalise the recording and the log, wait for snapshots; safe to call twice."""
+        """Finalise the recording and the log, wait for snapshots, and say in one line what
+        the recording's file now is; safe to call twice."""
         self.wait_snapshots()
+        active = self.recorder.status().recording
         st = self.recorder.stop()
+        if active or self._failed is not None:
+            self._failed = None
+            if st.error or st.state is RecorderState.FAILED:
+                self.say(_failure_line(st), error=True)
+            elif st.path is not None and st.frames_written:
+                self.say(f"recording finalised: {st.path} ({st.frames_written} frames)")
+        self._error_shown = True
         self._end_recording(st)
         if self.control_log is not None:
             try:
@@ -219,3 +258,35 @@ class SessionOutputs:
                          error=True)
             self.control_log = None
         return st
+
+    def saving(self) -> tuple[str, str | None]:
+        """What ``close`` is about to save, and what a user who cannot wait keeps: for the
+        line a second Ctrl-C prints (``stopping.StopSignals.saving``)."""
+        st = self.recorder.status()
+        parts = [f"finalising recording {st.path}"] if st.recording else []
+        if self.control_log is not None:
+            parts.append(f"closing control log {self.control_log.path}")
+        if not parts:
+            return "stopping", None
+        how = None
+        if st.recording:
+            how = (f"it finishes by itself; kill -KILL leaves {st.path} as fragmented MP4, "
+                   f"which plays: {recover_hint(st.path)}")
+        return " and ".join(parts), how
+
+
+def recover_hint(path: Path | None) -> str:
+    """How to turn a fragmented MP4 left by a failure into an ordinary one."""
+    if path is None:
+        return ""
+    fixed = path.with_name(f"{path.stem}-fixed{path.suffix}")
+    return f"ffmpeg -i {path} -c copy {fixed} makes an ordinary MP4"
+
+
+def _failure_line(st: RecorderStatus) -> str:
+    """One line for a recording that did not finish cleanly: what the file now holds."""
+    if st.path is None or not st.frames_written:
+        return st.error or "recording failed; nothing was recorded"
+    return (f"recording not finalised: {st.path} holds {st.frames_written} frames "
+            f"({st.error or 'stopped on an error'}); it plays as fragmented MP4; "
+            f"{recover_hint(st.path)}")
