@@ -37,6 +37,7 @@ from latentsketch.control.mapping import Mapping, MappingError
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError, os_error_line
 from latentsketch.output.geometry import FIT_MODES
+from latentsketch.output.paths import discard, temp_beside
 from latentsketch.params import PARAM_BY_NAME, PARAMS
 
 FITS = FIT_MODES
@@ -248,16 +249,15 @@ class Preset:
         """Write atomically: a half-written preset never replaces a good one, and a failed
         write leaves no temporary file. Raises PresetError (one line naming ``path``)."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp: Path | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temp_beside(path, ".tmp")   # short and unique: any legal name saves
             tmp.write_text(self.to_toml(), encoding="utf-8")
             os.replace(tmp, path)
         except OSError as e:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+            if tmp is not None:
+                discard(tmp)
             raise PresetError(os_error_line(e, path, "save preset")) from None
         return path
 

@@ -23,7 +23,9 @@ from tests.conftest import listing
 
 # Exceptions that never leave their module (caught where they are raised); private ones
 # (``_KeyError``, ``_Reject``) are internal by their name.
-INTERNAL = {"latentsketch.control.osc.MalformedOsc"}
+# not errors a person made: a parse failure handled inside, and a stop signal (a
+# KeyboardInterrupt, which cli.main catches on its own)
+INTERNAL = {"latentsketch.control.osc.MalformedOsc", "latentsketch.stopping.Interrupted"}
 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess:

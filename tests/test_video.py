@@ -96,9 +96,14 @@ def test_fragmented_file_plays_before_close(tmp_path: Path) -> None:
     assert len(decode(path)) == 30
 
 
-def test_remux_failure_keeps_fragmented_file(tmp_path: Path) -> None:
+def test_remux_failure_keeps_fragmented_file(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentsketch.output import video
+
     path = tmp_path / "keep.mp4"
-    (tmp_path / ".keep.mp4.remux").mkdir()  # the remux target cannot be created
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()  # the remux target cannot be created: it is a folder
+    monkeypatch.setattr(video, "temp_beside", lambda p, suffix=None: blocked)
     with H264Writer(path, 64, 48, 30) as w:
         for i in range(12):
             w.write(frame(i))

@@ -34,7 +34,7 @@ from latentsketch.errors import UserError
 from latentsketch.model.inference import Decoder
 from latentsketch.output.geometry import FIT_MODES, fit_geometry
 from latentsketch.output.look import Look
-from latentsketch.output.paths import OutputError, discard, output_error
+from latentsketch.output.paths import OutputError, discard, output_error, temp_beside
 from latentsketch.output.video import FrameWriter, H264Writer, open_writer, writer_class
 
 FILTERS = ("bicubic", "bilinear", "lanczos", "live")
@@ -279,8 +279,16 @@ def _writer_options(path: Path, s: ExportSettings) -> dict[str, Any]:
 
 
 def _partial(path: Path) -> Path:
-    """Where a file is written until it is complete, so a failed export destroys nothing."""
-    return path if not path.suffix else path.with_name(f".{path.stem}.partial{path.suffix}")
+    """Where a file is written until it is complete, so a failed export destroys nothing: a
+    short hidden name of this process's own beside it (``paths.temp_beside``), so two
+    exports to one name never write into one file and a 255-byte name still works. A folder
+    of PNG frames is written in place (its writer never overwrites a frame)."""
+    if not path.suffix:
+        return path
+    try:
+        return temp_beside(path)
+    except OSError as e:
+        raise output_error(e, path) from e
 
 
 def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
@@ -290,8 +298,9 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
 
     ``progress(done, total)`` is called after each written frame. Raises ExportError for
     settings the format refuses and OutputError (one line) if the file cannot be written;
-    a file is written under a hidden ``.partial`` name and renamed when complete, so a failed
-    export leaves neither a partial file nor (PNG frames) the frames it wrote.
+    a file is written under a short hidden name of its own and renamed when complete
+    (atomically: two exports to one name each leave a whole file, the last one's), so a
+    failed export leaves neither a partial file nor (PNG frames) the frames it wrote.
     """
     path = Path(path)
     try:
@@ -309,7 +318,15 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
     try:
         writer = open_writer(target, size[0], size[1], clip.fps, **_writer_options(path, settings))
     except ValueError as e:
+        if target != path:
+            discard(target)
         raise ExportError(str(e).replace(str(target), str(path))) from None
+    except BaseException as e:
+        if target != path:
+            discard(target)
+        if isinstance(e, OutputError):  # name the file asked for, not the hidden one
+            raise OutputError(str(e).replace(str(target), str(path))) from None
+        raise
     sink = _Sink(writer, depth=2 * settings.batch)
     start = time.perf_counter()
     done = 0
@@ -324,8 +341,10 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
                     if progress is not None:
                         progress(done, clip.count)
         sink.finish()
-    except BaseException:
+    except BaseException as e:
         sink.abort()  # removes the partial file (or the PNG frames written)
+        if isinstance(e, OutputError) and target != path:  # name the file asked for
+            raise OutputError(str(e).replace(str(target), str(path))) from e
         raise
     if target != path:
         try:
@@ -333,4 +352,7 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
         except OSError as e:
             discard(target)
             raise output_error(e, path) from e
+        except BaseException:  # a stop signal at this very moment: no hidden file is left
+            discard(target)
+            raise
     return ExportResult(path, done, size, clip.fps, time.perf_counter() - start)

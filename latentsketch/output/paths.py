@@ -14,6 +14,7 @@ its control log, a snapshot and its upscaled copy) share one stem, reserved toge
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -71,21 +72,48 @@ def removed_on_failure(*paths: str | os.PathLike[str]) -> Iterator[None]:
         raise
 
 
-def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
-    """Have ``write(tmp)`` write a hidden temporary file beside ``path``, then rename it into
-    place: ``path`` is either its old self or complete, never half-written. Raises
-    OutputError (one line naming ``path``) if writing or renaming fails; the temporary file
-    is removed."""
+def temp_beside(path: str | os.PathLike[str], suffix: str | None = None) -> Path:
+    """Create and return a new empty hidden file in ``path``'s folder to write ``path`` into
+    before an atomic ``os.replace``.
+
+    The name is short whatever ``path`` is (``.ls-<12 hex><suffix>``: a legal 255-byte final
+    name must still work) and unique (``O_EXCL``), so two processes writing the same target
+    never share a temporary file. ``suffix`` defaults to ``path``'s own, so writers that
+    choose a format by extension still can. The file is created with the usual permissions
+    (0666 less the umask), as the final file should have. Raises OSError (the folder is
+    missing or refuses new files).
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    ext = path.suffix if suffix is None else suffix
+    ext = ext if len(ext) <= 16 else ""
+    for _ in range(100):
+        tmp = path.with_name(f".ls-{secrets.token_hex(6)}{ext}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name after 100 tries")
+
+
+def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Have ``write(tmp)`` write a hidden temporary file beside ``path`` (``temp_beside``),
+    then rename it into place: ``path`` is either its old self or complete, never
+    half-written. Raises OutputError (one line naming ``path``) if writing or renaming
+    fails; the temporary file is removed."""
+    path = Path(path)
+    tmp: Path | None = None
     try:
+        tmp = temp_beside(path, ".tmp")
         write(tmp)
         os.replace(tmp, path)
     except OSError as e:
-        discard(tmp)
+        if tmp is not None:
+            discard(tmp)
         raise output_error(e, path) from e
     except BaseException:
-        discard(tmp)
+        if tmp is not None:
+            discard(tmp)
         raise
     return path
 

@@ -37,7 +37,13 @@ import av
 import numpy as np
 from PIL import Image
 
-from latentsketch.output.paths import OutputError, describe_os_error, discard, output_error
+from latentsketch.output.paths import (
+    OutputError,
+    describe_os_error,
+    discard,
+    output_error,
+    temp_beside,
+)
 
 _BT709 = 1  # AVCOL_SPC / PRI / TRC value for ITU-R BT.709
 _MPEG_RANGE = 1  # limited ("TV") range, what players expect from H.264 and ProRes
@@ -313,13 +319,15 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
     """Rewrite a fragmented MP4 in place as an ordinary MP4 with the index in front.
 
     Packets are copied, not re-encoded. The result goes to a hidden temporary file next to
-    ``path`` and replaces it atomically only once complete, so any failure leaves the
-    original untouched. Returns None on success or a one-line reason it was kept as is.
+    ``path`` (``paths.temp_beside``) and replaces it atomically only once complete, so any
+    failure leaves the original untouched. Returns None on success or a one-line reason it
+    was kept as is.
     """
-    tmp = path.with_name(f".{path.name}.remux")
+    tmp: Path | None = None
     dst: Any = None
     started = False
     try:
+        tmp = temp_beside(path)
         packets = 0
         with av.open(str(path)) as src:
             dst = av.open(str(tmp), "w", format="mp4",
@@ -340,14 +348,15 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
         os.replace(tmp, path)
         return None
     except (av.FFmpegError, OSError, IndexError) as e:
-        if dst is not None and not started:
+        if dst is not None and not started and tmp is not None:
             close_unstarted(dst, tmp)
         elif dst is not None:
             try:
                 dst.close()
             except Exception:  # already failing: the reason below is the first error
                 pass
-        discard(tmp)
+        if tmp is not None:
+            discard(tmp)
         return f"{path} kept as fragmented MP4 (finalising failed: {describe_os_error(e)})"
 
 
