@@ -12,9 +12,9 @@ request, in one of two ways:
 
 Either way a second signal never destroys the work being saved: inside ``saving(...)`` a
 signal only prints what is being saved and how to get out (so a performer who presses Ctrl-C
-again while a recording finalises still gets a finished file), and after the first request
-further signals only say that the stop is under way, so cleanup code is never interrupted
-half-way. Typical use::
+again while a recording finalises still gets a finished file; a stop that arrives during a
+save takes effect when the save ends), and after the first request further signals only say
+that the stop is under way, so cleanup code is never interrupted half-way. Typical use::
 
     with StopSignals(on_stop=app.request_stop) as stop:
         try:
@@ -97,6 +97,9 @@ class StopSignals:
         self.say = say
         self.received: list[str] = []     # names of the signals received, in order
         self._saving: tuple[str, str | None] | None = None
+        self._told = False   # the "how to leave" hint is said once
+        self._acted = False  # on_stop was called (or Interrupted raised): the stop is under way
+        self._deferred: int | None = None   # a stop signal that arrived during ``saving``
         self._old: dict[int, Any] = {}
 
     @property
@@ -117,26 +120,38 @@ class StopSignals:
 
     @contextmanager
     def saving(self, what: str, how_to_leave: str | None = None) -> Iterator[None]:
-        """Guard work that must finish (finalising a file): signals during the block print
-        ``still <what>...`` and ``how_to_leave`` (what an impatient user can do and what
-        they keep), and never interrupt it."""
+        """Guard work that must finish (finalising a file, saving a checkpoint): signals
+        during the block print ``still <what>, please wait`` (and once ``how_to_leave``: what
+        an impatient user can do and what they keep) and never interrupt it. A stop signal
+        that arrived during the block takes effect when it ends normally (``on_stop`` is
+        called, or ``Interrupted`` raised), so a save never swallows a stop request."""
         before, self._saving = self._saving, (what, how_to_leave)
         try:
             yield
         finally:
             self._saving = before
+        if before is None and self._deferred is not None:
+            signum, self._deferred = self._deferred, None
+            self._stop(signum)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal_name(signum)
-        first = not self.received
         self.received.append(name)
         if self._saving is not None:
             what, how = self._saving
-            self.say(f"{name}: still {what}..." + (f" ({how})" if how else ""))
+            told, self._told = self._told, True
+            self.say(f"{name}: still {what}, please wait" + (
+                f" ({how})" if how and not told else ""))
+            if not self._acted and self._deferred is None:
+                self._deferred = signum
             return
-        if not first:
+        if self._acted:
             self.say(f"{name}: already stopping, please wait")
             return
+        self._stop(signum)
+
+    def _stop(self, signum: int) -> None:
+        self._acted = True
         if self.on_stop is None:
             raise Interrupted(signum)
-        self.on_stop(name)
+        self.on_stop(signal_name(signum))

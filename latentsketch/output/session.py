@@ -263,16 +263,14 @@ class SessionOutputs:
         """What ``close`` is about to save, and what a user who cannot wait keeps: for the
         line a second Ctrl-C prints (``stopping.StopSignals.saving``)."""
         st = self.recorder.status()
-        parts = [f"finalising recording {st.path}"] if st.recording else []
+        if not st.recording:
+            return ("closing the control log" if self.control_log is not None
+                    else "stopping"), None
+        what = f"finalising recording {st.path}"
         if self.control_log is not None:
-            parts.append(f"closing control log {self.control_log.path}")
-        if not parts:
-            return "stopping", None
-        how = None
-        if st.recording:
-            how = (f"it finishes by itself; kill -KILL leaves {st.path} as fragmented MP4, "
-                   f"which plays: {recover_hint(st.path)}")
-        return " and ".join(parts), how
+            what += " and its control log"
+        return what, (f"it finishes by itself; kill -KILL would leave it fragmented, which "
+                      f"plays: {recover_hint(st.path)}")
 
 
 def recover_hint(path: Path | None) -> str:
