@@ -122,7 +122,7 @@ def keyframe_clip(space: LatentSpace, keys: np.ndarray, params: Mapping[str, flo
     frames = [Frame(row, params, dt) for row in z]
     trails = params.get("look.trails", 0.0)
     if loop and trails > 0:  # run the end through the look first: the loop point has trails
-        keep = trails ** (dt * 60.0)
+        keep = trails ** (clamp_dt(dt) * 60.0)   # as Look.advance steps it
         warm = min(len(frames), math.ceil(math.log(1 / 512) / math.log(keep)) if keep < 1
                    else len(frames))
         frames = [Frame(f.z, params, dt, emit=False) for f in frames[-warm:]] + frames

@@ -113,7 +113,7 @@ def test_recording_that_cannot_start_leaves_no_empty_files(full_dir: Path) -> No
     ctx = LogContext("0123456789ab", "default", "fp32", "fit", 30.0, 1.0)
     out.record(True, (64, 64), state, 0.0, ctx)
     for i in range(30):
-        out.submit(lambda size: np.zeros((64, 64, 3), np.uint8), i / 30)
+        out.submit(lambda size, fit: np.zeros((64, 64, 3), np.uint8), i / 30)
         out.log_frame(i / 30, 1 / 30, [])
         time.sleep(0.01)
     st = out.close()

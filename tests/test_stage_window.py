@@ -100,7 +100,7 @@ def test_recording_keeps_its_size_through_resize_maximize_and_fullscreen(
 
     def script(i: int, a: App) -> list:
         if i in (36, 54, 61):   # frame i - 1 at the recording's size, as the recorder got it
-            shown[i - 1] = a.display.picture((256, 256))
+            shown[i - 1] = a.display.picture((256, 256), "fill")
         if i == 3:
             return key(pygame.K_r, "r")
         if i == 70:
@@ -124,6 +124,23 @@ def test_recording_keeps_its_size_through_resize_maximize_and_fullscreen(
     (logf,) = app.out.root.glob("*.log.jsonl")
     header = json.loads(logf.read_text().splitlines()[0])
     assert header["size"] == [256, 256] and header["fit"] == "fill"   # as it started
+
+
+def test_a_recording_keeps_the_framing_its_log_header_states(make_app) -> None:
+    """Size and fit are in the control log's header, which a replay follows: another fit mode
+    (Z) or a window of another shape mid-recording must not reframe the file."""
+    app = make_app(record_size=(320, 180), fit="fit")
+    app.run(max_frames=40, dt=DT, script=lambda i, a: (
+        [C.Record(True)] if i == 2 else key(pygame.K_z, "z") if i == 10 else
+        resize(a, 180, 400) if i == 20 else [C.Record(False)] if i == 30 else []))
+    assert app.display.fit == "fill"
+    (video,) = app.out.root.glob("*.mp4")
+    count, size, frames = video_frames(video)
+    assert (count, size) == (28, (320, 180))
+    for f in frames:   # a square picture letterboxed in 16:9 from the first frame to the last
+        assert f[:, :60].max() < 30 and f[:, 100:220].mean() > 5
+    header = json.loads(next(app.out.root.glob("*.log.jsonl")).read_text().splitlines()[0])
+    assert header["size"] == [320, 180] and header["fit"] == "fit"
 
 
 def test_a_frame_of_another_size_is_fitted_into_the_recording(tmp_path: Path) -> None:

@@ -240,23 +240,26 @@ class Display:
         """Pace to the target fps (sleeps); returns the frame's wall-clock dt in seconds."""
         return self.pacer.wait()
 
-    def picture(self, size: tuple[int, int] | None = None) -> np.ndarray:
+    def picture(self, size: tuple[int, int] | None = None, fit: str | None = None
+                ) -> np.ndarray:
         """The clean picture last shown (no HUD) as a new uint8 HxWx3 RGB array.
 
-        ``size`` (w, h) defaults to ``picture_size``. The same size, or one pixel less (rounding
-        to even for video), crops the on-screen picture surface; any other size renders the
-        last frame again at that size with the current fit mode, as a window of that size
-        would show it.
+        ``size`` (w, h) defaults to ``picture_size``, ``fit`` to the current fit mode (a
+        recording passes the size and fit it started with). The same size and fit, or one
+        pixel less (rounding to even for video), crops the on-screen picture surface; anything
+        else renders the last frame again, as a window of that size and fit would show it.
         """
         pw, ph = self.picture_size
         w, h = (pw, ph) if size is None else (int(size[0]), int(size[1]))
+        fit = fit or self.fit
         if w <= 0 or h <= 0:
             raise ValueError(f"picture size must be positive, got {w}x{h}")
         if self._native is None or self._black:
             return np.zeros((h, w, 3), np.uint8)
-        if self._picture is not None and 0 <= pw - w <= 1 and 0 <= ph - h <= 1:
+        if (self._picture is not None and fit == self.fit and 0 <= pw - w <= 1
+                and 0 <= ph - h <= 1):
             return self._read(self._picture, w, h)
-        crop, (x, y, rw, rh) = fit_geometry(self._src_size, (w, h), self.fit)
+        crop, (x, y, rw, rh) = fit_geometry(self._src_size, (w, h), fit)
         out = np.zeros((h, w, 3), np.uint8)
         if rw and rh:
             self._record = self._render(crop, (rw, rh), self._record)

@@ -52,7 +52,8 @@ class SessionOutputs:
         self.recorder = Recorder()
         self.control_log: ControlLog | None = None
         self._rec_t0 = 0.0
-        self._rec_size = (0, 0)  # fixed when a recording starts: it keeps it for its life
+        self._rec_size = (0, 0)  # fixed when a recording starts: it keeps them for its life
+        self._rec_fit = "fit"    # (its control log's header says the same)
         self._rec_log: Path | None = None  # the control log opened for this recording
         self._error_shown = False
         self._failed: RecorderStatus | None = None  # a recording an error ended, not yet
@@ -73,8 +74,9 @@ class SessionOutputs:
                ctx: LogContext) -> None:
         """Start (True), stop (False) or toggle (None) the recording.
 
-        ``size`` (w, h, even) and the session's fps are the recording's for its whole life:
-        whatever the window does meanwhile, frames are fitted into them. A toggle right after
+        ``size`` (w, h, even), ``ctx.fit`` and the session's fps are the recording's for its
+        whole life, as its control log's header says: whatever the window does meanwhile
+        (resize, fullscreen, another fit mode), frames are rendered into them. A toggle right after
         a recording was ended by an error (the performer believes it still runs) does not
         start a new file: it says what happened; the next toggle starts one.
         """
@@ -108,6 +110,7 @@ class SessionOutputs:
         self.recorder.start(video, size[0], size[1], self.fps)
         self._rec_t0 = t
         self._rec_size = (int(size[0]), int(size[1]))
+        self._rec_fit = ctx.fit
         self._error_shown = False
         self._rec_log = None
         if self.control_log is None:
@@ -123,13 +126,14 @@ class SessionOutputs:
         """The current (or last) recording's frame size (w, h), fixed when it started."""
         return self._rec_size
 
-    def submit(self, picture: Callable[[tuple[int, int]], np.ndarray], t: float) -> None:
-        """Hand the frame just shown to the recorder, rendered by ``picture(size)`` at the
-        recording's own size (only while recording: reading the picture back costs ~1 ms at
-        1024 px)."""
+    def submit(self, picture: Callable[[tuple[int, int], str], np.ndarray], t: float) -> None:
+        """Hand the frame just shown to the recorder, rendered by ``picture(size, fit)`` at
+        the recording's own size and fit (only while recording: reading the picture back
+        costs ~1 ms at 1024 px)."""
         st = self.recorder.status()
         if st.recording:
-            self.recorder.submit(picture(self._rec_size), t - self._rec_t0, copy=False)
+            self.recorder.submit(picture(self._rec_size, self._rec_fit), t - self._rec_t0,
+                                 copy=False)
         elif st.error and not self._error_shown:
             self._error_shown = True
             st = self.recorder.stop()
