@@ -219,41 +219,59 @@ def test_two_renders_into_the_same_out_both_succeed_with_a_whole_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["same.mp4"]
 
 
-# --- the helper every command uses ----------------------------------------------------------
+# --- the helper every command uses (a child: signals to the test process itself can crash
+# it once an ONNX export has run in it) ----------------------------------------------------
 
-def test_stop_signals_raise_once_and_never_interrupt_cleanup_or_a_save() -> None:
-    """Raise mode (render, info, train): the first signal raises Interrupted, later ones only
-    say so, so the cleanup they interrupt runs to its end; inside ``saving`` nothing raises.
-    Real signals to this process; the previous handlers come back afterwards."""
-    from latentsketch.stopping import Interrupted, StopSignals
+_HELPER_CHILD = """
+import json, os, signal, sys, time
+from latentsketch.stopping import Interrupted, StopSignals
 
-    said: list[str] = []
-    before = signal.getsignal(signal.SIGTERM)
-    cleaned = False
-    with pytest.raises(Interrupted) as info, StopSignals(say=said.append) as stop:
+out, said = {}, []
+before = signal.getsignal(signal.SIGTERM)
+cleaned = False
+try:
+    with StopSignals(say=said.append) as stop:
         try:
             os.kill(os.getpid(), signal.SIGHUP)
-            time.sleep(1)  # the handler raises before this ends
+            time.sleep(2)  # the handler raises before this ends
         finally:
             os.kill(os.getpid(), signal.SIGTERM)   # a second signal during the cleanup
             time.sleep(0.05)
             cleaned = True
-    assert info.value.signum == signal.SIGHUP and info.value.exit_status == 129
-    assert cleaned and stop.received == ["SIGHUP", "SIGTERM"]
-    assert said == ["SIGTERM: already stopping, please wait"]
-    assert signal.getsignal(signal.SIGTERM) is before
+except Interrupted as e:
+    out["raised"] = [e.signum, e.exit_status]
+out.update(cleaned=cleaned, received=stop.received, said=said,
+           restored=signal.getsignal(signal.SIGTERM) is before)
 
-    said.clear()
-    calls: list[str] = []
-    with StopSignals(on_stop=calls.append, say=said.append) as stop:
-        with stop.saving("finalising recording x.mp4", "kill -KILL keeps x.mp4"):
-            for s in (signal.SIGINT, signal.SIGTERM):
-                os.kill(os.getpid(), s)
-                time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGHUP)
-        time.sleep(0.02)
-    assert calls == ["SIGINT"]   # deferred to the end of the save, not swallowed by it
-    assert said == ["SIGINT: still finalising recording x.mp4, please wait "
-                    "(kill -KILL keeps x.mp4)",
-                    "SIGTERM: still finalising recording x.mp4, please wait",
-                    "SIGHUP: already stopping, please wait"]
+said2, calls = [], []
+with StopSignals(on_stop=calls.append, say=said2.append) as stop:
+    with stop.saving("finalising recording x.mp4", "kill -KILL keeps x.mp4"):
+        for s in (signal.SIGINT, signal.SIGTERM):
+            os.kill(os.getpid(), s)
+            time.sleep(0.02)
+    os.kill(os.getpid(), signal.SIGHUP)
+    time.sleep(0.02)
+out.update(calls=calls, said2=said2)
+print(json.dumps(out))
+"""
+
+
+def test_stop_signals_raise_once_and_never_interrupt_cleanup_or_a_save() -> None:
+    """The helper every command uses, with real signals to a real child. Raise mode (render,
+    info, train): the first signal raises Interrupted, later ones only say so, so the cleanup
+    they interrupt runs to its end. Inside ``saving`` nothing raises, and a stop that arrived
+    during it takes effect when it ends. The previous handlers come back afterwards."""
+    import json
+
+    r = subprocess.run([sys.executable, "-c", _HELPER_CHILD], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["raised"] == [signal.SIGHUP, 128 + signal.SIGHUP]
+    assert out["cleaned"] and out["restored"] and out["received"] == ["SIGHUP", "SIGTERM"]
+    assert out["said"] == ["SIGTERM: already stopping, please wait"]
+    assert out["calls"] == ["SIGINT"]   # deferred to the end of the save, not swallowed by it
+    assert out["said2"] == ["SIGINT: still finalising recording x.mp4, please wait "
+                            "(kill -KILL keeps x.mp4)",
+                            "SIGTERM: still finalising recording x.mp4, please wait",
+                            "SIGHUP: already stopping, please wait"]

@@ -121,11 +121,6 @@ class SessionOutputs:
         self.say(f"recording {size[0]}x{size[1]} to {video}" + (
             f" (the last one had stopped: {_failure_line(previous)})" if previous else ""))
 
-    @property
-    def record_size(self) -> tuple[int, int]:
-        """The current (or last) recording's frame size (w, h), fixed when it started."""
-        return self._rec_size
-
     def submit(self, picture: Callable[[tuple[int, int], str], np.ndarray], t: float) -> None:
         """Hand the frame just shown to the recorder, rendered by ``picture(size, fit)`` at
         the recording's own size and fit (only while recording: reading the picture back
@@ -246,7 +241,8 @@ class SessionOutputs:
         self.wait_snapshots()
         active = self.recorder.status().recording
         st = self.recorder.stop()
-        if active or self._failed is not None:
+        unsaid = st.error is not None and not self._error_shown  # failed since the last frame
+        if active or unsaid or self._failed is not None:
             self._failed = None
             if st.error or st.state is RecorderState.FAILED:
                 self.say(_failure_line(st), error=True)
