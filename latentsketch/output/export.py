@@ -102,6 +102,7 @@ class ExportResult:
     size: tuple[int, int]
     fps: float
     seconds: float  # wall-clock time the export took
+    engine: str = ""  # the decoding engine, e.g. torch-fp32 or openvino-fp32
 
     @property
     def realtime(self) -> float:
@@ -333,4 +334,4 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
         except OSError as e:
             discard(target)
             raise output_error(e, path) from e
-    return ExportResult(path, done, size, clip.fps, time.perf_counter() - start)
+    return ExportResult(path, done, size, clip.fps, time.perf_counter() - start, decoder.engine)
