@@ -31,6 +31,18 @@ def atlas(loaded: checkpoint.LoadedModel, decoder: Decoder, dims: int) -> np.nda
     return np.stack(rows)
 
 
+def _engines_line(model_id: str) -> str:
+    """What the live window measured of the decode engines on this CPU kind, if it has."""
+    from latentsketch.model.engine_upgrade import EngineUpgrade, read_choice
+    from latentsketch.model.engines import cache_dir
+
+    choice = read_choice(cache_dir(model_id))
+    if choice is None:
+        return ("engines    not measured on this CPU yet (the live window measures them in the "
+                "background on its first start)")
+    return f"engines    {choice.winner} wins; " + EngineUpgrade.describe_choice(choice)
+
+
 def walk_frames(loaded: checkpoint.LoadedModel, decoder: Decoder, preset_name: str = "default",
                 n: int = WALK_FRAMES, spacing: float = WALK_SPACING, side: int = WALK_SIDE,
                 seed: int = 0) -> np.ndarray:
@@ -87,6 +99,7 @@ def describe(model: str | None, out: Path, dims: int = 6) -> str:
         "decode     " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items())
         + f" per frame, 1 thread (using {dec.backend})",
         f"data       {cfg.get('data', 'unknown')}",
+        _engines_line(loaded.model_id),
     ]
     tr = cfg.get("training") or {}
     if tr:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from latentsketch.app import App, AppOptions
+from latentsketch.info import describe
 from latentsketch.model import checkpoint, engines
 from latentsketch.model.engine_build import CHOICE, build
 from latentsketch.model.engine_upgrade import EngineUpgrade, read_choice
@@ -156,3 +157,5 @@ def test_the_live_loop_plays_at_once_and_adopts_the_engine_built_in_the_backgrou
     assert render(req).engine == choice.winner
     forced = render(replace(req, out=tmp_path / "frames32", backend="fp32"))
     assert forced.engine == "torch-fp32"
+    text = describe(str(tiny_model), tmp_path / "info", dims=1)   # info says what was measured
+    assert f"engines    {choice.winner} wins; " in text and "torch-fp32" in text
