@@ -317,7 +317,7 @@ def cmd_render(a: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(f"wrote {r.path}: {r.frames} frames, {r.size[0]}x{r.size[1]} at {r.fps:g} fps "
-          f"({r.realtime:.1f}x real time)")
+          f"({r.realtime:.1f}x real time, decoder {r.engine})")
     return 0
 
 

@@ -91,13 +91,10 @@ def os_error_line(err: BaseException, path: str | os.PathLike[str] | None = None
 
 
 def crash_dir() -> Path:
-    """Where crash reports go: ``$XDG_STATE_HOME/latentsketch`` (``~/.local/state/...``),
-    ``%LOCALAPPDATA%\\latentsketch`` on Windows."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    else:
-        base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "latentsketch"
+    """Where crash reports go: ``$XDG_STATE_HOME/latentsketch`` (``~/.local/state/...``)."""
+    from latentsketch.userdirs import state_dir
+
+    return state_dir()
 
 
 def write_crash_log(err: BaseException, argv: Sequence[str] = ()) -> Path | None:

@@ -15,6 +15,9 @@ from latentsketch.output.paths import output_error, write_atomically
 from latentsketch.output.sheets import labelled_sheet
 
 SWEEP = np.linspace(-2.5, 2.5, 9)
+WALK_FRAMES = 16      # the walk sheet: frames of the default preset's walk ...
+WALK_SPACING = 0.5    # ... this many seconds apart (30 frames at 60 fps) ...
+WALK_SIDE = 256       # ... each at this display size, with the preset's look
 
 
 def atlas(loaded: checkpoint.LoadedModel, decoder: Decoder, dims: int) -> np.ndarray:
@@ -26,6 +29,44 @@ def atlas(loaded: checkpoint.LoadedModel, decoder: Decoder, dims: int) -> np.nda
         u[:, space.raw_index(k)] = SWEEP
         rows.append(decoder.decode_batch(space.to_z(u)))
     return np.stack(rows)
+
+
+def _engines_line(model_id: str) -> str:
+    """What the live window measured of the decode engines on this CPU kind, if it has."""
+    from latentsketch.model.engine_upgrade import EngineUpgrade, read_choice
+    from latentsketch.model.engines import cache_dir
+
+    choice = read_choice(cache_dir(model_id))
+    if choice is None:
+        return ("engines    not measured on this CPU yet (the live window measures them in the "
+                "background on its first start)")
+    return f"engines    {choice.winner} wins; " + EngineUpgrade.describe_choice(choice)
+
+
+def walk_frames(loaded: checkpoint.LoadedModel, decoder: Decoder, preset_name: str = "default",
+                n: int = WALK_FRAMES, spacing: float = WALK_SPACING, side: int = WALK_SIDE,
+                seed: int = 0) -> np.ndarray:
+    """(n, side, side, 3) uint8: what the audience sees of the preset's walk, every ``spacing``
+    seconds from the start, stepped by the engine at 60 fps as the live loop does."""
+    from latentsketch import engine
+    from latentsketch import preset as presets
+    from latentsketch.output.export import Picture
+    from latentsketch.output.look import Look
+
+    pre = presets.load(preset_name)
+    space = loaded.space
+    state = engine.State.initial(space, seed, pre.params, dict(pre.slots),
+                                 [k.u for k in pre.keyframes] or None)
+    per = max(1, round(spacing * 60))
+    zs, params = [], []
+    for _ in range(n):
+        zs.append(engine.output_z(state, space))
+        params.append(dict(state.params))
+        for _ in range(per):
+            state = engine.step(state, [], 1 / 60, space)
+    frames = decoder.decode_batch(np.stack(zs))
+    pic = Picture((decoder.size, decoder.size), (side, side), "fit", "bicubic", Look())
+    return np.stack(pic.batch(list(frames), params, [spacing] * n))
 
 
 def describe(model: str | None, out: Path, dims: int = 6) -> str:
@@ -58,6 +99,7 @@ def describe(model: str | None, out: Path, dims: int = 6) -> str:
         "decode     " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items())
         + f" per frame, 1 thread (using {dec.backend})",
         f"data       {cfg.get('data', 'unknown')}",
+        _engines_line(loaded.model_id),
     ]
     tr = cfg.get("training") or {}
     if tr:
@@ -85,4 +127,14 @@ def describe(model: str | None, out: Path, dims: int = 6) -> str:
     path = write_atomically(out / f"latentsketch-atlas-{loaded.model_id}.png",
                             lambda tmp: sheet.save(tmp, format="PNG"))
     lines.append(f"atlas      {path}")
+    walk = walk_frames(loaded, dec)
+    cols = 4
+    walk_sheet = labelled_sheet(
+        [(f"{i * cols * WALK_SPACING:g}-{(i + 1) * cols * WALK_SPACING - WALK_SPACING:g} s",
+          walk[i * cols:(i + 1) * cols]) for i in range(len(walk) // cols)],
+        title=f"default walk {loaded.model_id}: a frame every {WALK_SPACING:g} s at "
+              f"{WALK_SIDE} px, with the preset's look")
+    path = write_atomically(out / f"latentsketch-walk-{loaded.model_id}.png",
+                            lambda tmp: walk_sheet.save(tmp, format="PNG"))
+    lines.append(f"walk sheet {path}")
     return "\n".join(lines)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -39,6 +38,7 @@ from latentsketch.errors import UserError, os_error_line
 from latentsketch.output.geometry import FIT_MODES
 from latentsketch.output.paths import discard, temp_beside
 from latentsketch.params import PARAM_BY_NAME, PARAMS
+from latentsketch.userdirs import config_dir
 
 FITS = FIT_MODES
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
@@ -69,13 +69,7 @@ def user_dir() -> Path:
     """Where the user's own presets live: ``$XDG_CONFIG_HOME/latentsketch/presets`` (default
     ``~/.config/...``) on Linux, ``~/Library/Application Support/...`` on macOS,
     ``%APPDATA%\\latentsketch\\presets`` on Windows. Read at each call, never cached."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "latentsketch" / "presets"
+    return config_dir() / "presets"
 
 
 def search_path(folders: tuple[Path, ...] | None = None) -> tuple[Path | Traversable, ...]:

@@ -392,6 +392,8 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
     try:
         decoder = Decoder(loaded.vae, backend=backend if backend in ("fp32", "bf16") else "auto",
                           threads=1 if as_live else req.threads)
+        if backend in (None, "auto") and not as_live:
+            _adopt_measured_engine(decoder, loaded, req.threads)
         return export(clip, decoder, path, settings, progress=progress)
     except BaseException:
         if reserved:
@@ -399,6 +401,23 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
         raise
     finally:
         torch.set_num_threads(threads)
+
+
+def _adopt_measured_engine(decoder: Decoder, loaded: checkpoint.LoadedModel,
+                           threads: int) -> None:
+    """Decode on the engine the live window measured fastest for this model on this CPU kind,
+    if it did (never builds one here: a render should not wait for a build)."""
+    from latentsketch.model.engine_upgrade import read_choice
+    from latentsketch.model.engines import EngineUnavailable, cache_dir, runner
+
+    folder = cache_dir(loaded.model_id)
+    choice = read_choice(folder)
+    if choice is None or choice.winner == decoder.engine:
+        return
+    try:
+        decoder.adopt(choice.winner, runner(choice.winner, loaded.vae.decoder, folder, threads))
+    except EngineUnavailable:
+        pass
 
 
 def _remove_placeholder(path: Path) -> None:

@@ -130,33 +130,32 @@ def fill_disk(folder: Path) -> None:
                 assert e.errno == errno.ENOSPC, e
 
 
+def _mounted(tmp_path: Path, name: str, options: str, fill: bool = False):
+    where = tmp_path / name
+    _mount_tmpfs(where, options)
+    if fill:
+        fill_disk(where)
+    yield where
+    _unmount(where)
+
+
 @pytest.fixture
 def readonly_dir(tmp_path: Path):
     """An empty folder on a read-only file system (``[Errno 30]`` on any write, even as root)."""
-    where = tmp_path / "readonly"
-    _mount_tmpfs(where, "ro,size=1m")
-    yield where
-    _unmount(where)
+    yield from _mounted(tmp_path, "readonly", "ro,size=1m")
 
 
 @pytest.fixture
 def full_dir(tmp_path: Path):
     """A folder on a 64 KiB file system filled to the last byte: new (empty) files can still
     be created, as on a real full disk, but any byte written fails with ``[Errno 28]``."""
-    where = tmp_path / "full"
-    _mount_tmpfs(where, "size=64k")
-    fill_disk(where)
-    yield where
-    _unmount(where)
+    yield from _mounted(tmp_path, "full", "size=64k", fill=True)
 
 
 @pytest.fixture
 def small_dir(tmp_path: Path):
     """A folder on an empty file system of 512 KiB, to fill up while writing."""
-    where = tmp_path / "small"
-    _mount_tmpfs(where, "size=512k")
-    yield where
-    _unmount(where)
+    yield from _mounted(tmp_path, "small", "size=512k")
 
 
 def listing(folder: Path) -> list[str]:

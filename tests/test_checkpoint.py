@@ -136,6 +136,18 @@ def test_default_model_is_found_through_the_package() -> None:
     assert p.parent.name == "assets"
 
 
+def test_bundled_models_load_by_name_and_a_folder_of_that_name_wins(
+        tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    by_name = checkpoint.load("shapes")
+    assert by_name.path == checkpoint.resolve(None) == checkpoint.bundled_path("shapes")
+    assert by_name.model_id == checkpoint.load(None).model_id
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shapes").symlink_to(tiny_model)   # a model folder the person named "shapes"
+    assert checkpoint.resolve("shapes").resolve() == (tiny_model / "model.safetensors").resolve()
+    with pytest.raises(CheckpointError, match="bundled model: shapes"):
+        checkpoint.load("emojii")
+
+
 def test_half_precision_file_is_half_the_size_and_decodes_alike(tiny_model: Path,
                                                                  tmp_path: Path) -> None:
     a = checkpoint.load(tiny_model)

@@ -27,6 +27,22 @@ def test_info_describes_a_model_and_writes_an_atlas(tiny_model: Path, tmp_path: 
     from PIL import Image
 
     assert Image.open(atlas[0]).height > 3 * 64
+    (walk,) = tmp_path.glob("latentsketch-walk-*.png")   # what the default walk shows
+    assert "walk sheet" in r.stdout and Image.open(walk).width > 4 * 256
+
+
+def test_walk_frames_follow_the_default_walk(tiny_model: Path) -> None:
+    import numpy as np
+
+    from latentsketch.info import walk_frames
+    from latentsketch.model import checkpoint
+    from latentsketch.model.inference import Decoder
+
+    loaded = checkpoint.load(tiny_model)
+    frames = walk_frames(loaded, Decoder(loaded.vae, backend="fp32"), side=96)
+    assert frames.shape == (16, 96, 96, 3) and frames.dtype == np.uint8
+    moved = [np.abs(a.astype(int) - b).mean() for a, b in zip(frames, frames[1:], strict=False)]
+    assert sum(m > 0 for m in moved) >= 8      # the walk moves between most samples
 
 
 @pytest.mark.parametrize("args,needle", [

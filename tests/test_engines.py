@@ -8,17 +8,20 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from latentsketch.app import App, AppOptions
+from latentsketch.info import describe
 from latentsketch.model import checkpoint, engines
 from latentsketch.model.engine_build import CHOICE, build
 from latentsketch.model.engine_upgrade import EngineUpgrade, read_choice
 from latentsketch.model.inference import Decoder
 from latentsketch.output.controllog import read_log
+from latentsketch.render import RenderRequest, render
 from tests.pixels import assert_pixels_match
 
 pytest.importorskip("onnxruntime")
@@ -146,3 +149,13 @@ def test_the_live_loop_plays_at_once_and_adopts_the_engine_built_in_the_backgrou
         again.close()
     assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cache")
     assert np.isfinite(app.frame).all()
+    # an offline render decodes on the engine measured here; forcing torch still works
+    choice = read_choice(engines.cache_dir(app.loaded.model_id))
+    assert choice is not None
+    req = RenderRequest(model=tiny_model, walk="drift", duration=0.5, fps=10, size=(64, 64),
+                        out=tmp_path / "frames")
+    assert render(req).engine == choice.winner
+    forced = render(replace(req, out=tmp_path / "frames32", backend="fp32"))
+    assert forced.engine == "torch-fp32"
+    text = describe(str(tiny_model), tmp_path / "info", dims=1)   # info says what was measured
+    assert f"engines    {choice.winner} wins; " in text and "torch-fp32" in text

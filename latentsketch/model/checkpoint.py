@@ -47,24 +47,41 @@ class LoadedModel:
         return self.vae.cfg
 
 
+# Models shipped inside the package, by name (``--model shapes``): their weights files under
+# ``latentsketch.assets``. A new default gets a new name beside the old ones, because presets,
+# snapshots and logs made with a model name its id and are refused with any other model.
+BUNDLED: dict[str, str] = {"shapes": WEIGHTS}
+DEFAULT = "shapes"
+
+
+def bundled_path(name: str = DEFAULT) -> Path:
+    """The weights of bundled model ``name``, found through the installed package (never the
+    current folder). KeyError for an unknown name."""
+    return Path(str(importlib.resources.files("latentsketch.assets"))) / BUNDLED[name]
+
+
 def default_model_path() -> Path:
-    """The bundled model, found through the installed package (never the current folder)."""
-    return Path(str(importlib.resources.files("latentsketch.assets"))) / WEIGHTS
+    """The bundled default model's weights."""
+    return bundled_path(DEFAULT)
 
 
 def resolve(path: str | os.PathLike[str] | None) -> Path:
-    """MODEL argument -> weights file path; None means the bundled default."""
-    if path is None:
-        p = default_model_path()
+    """MODEL argument -> weights file path: a folder holding ``model.safetensors``, the file
+    itself, or the name of a bundled model (``shapes``); None means the bundled default.
+    Raises CheckpointError naming what was given and the bundled names."""
+    name = DEFAULT if path is None else os.fspath(path)
+    p = Path(name).expanduser()
+    if name in BUNDLED and not p.exists():
+        p = bundled_path(name)
         if not p.exists():
-            raise CheckpointError(f"model {p}: the bundled default model is missing; "
+            raise CheckpointError(f"model {p}: the bundled model {name!r} is missing; "
                                   f"reinstall latentsketch or pass --model")
         return p
-    p = Path(path).expanduser()
     if p.is_dir():
         p = p / WEIGHTS
     if not p.exists():
-        raise CheckpointError(f"model {path}: no such file or folder")
+        raise CheckpointError(f"model {path}: no such file or folder (a model folder, its "
+                              f".safetensors file, or a bundled model: {', '.join(BUNDLED)})")
     return p
 
 

@@ -134,11 +134,14 @@ class EngineUpgrade:
         self.proc = None
 
     def summary(self) -> str:
-        """One line: each engine's figure on this machine, the winner first."""
+        """One line: each engine's figure on this machine, the fastest first."""
         if self.choice is None:
             return "engines: not measured yet"
-        rows = sorted((t for t in self.choice.timings if t.ms is not None),
-                      key=lambda t: t.ms or 0.0)
-        return "engines: " + ", ".join(
-            f"{t.name} {t.ms:.1f} ms" + (f" (max {t.max_levels:.0f} levels off)"
-                                         if t.max_levels else "") for t in rows)
+        return "engines: " + self.describe_choice(self.choice)
+
+    @staticmethod
+    def describe_choice(choice: engines.EngineChoice) -> str:
+        """Each engine that ran: median ms per frame, and how far its pixels are from fp32."""
+        rows = sorted((t for t in choice.timings if t.ms is not None), key=lambda t: t.ms or 0.0)
+        return ", ".join(f"{t.name} {t.ms:.1f} ms" + (f" (max {t.max_levels:.0f} levels off)"
+                                                      if t.max_levels else "") for t in rows)

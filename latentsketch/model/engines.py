@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentsketch import userdirs
 from latentsketch.errors import UserError
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model.vae import Decoder as DecoderNet
@@ -82,13 +82,7 @@ def versions() -> dict[str, str | None]:
 def cache_root() -> Path:
     """The user cache folder: ``$XDG_CACHE_HOME/latentsketch`` (``~/.cache``), the platform's
     equivalent on macOS and Windows; never inside the installed package."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "latentsketch"
+    return userdirs.cache_dir()
 
 
 def cache_dir(model_id: str) -> Path:
@@ -279,8 +273,9 @@ class EngineChoice:
                    cpu=d["cpu"], versions=d["versions"], threads=int(d["threads"]))
 
 
-def _median_ms(run: Runner, z: np.ndarray, repeats: int) -> float:
-    for _ in range(3):
+def median_ms(run: Runner, z: np.ndarray, repeats: int, warmup: int = 3) -> float:
+    """Median wall-clock ms of ``run(z)`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
         run(z)
     ts = []
     for _ in range(repeats):
@@ -319,7 +314,7 @@ def measure(net: DecoderNet, artifacts: Path | None, test_z: np.ndarray,
     samples: dict[str, list[float]] = {n: [] for n in runners}
     for _ in range(rounds):
         for name, run in runners.items():
-            samples[name].append(_median_ms(run, z1, repeats))
+            samples[name].append(median_ms(run, z1, repeats))
     timings = [EngineTiming(n, float(np.median(samples[n])), errors[n]) for n in runners]
     timings += [EngineTiming(n, None, None, why) for n, why in notes.items()]
     fit = [t for t in timings if t.ms is not None and (

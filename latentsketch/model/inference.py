@@ -11,7 +11,6 @@ Live decoding uses one intra-op thread: two threads fight the render loop for th
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,7 @@ from latentsketch.model.engines import (
     Runner,
     cpu_flags,
     cpu_has_bf16,
+    median_ms,
     torch_runner,
 )
 from latentsketch.model.vae import VAE
@@ -69,15 +69,7 @@ class Decoder:
         return self.device.type == "cpu" and cpu_has_bf16()
 
     def _time(self, run: Runner, n: int) -> float:
-        z = np.zeros((1, self.latent), np.float32)
-        for _ in range(2):
-            run(z)
-        ts = []
-        for _ in range(n):
-            t = time.perf_counter()
-            run(z)
-            ts.append(time.perf_counter() - t)
-        return float(np.median(ts)) * 1e3
+        return median_ms(run, np.zeros((1, self.latent), np.float32), n, warmup=2)
 
     def adopt(self, engine: str, run: Runner) -> None:
         """Decode with ``run`` (engine ``engine``, e.g. ``onnxruntime-fp32``) from now on."""

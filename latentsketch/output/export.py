@@ -102,6 +102,7 @@ class ExportResult:
     size: tuple[int, int]
     fps: float
     seconds: float  # wall-clock time the export took
+    engine: str = ""  # the decoding engine, e.g. torch-fp32 or openvino-fp32
 
     @property
     def realtime(self) -> float:
@@ -355,4 +356,4 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
         except BaseException:  # a stop signal at this very moment: no hidden file is left
             discard(target)
             raise
-    return ExportResult(path, done, size, clip.fps, time.perf_counter() - start)
+    return ExportResult(path, done, size, clip.fps, time.perf_counter() - start, decoder.engine)
