@@ -36,8 +36,8 @@ from latentsketch.control.mapping import Mapping, MappingError
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError, os_error_line
 from latentsketch.output.geometry import FIT_MODES
-from latentsketch.output.paths import discard, temp_beside
 from latentsketch.params import PARAM_BY_NAME, PARAMS
+from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
 
 FITS = FIT_MODES
@@ -251,7 +251,10 @@ class Preset:
             os.replace(tmp, path)
         except OSError as e:
             if tmp is not None:
-                discard(tmp)
+                try:
+                    tmp.unlink(missing_ok=True)
+                except OSError:
+                    pass
             raise PresetError(os_error_line(e, path, "save preset")) from None
         return path
 

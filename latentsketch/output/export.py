@@ -34,8 +34,9 @@ from latentsketch.errors import UserError
 from latentsketch.model.inference import Decoder
 from latentsketch.output.geometry import FIT_MODES, fit_geometry
 from latentsketch.output.look import Look
-from latentsketch.output.paths import OutputError, discard, output_error, temp_beside
+from latentsketch.output.paths import OutputError, discard, output_error
 from latentsketch.output.video import FrameWriter, H264Writer, open_writer, writer_class
+from latentsketch.tempfiles import temp_beside
 
 FILTERS = ("bicubic", "bilinear", "lanczos", "live")
 FITS = FIT_MODES
@@ -281,7 +282,7 @@ def _writer_options(path: Path, s: ExportSettings) -> dict[str, Any]:
 
 def _partial(path: Path) -> Path:
     """Where a file is written until it is complete, so a failed export destroys nothing: a
-    short hidden name of this process's own beside it (``paths.temp_beside``), so two
+    short hidden name of this process's own beside it (``tempfiles.temp_beside``), so two
     exports to one name never write into one file and a 255-byte name still works. A folder
     of PNG frames is written in place (its writer never overwrites a frame)."""
     if not path.suffix:

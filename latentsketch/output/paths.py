@@ -14,7 +14,6 @@ its control log, a snapshot and its upscaled copy) share one stem, reserved toge
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from latentsketch.errors import UserError, os_error_line, os_reason
+from latentsketch.tempfiles import temp_beside
 
 DEFAULT_OUT_DIR = Path("latentsketch-out")
 _MAX_ATTEMPTS = 10_000
@@ -70,30 +70,6 @@ def removed_on_failure(*paths: str | os.PathLike[str]) -> Iterator[None]:
     except BaseException:
         discard(*paths)
         raise
-
-
-def temp_beside(path: str | os.PathLike[str], suffix: str | None = None) -> Path:
-    """Create and return a new empty hidden file in ``path``'s folder to write ``path`` into
-    before an atomic ``os.replace``.
-
-    The name is short whatever ``path`` is (``.ls-<12 hex><suffix>``: a legal 255-byte final
-    name must still work) and unique (``O_EXCL``), so two processes writing the same target
-    never share a temporary file. ``suffix`` defaults to ``path``'s own, so writers that
-    choose a format by extension still can. The file is created with the usual permissions
-    (0666 less the umask), as the final file should have. Raises OSError (the folder is
-    missing or refuses new files).
-    """
-    path = Path(path)
-    ext = path.suffix if suffix is None else suffix
-    ext = ext if len(ext) <= 16 else ""
-    for _ in range(100):
-        tmp = path.with_name(f".ls-{secrets.token_hex(6)}{ext}")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
-    raise FileExistsError(f"{path.parent}: no free temporary name after 100 tries")
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:

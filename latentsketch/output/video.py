@@ -37,13 +37,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from latentsketch.output.paths import (
-    OutputError,
-    describe_os_error,
-    discard,
-    output_error,
-    temp_beside,
-)
+from latentsketch.output.paths import OutputError, describe_os_error, discard, output_error
+from latentsketch.tempfiles import temp_beside
 
 _BT709 = 1  # AVCOL_SPC / PRI / TRC value for ITU-R BT.709
 _MPEG_RANGE = 1  # limited ("TV") range, what players expect from H.264 and ProRes
@@ -319,7 +314,7 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
     """Rewrite a fragmented MP4 in place as an ordinary MP4 with the index in front.
 
     Packets are copied, not re-encoded. The result goes to a hidden temporary file next to
-    ``path`` (``paths.temp_beside``) and replaces it atomically only once complete, so any
+    ``path`` (``tempfiles.temp_beside``) and replaces it atomically only once complete, so any
     failure leaves the original untouched. Returns None on success or a one-line reason it
     was kept as is.
     """
