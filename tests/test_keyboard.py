@@ -152,7 +152,7 @@ def test_key_repeat_fires_steps_but_not_toggles(kb: Keyboard) -> None:
 def test_held_arrows_nudge_every_frame_until_released(kb: Keyboard) -> None:
     right = down(K.K_RIGHT, scancode=K.KSCAN_RIGHT)
     assert kb.handle(right) == [c.NudgeDim(0, ARROW_TAP)]
-    assert kb.held(0.5) == [c.NudgeDim(0, ARROW_RATE * 0.5)]
+    assert kb.held(0.2) == [c.NudgeDim(0, ARROW_RATE * 0.2)]
     assert kb.handle(right) == []                    # auto-repeat adds nothing on top
     kb.handle(down(K.K_UP, scancode=K.KSCAN_UP))
     assert sorted(kb.held(0.1), key=lambda x: x.index) == [

@@ -167,11 +167,13 @@ def test_disk_full_at_start(tmp_path: Path) -> None:
     assert rec.stop().frames_written == 1
 
 
-def test_wrong_frame_size_is_reported(tmp_path: Path) -> None:
+def test_wrong_frame_type_is_reported(tmp_path: Path) -> None:
+    """A frame of another size is fitted in (test_stage_window); one that is not uint8 RGB is
+    a bug: reported in one line, what was written kept."""
     with Recorder() as rec:
         rec.start(tmp_path / "s.mp4", 64, 64, 30)
         rec.submit(frame(0))
-        rec.submit(np.zeros((32, 32, 3), np.uint8))
+        rec.submit(np.zeros((64, 64, 3), np.float32))
         wait_for(lambda: rec.status().state is RecorderState.FAILED)
     assert "expected a uint8 64x64x3 frame" in (rec.status().error or "")
     assert rec.status().frames_written == 1

@@ -150,7 +150,7 @@ def test_a_frame_of_another_size_is_fitted_into_the_recording(tmp_path: Path) ->
     path = tmp_path / "r.mp4"
     rec.start(path, 64, 48, 30)
     rng = np.random.default_rng(0)
-    shapes = [(48, 64), (300, 300), (10, 200), (48, 64), (1, 1), (47, 63)]
+    shapes = [(48, 64), (300, 300), (10, 200), (48, 64), (1, 1), (47, 63), (0, 5)]
     for i, (h, w) in enumerate(shapes):
         assert rec.submit(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), i / 30)
     st = rec.stop()
@@ -192,7 +192,8 @@ def test_after_a_failed_recording_the_exit_line_and_the_next_r_tell_the_truth(
         app.run(max_frames=55, dt=DT, script=script)   # 5 frames: under the writer's limit
         app.close()
     said = [r.getMessage() for r in caplog.records]
-    second, first = sorted(app.out.root.glob("*.mp4"))   # "-2.mp4" sorts first
+    first, second = (Path(s.split(" to ")[1]) for s in said
+                     if s.startswith("recording 256x256 to "))
     assert not finalised(first) and video_frames(first)[0] == _FailsAfter.limit
     (ack,) = [s for s in said if s.startswith("recording had already stopped")]
     assert f"{first} holds {_FailsAfter.limit} frames" in ack and "-c copy" in ack

@@ -146,8 +146,9 @@ class Recorder:
         """Queue one frame shown at time ``t`` (seconds, any monotonic clock; default now).
 
         Returns at once. True if queued; False if not recording or the queue was full (the
-        frame is dropped and counted). A frame of another size (the window changed) is
-        letterboxed into the recording's size: a recording keeps its size for its life.
+        frame is dropped and counted). A uint8 RGB frame of another size (the window changed)
+        is letterboxed into the recording's size: a recording keeps its size for its life;
+        any other kind of frame is a caller's bug that ends the recording with one line.
         ``copy=False`` skips the copy when the caller hands over a fresh array it will not
         touch again.
         """
@@ -158,7 +159,8 @@ class Recorder:
             with session.lock:
                 session.dropped += 1
             return False
-        if getattr(frame, "shape", None) != (session.height, session.width, 3):
+        if (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+                and frame.shape[2] == 3 and frame.shape[:2] != (session.height, session.width)):
             frame, copy = fit_frame(frame, session.width, session.height), False
         item = np.array(frame, copy=True) if copy else frame
         try:
@@ -241,23 +243,15 @@ class Recorder:
 
 
 def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``frame`` (uint8 HxWx3, or HxW grey) scaled to fit ``width`` x ``height`` with black
-    bars, nearest-neighbour: a cheap rescue for a frame whose size changed under a running
-    recording, never its normal path. A new array; anything unusable becomes black."""
+    """A uint8 HxWx3 ``frame`` scaled to fit ``width`` x ``height`` with black bars,
+    nearest-neighbour: a cheap rescue for a frame whose size changed under a running
+    recording, never its normal path. A new array."""
     out = np.zeros((height, width, 3), np.uint8)
-    a = np.asarray(frame)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[0] < 1 or a.shape[1] < 1 or a.shape[2] < 1:
-        return out
-    if a.dtype != np.uint8:
-        a = np.clip(np.nan_to_num(a.astype(np.float64)), 0, 255).astype(np.uint8)
-    a = a[..., :3] if a.shape[2] >= 3 else np.repeat(a[..., :1], 3, axis=2)
-    _, (x, y, w, h) = fit_geometry((a.shape[1], a.shape[0]), (width, height), "fit")
-    if w and h:
-        rows = np.arange(h) * a.shape[0] // h
-        cols = np.arange(w) * a.shape[1] // w
-        out[y:y + h, x:x + w] = a[rows[:, None], cols[None, :]]
+    _, (x, y, w, h) = fit_geometry((frame.shape[1], frame.shape[0]), (width, height), "fit")
+    if w and h and frame.shape[0] and frame.shape[1]:
+        rows = np.arange(h) * frame.shape[0] // h
+        cols = np.arange(w) * frame.shape[1] // w
+        out[y:y + h, x:x + w] = frame[rows[:, None], cols[None, :]]
     return out
 
 
