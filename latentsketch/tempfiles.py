@@ -1,9 +1,9 @@
 """Temporary files for atomic writes: a short hidden name of this process's own beside the target.
 
-Every "write to a temporary name, then ``os.replace``" in the project takes its name from here,
-so the name is short whatever the target's is (a legal 255-byte file name must still work) and
-unique (two processes writing the same target never share a temporary file). Pure standard
-library, at the bottom of the layers: presets, outputs and models alike can use it.
+Exports, the recording's remux, presets and ``output.paths.write_atomically`` take their
+temporary names from here, so the name is short whatever the target's is (a legal 255-byte
+file name must still work) and unique (two processes writing the same target never share a
+temporary file). Pure standard library, at the bottom of the layers, so any layer can use it.
 """
 
 from __future__ import annotations
