@@ -80,6 +80,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-images", type=int, default=20000, help="procedural data set size")
     p.add_argument("--style", default="bold", choices=("bold", "mixed"), help="procedural style")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace a model already in --out (without it, train refuses)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--threads", type=int, default=None)
@@ -168,7 +170,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         minutes=a.minutes, batch_size=a.batch_size, lr=a.lr, beta=a.beta,
         edge_weight=a.edge_weight, warmup_steps=a.warmup_steps, seed=a.seed,
         n_images=a.n_images, style=a.style, resume=a.resume, device=a.device,
-        precision=a.precision, threads=a.threads, half=a.half,
+        precision=a.precision, threads=a.threads, half=a.half, force=a.force,
     )
     train_with_progress(cfg)
     return 0

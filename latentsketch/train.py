@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ import torch
 
 from latentsketch.data import procedural
 from latentsketch.data.images import load_folder
+from latentsketch.errors import UserError
 from latentsketch.latent.interp import slerp
 from latentsketch.model import checkpoint
 from latentsketch.model.loss import edge_p99, kl_weight, psnr, vae_loss
@@ -30,6 +32,7 @@ from latentsketch.output.sheets import labelled_sheet, loss_curve, to_uint8
 
 ACTIVE_KL = 0.01  # nats: a dimension carrying less than this is inactive
 N_KEYFRAMES = 48  # varied encoded images: the default tour, for hours without repeats
+STATE = "train_state.safetensors"  # what --resume continues: optimizer, step, RNG, data order
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class TrainConfig:
     threads: int | None = None
     sheet_every: int = 1              # epochs between sample sheets
     half: bool = False                # store the final weights as float16 (the bundled model)
+    force: bool = False               # replace a model already in ``out``
 
 
 @dataclass
@@ -69,6 +73,29 @@ class TrainEvent:
 
 
 Callback = Callable[[TrainEvent], None]
+
+
+def check_out(out: Path, resume: bool, force: bool) -> None:
+    """Refuse, before any work, an output folder that cannot be written or holds a model.
+
+    Creates ``out`` and writes and removes a probe file: permissions, a read-only mount or a
+    missing parent all show up here rather than after the first epoch. Raises UserError.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".latentsketch-probe-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"output folder {out}: cannot write there ({e.strerror or e}); "
+                        f"choose another --out") from None
+    if not resume and not force and ((out / checkpoint.WEIGHTS).exists()
+                                     or (out / STATE).exists()):
+        raise UserError(f"output folder {out} holds a model; pass --resume to continue it "
+                        f"or --force to replace it")
+    if force and not resume:
+        for old in [out / STATE, *(out / "samples").glob("epoch_*.png")]:
+            old.unlink(missing_ok=True)
 
 
 def load_data(cfg: TrainConfig, progress: Callable[[int, int], None] | None = None
@@ -114,6 +141,7 @@ class Trainer:
         self.cfg = cfg
         self.cb = callback or (lambda e: None)
         self.out = Path(cfg.out)
+        check_out(self.out, cfg.resume, cfg.force)
         self.device = pick_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -137,6 +165,9 @@ class Trainer:
 
     # --- resume -------------------------------------------------------------------------------
     def _resume(self) -> None:
+        if not (self.out / checkpoint.WEIGHTS).exists():
+            raise UserError(f"output folder {self.out} holds no model to resume; "
+                            f"leave out --resume to start one")
         loaded = checkpoint.load(self.out, device=self.device)
         if loaded.cfg != self.vcfg:
             raise checkpoint.CheckpointError(
@@ -144,7 +175,7 @@ class Trainer:
                 f"resume with the same --size/--latent/--width"
             )
         self.vae.load_state_dict(loaded.vae.state_dict())
-        state = self.out / "train_state.safetensors"
+        state = self.out / STATE
         if state.exists():
             self.step, extra = checkpoint.load_train_state(self.opt, state)
             self.elapsed = float(extra.get("elapsed", 0.0))
@@ -317,7 +348,7 @@ class Trainer:
         path = checkpoint.save(self.vae, self.out, meta, dtype=dtype)
         checkpoint.save_train_state(self.opt, self.step,
                                     {"elapsed": elapsed, "history": self.history},
-                                    self.out / "train_state.safetensors")
+                                    self.out / STATE)
         return path
 
     def finalise(self) -> tuple[Path, dict[str, float]]:

@@ -1,0 +1,93 @@
+"""Training as a new user runs it into trouble: each case is one line, before any work is lost.
+
+Real folders and files: a read-only tmpfs mount (tests run as root, and root writes into a
+``chmod 555`` folder), the case folders in ``tests/cases/``, a folder that already holds a model.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from latentsketch.errors import UserError
+from latentsketch.model import checkpoint
+from latentsketch.train import TrainConfig, Trainer, TrainEvent, train
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _cfg(out: Path, **kw: object) -> TrainConfig:
+    base = dict(data="procedural", out=str(out), size=64, latent=4, width=8, epochs=1,
+                batch_size=8, lr=3e-3, n_images=48, warmup_steps=5, seed=0,
+                precision="fp32", threads=1)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs mounted read-only: unwritable even for root."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here (needs root and mount rights): "
+                    f"{r.stderr.strip()}")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", str(d)], check=False)
+
+
+def test_read_only_out_is_refused_before_any_step(read_only_dir: Path) -> None:
+    events: list[TrainEvent] = []
+    t0 = time.perf_counter()
+    with pytest.raises(UserError, match=f"output folder {read_only_dir / 'm'}: cannot write"):
+        train(_cfg(read_only_dir / "m", n_images=20000), events.append)
+    assert events == [] and time.perf_counter() - t0 < 5  # before the data is even made
+    with pytest.raises(UserError, match=f"output folder {read_only_dir}: cannot write"):
+        Trainer(_cfg(read_only_dir))
+
+
+def test_existing_model_is_refused_without_resume_and_replaced_with_force(tmp_path: Path
+                                                                           ) -> None:
+    out = tmp_path / "m"
+    train(_cfg(out))
+    before = (out / "model.safetensors").read_bytes()
+    with pytest.raises(UserError, match=r"holds a model; pass --resume to continue it or "
+                                        r"--force to replace it"):
+        Trainer(_cfg(out, seed=1))
+    assert (out / "model.safetensors").read_bytes() == before
+    train(_cfg(out, seed=1, force=True))
+    after = checkpoint.load(out)
+    assert (out / "model.safetensors").read_bytes() != before
+    assert after.config["training"]["config"]["seed"] == 1
+
+
+def test_resume_where_there_is_no_model_says_so(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="holds no model to resume"):
+        Trainer(_cfg(tmp_path / "empty", resume=True))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    from tests.test_cli import run
+
+    return run(*args)
+
+
+def test_cli_says_one_line_for_a_read_only_out_and_an_existing_model(read_only_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    from tests.conftest import make_tiny_model
+
+    r = _cli("train", "procedural", "--out", str(read_only_dir / "m"))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (f"latentsketch: error: output folder {read_only_dir / 'm'}: "
+                                f"cannot write there (Read-only file system); choose another --out")
+    make_tiny_model(tmp_path / "m")
+    r = _cli("train", "procedural", "--out", str(tmp_path / "m"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "holds a model; pass --resume to continue it or --force to replace it" in r.stderr
