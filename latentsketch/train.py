@@ -153,6 +153,7 @@ class Trainer:
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr)
         self.step = 0
         self.elapsed = 0.0
+        self.interrupted = False          # Ctrl-C: saved, usable, but not the run asked for
         self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
         self.images, self.data_desc = load_data(cfg)
         n_hold = min(512, max(1, len(self.images) // 20))
@@ -229,7 +230,6 @@ class Trainer:
                            message=f"{self.data_desc}; {len(self.train_idx)} train / "
                                    f"{len(self.hold_idx)} held out; device {self.device}"
                                    f"{' bf16' if self.bf16 else ''}"))
-        interrupted = False
         try:
             for epoch in range(start_epoch, cfg.epochs):
                 order = self.rng.permutation(self.train_idx)
@@ -253,9 +253,9 @@ class Trainer:
                 if self.progress(t0) >= 1.0:
                     break
         except KeyboardInterrupt:
-            interrupted = True
+            self.interrupted = True
         self.elapsed += time.perf_counter() - t0
-        return not interrupted
+        return not self.interrupted
 
     def _end_epoch(self, epoch: int, t0: float) -> None:
         if (epoch + 1) % self.cfg.sheet_every == 0:
@@ -341,7 +341,9 @@ class Trainer:
             "data": self.data_desc,
             "training": {"config": asdict(self.cfg), "steps": self.step,
                          "seconds": round(elapsed, 1), "final_terms": last,
-                         "precision": "bf16" if self.bf16 else "fp32", "finished": final},
+                         "precision": "bf16" if self.bf16 else "fp32",
+                         "finished": final and not self.interrupted,
+                         "interrupted": self.interrupted},
             "metrics": metrics or {},
             "decoder_gflops": round(decoder_flops(self.vcfg) / 1e9, 3),
         }

@@ -62,10 +62,14 @@ def test_ctrl_c_saves_a_usable_checkpoint_and_resume_continues(tmp_path: Path) -
     path, _ = train(_cfg(tmp_path / "m", epochs=2), interrupt)
     first = checkpoint.load(path)
     assert first.config["training"]["steps"] == 7
+    assert first.config["training"]["finished"] is False
+    assert first.config["training"]["interrupted"] is True
     events: list[TrainEvent] = []
     train(_cfg(tmp_path / "m", epochs=1, resume=True), events.append)
     steps = [e.step for e in events if e.kind == "step"]
     assert steps[0] == 8 and steps[-1] == 380 // 16
+    done = checkpoint.load(tmp_path / "m").config["training"]
+    assert done["finished"] is True and done["interrupted"] is False
 
 
 def test_resume_with_another_architecture_is_refused(tmp_path: Path) -> None:
