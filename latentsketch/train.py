@@ -32,6 +32,8 @@ from latentsketch.output.sheets import labelled_sheet, loss_curve, to_uint8
 
 ACTIVE_KL = 0.01  # nats: a dimension carrying less than this is inactive
 N_KEYFRAMES = 48  # varied encoded images: the default tour, for hours without repeats
+# The sample sheet's rows, top to bottom; README.md describes them by these labels.
+SHEET_ROWS = ("held-out", "reconstructed", "data region", "N(0, I)", "slerp")
 STATE = "train_state.safetensors"  # what --resume continues: optimizer, step, RNG, data order
 
 
@@ -307,16 +309,17 @@ class Trainer:
                 "edge_ratio_walk": round(edge_p99(walk) / data_p99, 3)}
 
     @torch.no_grad()
-    def write_sheet(self, path: Path, stats: dict[str, Any] | None = None) -> None:
+    def sheet_rows(self, stats: dict[str, Any], n: int = 8) -> list[tuple[str, np.ndarray]]:
+        """The sheet's rows, labelled as README.md describes them (``SHEET_ROWS``), each
+        (n, H, W, 3) uint8: held-out images, their reconstructions, draws from the data region
+        (where the walks live), draws from N(0, I), and a slerp between two tour keyframes."""
         self.vae.eval()
-        n = 8
-        stats = stats or self.latent_stats()
         mean = torch.tensor(stats["latent_mean"])
         std = torch.tensor(stats["latent_std"])
         g = torch.Generator().manual_seed(1234)
         x = _batch(self.images, self.hold_idx[:n], self.device, None)
         rec = self.vae.reconstruct(x)
-        walk = self.vae.sample(2 * n, g, mean, std)
+        walk = self.vae.sample(n, g, mean, std)
         prior = self.vae.sample(n, g)
         kf = np.asarray(stats["keyframes"], np.float32)
         a, b = (kf[0], kf[1]) if len(kf) >= 2 else (np.zeros(self.vcfg.latent),) * 2
@@ -324,10 +327,11 @@ class Trainer:
         us = np.stack([slerp(a, b, t) for t in ts]).astype(np.float32)
         z = torch.from_numpy(us) * std + mean
         strip = self.vae.decode(z.to(self.device))
-        rows = [("held-out", to_uint8(x.cpu())), ("reconstructed", to_uint8(rec.cpu())),
-                ("data region", to_uint8(walk[:n].cpu())),
-                ("data region", to_uint8(walk[n:].cpu())),
-                ("N(0, I)", to_uint8(prior.cpu())), ("slerp", to_uint8(strip.cpu()))]
+        images = (x, rec, walk, prior, strip)
+        return [(label, to_uint8(im.cpu())) for label, im in zip(SHEET_ROWS, images, strict=True)]
+
+    def write_sheet(self, path: Path, stats: dict[str, Any] | None = None) -> None:
+        rows = self.sheet_rows(stats or self.latent_stats())
         path.parent.mkdir(parents=True, exist_ok=True)
         labelled_sheet(rows, scale=max(1, 128 // self.cfg.size),
                        title=f"{self.data_desc}  step {self.step}").save(path)
