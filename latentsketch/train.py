@@ -156,6 +156,8 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.interrupted = False          # Ctrl-C: saved, usable, but not the run asked for
+        self.saved_step: int | None = None  # the step of the model this run last saved
+        self.start_psnr = math.inf        # held-out PSNR where this session began (dB)
         self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
         self.images, self.data_desc = load_data(cfg)
         n_hold = min(512, max(1, len(self.images) // 20))
@@ -163,6 +165,9 @@ class Trainer:
         self.hold_idx, self.train_idx = perm[:n_hold], perm[n_hold:]
         if len(self.train_idx) == 0:
             self.train_idx = self.hold_idx
+        # (3,) in 0..1: the flat picture a model has to beat to be worth a mid-run save
+        self.mean_colour = torch.from_numpy(
+            self.images[self.train_idx[:4096]].reshape(-1, 3).mean(0) / 255).float()
         if cfg.resume:
             self._resume()
 
@@ -178,6 +183,7 @@ class Trainer:
                 f"resume with the same --size/--latent/--width"
             )
         self.vae.load_state_dict(loaded.vae.state_dict())
+        self.saved_step = int(loaded.config.get("training", {}).get("steps", 0))
         state = self.out / STATE
         if state.exists():
             self.step, extra = checkpoint.load_train_state(self.opt, state)
@@ -226,6 +232,7 @@ class Trainer:
         """Train until the epochs or the time budget end; False if interrupted (still saved)."""
         cfg = self.cfg
         t0 = time.perf_counter()
+        self.start_psnr = self.check_psnr()
         total = self.total_steps()
         start_epoch = self.step // self.steps_per_epoch()
         self.cb(TrainEvent("start", self.step, total, start_epoch, progress=self.progress(t0),
@@ -245,8 +252,7 @@ class Trainer:
                                self.rng.random(len(idx)) < 0.5)
                     terms = self.train_step(x)
                     if not math.isfinite(terms["total"]):
-                        raise FloatingPointError(
-                            f"loss became {terms['total']} at step {self.step}")
+                        self._diverged(f"loss {terms['total']}")
                     for k in self.history:
                         self.history[k].append(terms[k])
                     self.cb(TrainEvent("step", self.step, total, epoch, terms,
@@ -259,12 +265,46 @@ class Trainer:
         self.elapsed += time.perf_counter() - t0
         return not self.interrupted
 
+    def _diverged(self, what: str) -> None:
+        """Stop with one line; the run's files stay as the last healthy save left them."""
+        kept = (f"the model saved at step {self.saved_step} is kept" if self.saved_step is not None
+                else "no model was saved")
+        lower = min(self.cfg.lr / 10, TrainConfig.lr)
+        raise UserError(f"training diverged at step {self.step} ({what}): try a lower --lr, "
+                        f"e.g. {lower:.0e}".replace("e-0", "e-") + f"; {kept}")
+
+    def weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.vae.parameters())
+
+    @torch.no_grad()
+    def check_psnr(self) -> float:
+        """Held-out PSNR (dB) of up to 64 images: the health check's measure; NaN if broken."""
+        self.vae.eval()
+        hold = _batch(self.images, self.hold_idx[:64], self.device, None)
+        return psnr(hold, self.vae.reconstruct(hold))
+
+    def healthy(self) -> tuple[bool, float]:
+        """Worth saving: finite weights that reconstruct held-out images no worse (by 1 dB) than
+        the model this session started from, or a flat picture of the data's mean colour, or
+        20 dB, whichever is lowest. A learning rate that blew the weights up renders black or
+        grey: such weights fail this even where every number is finite. Returns (ok, PSNR)."""
+        if not self.weights_finite():
+            return False, math.nan
+        quality = self.check_psnr()
+        hold = _batch(self.images, self.hold_idx[:64], self.device, None)
+        flat = torch.ones_like(hold) * self.mean_colour.view(1, 3, 1, 1).to(hold)
+        bar = min(self.start_psnr, psnr(hold, flat), 20.0) - 1.0
+        return math.isfinite(quality) and quality >= bar, quality
+
     def _end_epoch(self, epoch: int, t0: float) -> None:
         if (epoch + 1) % self.cfg.sheet_every == 0:
-            self.write_sheet(self.out / "samples" / f"epoch_{epoch + 1:03d}.png")
-            loss_curve(self.history, self.out / "loss.png",
-                       title=f"{self.data_desc}  step {self.step}")
-            self.save(final=False, elapsed=self.elapsed + time.perf_counter() - t0)
+            if not self.weights_finite():
+                self._diverged("weights NaN or inf")
+            if self.healthy()[0]:
+                self.write_sheet(self.out / "samples" / f"epoch_{epoch + 1:03d}.png")
+                loss_curve(self.history, self.out / "loss.png",
+                           title=f"{self.data_desc}  step {self.step}")
+                self.save(final=False, elapsed=self.elapsed + time.perf_counter() - t0)
         self.cb(TrainEvent("epoch", self.step, self.total_steps(), epoch + 1))
 
     # --- measuring and saving -----------------------------------------------------------------
@@ -352,12 +392,17 @@ class Trainer:
             "decoder_gflops": round(decoder_flops(self.vcfg) / 1e9, 3),
         }
         path = checkpoint.save(self.vae, self.out, meta, dtype=dtype)
+        self.saved_step = self.step
         checkpoint.save_train_state(self.opt, self.step,
                                     {"elapsed": elapsed, "history": self.history},
                                     self.out / STATE)
         return path
 
     def finalise(self) -> tuple[Path, dict[str, float]]:
+        ok, quality = self.healthy()
+        if not ok:
+            self._diverged(f"held-out PSNR fell from {self.start_psnr:.1f} to {quality:.1f} dB"
+                           if math.isfinite(quality) else "weights NaN or inf")
         stats = self.latent_stats()
         m = self.metrics(stats)
         self.write_sheet(self.out / "samples.png", stats)

@@ -91,3 +91,23 @@ def test_cli_says_one_line_for_a_read_only_out_and_an_existing_model(read_only_d
     r = _cli("train", "procedural", "--out", str(tmp_path / "m"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "holds a model; pass --resume to continue it or --force to replace it" in r.stderr
+
+
+def test_a_diverging_run_says_lower_the_rate_and_leaves_no_broken_model(tmp_path: Path) -> None:
+    data = str(CASES / "ten-images")
+    out = tmp_path / "m"
+    with pytest.raises(UserError) as e:
+        train(_cfg(out, data=data, lr=1e4, batch_size=4, epochs=3))
+    msg = str(e.value)
+    assert msg.startswith("training diverged at step ") and "(loss nan)" in msg, msg
+    assert "try a lower --lr, e.g. 2e-3; no model was saved" in msg and "\n" not in msg
+    assert not (out / "model.safetensors").exists() and not (out / "train_state.safetensors"
+                                                             ).exists()
+    # a good model in --out survives a resumed run that diverges, byte for byte
+    train(_cfg(out, data=data, batch_size=4, epochs=2))
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    with pytest.raises(UserError, match=r"diverged at step \d+ .*the model saved at step 4 is "
+                                        r"kept"):
+        train(_cfg(out, data=data, lr=1e4, batch_size=4, epochs=6, resume=True))
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
+    checkpoint.load(out)  # still loads: finite weights

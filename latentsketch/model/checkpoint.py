@@ -92,6 +92,9 @@ def save(vae: VAE, out: str | os.PathLike[str], meta: dict[str, Any] | None = No
     text = json.dumps(config, indent=1)
     tensors = {k: v.detach().to("cpu", dtype).contiguous()
                for k, v in vae.state_dict().items()}
+    for k, v in tensors.items():
+        if not torch.isfinite(v).all():  # a model that renders black must not look usable
+            raise CheckpointError(f"model {weights}: refusing to save NaN or inf (in {k})")
     tmp = weights.with_name(weights.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"latentsketch": json.dumps(config)})
     os.chmod(tmp, 0o644)  # safetensors creates 0600; a shared model folder should be readable
