@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from latentsketch.train import TrainConfig, TrainEvent, train
 
 
-def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, float]]:
+def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
     """Train with a bar showing loss terms and ETA; prints where everything went."""
     bar: tqdm | None = None
 

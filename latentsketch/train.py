@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from latentsketch.data import procedural
 from latentsketch.data.images import load_folder
@@ -34,6 +35,9 @@ ACTIVE_KL = 0.01  # nats: a dimension carrying less than this is inactive
 N_KEYFRAMES = 48  # varied encoded images: the default tour, for hours without repeats
 # The sample sheet's rows, top to bottom; README.md describes them by these labels.
 SHEET_ROWS = ("held-out", "reconstructed", "data region", "N(0, I)", "slerp")
+MIN_HOLD_OUT = 20  # images: below this nothing is held out (one held-out image measures nothing)
+SMALL_SET = 1000   # training images: below this batches get random crops as well as flips
+MIN_SHEET_STEPS = 20  # steps between mid-run sheets and saves, whatever an epoch's length
 STATE = "train_state.safetensors"  # what --resume continues: optimizer, step, RNG, data order
 
 
@@ -112,12 +116,41 @@ def load_data(cfg: TrainConfig, progress: Callable[[int, int], None] | None = No
     return s.images, desc
 
 
-def _batch(images: np.ndarray, idx: np.ndarray, device: torch.device, flip: np.ndarray | None
-           ) -> torch.Tensor:
+def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out, training) indices: 5 % held out (at most 512); with fewer than MIN_HOLD_OUT
+    images nothing is held out, both are every image, and measures are on training images."""
+    perm = np.random.default_rng(seed + 1).permutation(n)
+    if n < MIN_HOLD_OUT:
+        return perm, perm
+    n_hold = min(512, n // 20)
+    return perm[:n_hold], perm[n_hold:]
+
+
+def epoch_order(rng: np.random.Generator, train_idx: np.ndarray, batch_size: int) -> np.ndarray:
+    """One epoch's image order: a permutation, repeated (each time reshuffled) until it fills
+    at least one batch, so a set smaller than a batch still trains on full batches."""
+    reps = max(1, math.ceil(batch_size / len(train_idx)))
+    return np.concatenate([rng.permutation(train_idx) for _ in range(reps)])
+
+
+def _batch(images: np.ndarray, idx: np.ndarray, device: torch.device, flip: np.ndarray | None,
+           crop: np.ndarray | None = None) -> torch.Tensor:
+    """uint8 images[idx] -> (B, 3, H, W) float 0..1, channels_last; ``flip`` (B,) bool mirrors
+    left-right; ``crop`` (B, 3) floats in 0..1 (scale, x, y) zooms into a random square of
+    75-100 % of the side and resizes it back (bilinear)."""
     x = torch.from_numpy(images[idx]).to(device).permute(0, 3, 1, 2).float().div_(255)
     if flip is not None and flip.any():
         f = torch.from_numpy(flip).to(device)
         x[f] = x[f].flip(-1)
+    if crop is not None:
+        c = torch.from_numpy(crop).float().to(device)
+        scale = 1 - 0.25 * c[:, 0]                       # (B,) side of the square, of 1
+        theta = torch.zeros(len(idx), 2, 3, device=device)
+        theta[:, 0, 0] = theta[:, 1, 1] = scale
+        theta[:, 0, 2] = (1 - scale) * (2 * c[:, 1] - 1)  # centre anywhere the square fits
+        theta[:, 1, 2] = (1 - scale) * (2 * c[:, 2] - 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return x.contiguous(memory_format=torch.channels_last)
 
 
@@ -160,11 +193,11 @@ class Trainer:
         self.start_psnr = math.inf        # held-out PSNR where this session began (dB)
         self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
         self.images, self.data_desc = load_data(cfg)
-        n_hold = min(512, max(1, len(self.images) // 20))
-        perm = np.random.default_rng(cfg.seed + 1).permutation(len(self.images))
-        self.hold_idx, self.train_idx = perm[:n_hold], perm[n_hold:]
-        if len(self.train_idx) == 0:
-            self.train_idx = self.hold_idx
+        self.hold_idx, self.train_idx = split(len(self.images), cfg.seed)
+        self.held_out = not np.array_equal(self.hold_idx, self.train_idx)
+        # A small set is seen many times: random crops (besides flips) keep it from being learnt
+        # pixel by pixel, and batches larger than the set repeat it.
+        self.crops = len(self.train_idx) < SMALL_SET
         # (3,) in 0..1: the flat picture a model has to beat to be worth a mid-run save
         self.mean_colour = torch.from_numpy(
             self.images[self.train_idx[:4096]].reshape(-1, 3).mean(0) / 255).float()
@@ -192,10 +225,25 @@ class Trainer:
 
     # --- training -----------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
-        return max(1, len(self.train_idx) // self.cfg.batch_size)
+        n = len(self.train_idx)
+        return max(1, n * max(1, math.ceil(self.cfg.batch_size / n)) // self.cfg.batch_size)
 
     def total_steps(self) -> int:
         return self.steps_per_epoch() * self.cfg.epochs
+
+    def split_desc(self) -> str:
+        n = len(self.train_idx)
+        text = (f"{n} train / {len(self.hold_idx)} held out" if self.held_out else
+                f"{n} train, none held out (fewer than {MIN_HOLD_OUT}: measured on training "
+                f"images)")
+        if self.crops:
+            text += "; random crops and flips"
+        some = self.images[self.train_idx[:4096]]
+        if n == 1:
+            text += "; one image, so the model learns one picture"
+        elif (some == some[0]).all():
+            text += "; every image is the same, so the model learns one picture"
+        return text
 
     def lr_at(self, progress: float) -> float:
         """Short linear warm-up, then cosine to 5 % of the peak."""
@@ -236,20 +284,20 @@ class Trainer:
         total = self.total_steps()
         start_epoch = self.step // self.steps_per_epoch()
         self.cb(TrainEvent("start", self.step, total, start_epoch, progress=self.progress(t0),
-                           message=f"{self.data_desc}; {len(self.train_idx)} train / "
-                                   f"{len(self.hold_idx)} held out; device {self.device}"
+                           message=f"{self.data_desc}; {self.split_desc()}; device {self.device}"
                                    f"{' bf16' if self.bf16 else ''}"))
         try:
             for epoch in range(start_epoch, cfg.epochs):
-                order = self.rng.permutation(self.train_idx)
+                order = epoch_order(self.rng, self.train_idx, cfg.batch_size)
                 for b in range(self.steps_per_epoch()):
                     if self.progress(t0) >= 1.0:
                         break
                     for g in self.opt.param_groups:
                         g["lr"] = self.lr_at(self.progress(t0))
                     idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                    x = _batch(self.images, idx, self.device,
-                               self.rng.random(len(idx)) < 0.5)
+                    flip = self.rng.random(len(idx)) < 0.5
+                    crop = self.rng.random((len(idx), 3)) if self.crops else None
+                    x = _batch(self.images, idx, self.device, flip, crop)
                     terms = self.train_step(x)
                     if not math.isfinite(terms["total"]):
                         self._diverged(f"loss {terms['total']}")
@@ -297,7 +345,8 @@ class Trainer:
         return math.isfinite(quality) and quality >= bar, quality
 
     def _end_epoch(self, epoch: int, t0: float) -> None:
-        if (epoch + 1) % self.cfg.sheet_every == 0:
+        every = max(self.cfg.sheet_every, math.ceil(MIN_SHEET_STEPS / self.steps_per_epoch()))
+        if (epoch + 1) % every == 0:
             if not self.weights_finite():
                 self._diverged("weights NaN or inf")
             if self.healthy()[0]:
@@ -331,7 +380,7 @@ class Trainer:
                 "latent_std": std.tolist(), "keyframes": u[keys].round(5).tolist()}
 
     @torch.no_grad()
-    def metrics(self, stats: dict[str, Any]) -> dict[str, float]:
+    def metrics(self, stats: dict[str, Any]) -> dict[str, Any]:
         self.vae.eval()
         hold = _batch(self.images, self.hold_idx, self.device, None)
         rec = torch.cat([self.vae.reconstruct(hold[i : i + 256])
@@ -342,11 +391,15 @@ class Trainer:
         walk = self.vae.sample(256, g, mean, std)
         data_p99 = edge_p99(_batch(self.images, self.train_idx[:1024], self.device, None))
         kl = np.asarray(stats["kl_per_dim"])
-        return {"heldout_psnr_db": round(psnr(hold, rec), 2),
-                "active_dims": int((kl > ACTIVE_KL).sum()),
-                "total_kl_nats": round(float(kl.sum()), 1),
-                "edge_ratio_recon": round(edge_p99(rec) / data_p99, 3),
-                "edge_ratio_walk": round(edge_p99(walk) / data_p99, 3)}
+        m: dict[str, Any] = {"heldout_psnr_db": round(psnr(hold, rec), 2),
+                             "active_dims": int((kl > ACTIVE_KL).sum()),
+                             "total_kl_nats": round(float(kl.sum()), 1)}
+        if data_p99 > 0:  # a set of flat pictures has no edges to compare with
+            m["edge_ratio_recon"] = round(edge_p99(rec) / data_p99, 3)
+            m["edge_ratio_walk"] = round(edge_p99(walk) / data_p99, 3)
+        if not self.held_out:
+            m["measured_on"] = "training images (too few to hold any out)"
+        return m
 
     @torch.no_grad()
     def sheet_rows(self, stats: dict[str, Any], n: int = 8) -> list[tuple[str, np.ndarray]]:
@@ -368,7 +421,8 @@ class Trainer:
         z = torch.from_numpy(us) * std + mean
         strip = self.vae.decode(z.to(self.device))
         images = (x, rec, walk, prior, strip)
-        return [(label, to_uint8(im.cpu())) for label, im in zip(SHEET_ROWS, images, strict=True)]
+        labels = SHEET_ROWS if self.held_out else ("training", *SHEET_ROWS[1:])
+        return [(label, to_uint8(im.cpu())) for label, im in zip(labels, images, strict=True)]
 
     def write_sheet(self, path: Path, stats: dict[str, Any] | None = None) -> None:
         rows = self.sheet_rows(stats or self.latent_stats())
@@ -376,7 +430,7 @@ class Trainer:
         labelled_sheet(rows, scale=max(1, 128 // self.cfg.size),
                        title=f"{self.data_desc}  step {self.step}").save(path)
 
-    def save(self, final: bool, elapsed: float, metrics: dict[str, float] | None = None,
+    def save(self, final: bool, elapsed: float, metrics: dict[str, Any] | None = None,
              stats: dict[str, Any] | None = None, dtype: torch.dtype = torch.float32) -> Path:
         stats = stats or self.latent_stats()
         last = {k: round(float(np.mean(v[-50:])), 4) for k, v in self.history.items() if v}
@@ -398,7 +452,7 @@ class Trainer:
                                     self.out / STATE)
         return path
 
-    def finalise(self) -> tuple[Path, dict[str, float]]:
+    def finalise(self) -> tuple[Path, dict[str, Any]]:
         ok, quality = self.healthy()
         if not ok:
             self._diverged(f"held-out PSNR fell from {self.start_psnr:.1f} to {quality:.1f} dB"
@@ -416,15 +470,23 @@ class Trainer:
 
 
 def _farthest_points(u: np.ndarray, k: int, seed: int) -> list[int]:
-    """Greedy farthest-point picks among typical points: varied keyframes for a tour."""
+    """Greedy farthest-point picks among typical points: varied keyframes for a tour.
+
+    ``u`` (N, D), N >= 1. Returns at most ``k`` indices into ``u``, fewer when the points run
+    out of distinct places (one image, or many identical ones: a tour of one keyframe).
+    """
     norms = np.linalg.norm(u, axis=1)
-    typical = np.where(norms < np.quantile(norms, 0.8))[0]
+    typical = np.where(norms <= np.quantile(norms, 0.8))[0]
+    if len(typical) == 0:  # NaN norms
+        typical = np.arange(len(u))
     pool = u[typical]
     rng = np.random.default_rng(seed)
     picks = [int(rng.integers(len(pool)))]
     d = np.linalg.norm(pool - pool[picks[0]], axis=1)
-    for _ in range(k - 1):
+    for _ in range(min(k, len(pool)) - 1):
         i = int(np.argmax(d))
+        if not d[i] > 0:
+            break
         picks.append(i)
         d = np.minimum(d, np.linalg.norm(pool - pool[i], axis=1))
     return [int(typical[i]) for i in _nearest_chain(pool[picks], picks)]
@@ -441,7 +503,7 @@ def _nearest_chain(points: np.ndarray, ids: list[int]) -> list[int]:
     return [ids[i] for i in order]
 
 
-def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dict[str, float]]:
+def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dict[str, Any]]:
     """Train (or resume) and save; Ctrl-C stops early and still saves a usable checkpoint."""
     t = Trainer(cfg, callback)
     t.run()
