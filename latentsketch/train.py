@@ -69,13 +69,14 @@ class TrainConfig:
 
 @dataclass
 class TrainEvent:
-    kind: str                          # "start", "step", "epoch", "done"
+    kind: str                          # "start", "step", "saving", "epoch", "measure", "done"
     step: int = 0
     total_steps: int = 0
     epoch: int = 0
     terms: dict[str, float] = field(default_factory=dict)
     message: str = ""
-    progress: float = 0.0              # 0..1 of the run: steps, or the time budget if sooner
+    progress: float = 0.0              # 0..1 of the run: steps, or the time budget if sooner;
+                                       # for "measure": 0..1 of the measuring after the run
 
 
 Callback = Callable[[TrainEvent], None]
@@ -350,15 +351,22 @@ class Trainer:
             if not self.weights_finite():
                 self._diverged("weights NaN or inf")
             if self.healthy()[0]:
-                self.write_sheet(self.out / "samples" / f"epoch_{epoch + 1:03d}.png")
+                self.cb(TrainEvent("saving", self.step, self.total_steps(), epoch + 1,
+                                   message=f"epoch {epoch + 1}: sample sheet and model"))
+                stats = self.latent_stats()
+                self.write_sheet(self.out / "samples" / f"epoch_{epoch + 1:03d}.png", stats)
                 loss_curve(self.history, self.out / "loss.png",
                            title=f"{self.data_desc}  step {self.step}")
-                self.save(final=False, elapsed=self.elapsed + time.perf_counter() - t0)
+                self.save(final=False, elapsed=self.elapsed + time.perf_counter() - t0,
+                          stats=stats)
         self.cb(TrainEvent("epoch", self.step, self.total_steps(), epoch + 1))
 
     # --- measuring and saving -----------------------------------------------------------------
     @torch.no_grad()
-    def encode_all(self, idx: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def encode_all(self, idx: np.ndarray, batch: int = 256,
+                   report: Callable[[float], None] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, logvar), each (N, latent), of images[idx]; ``report`` gets the fraction done."""
         self.vae.eval()
         mus, lvs = [], []
         for i in range(0, len(idx), batch):
@@ -366,11 +374,13 @@ class Trainer:
             mu, lv = self.vae.encode(x)
             mus.append(mu.float().cpu().numpy())
             lvs.append(lv.float().cpu().numpy())
+            if report:
+                report(min(1.0, (i + batch) / len(idx)))
         return np.concatenate(mus), np.concatenate(lvs)
 
-    def latent_stats(self) -> dict[str, Any]:
+    def latent_stats(self, report: Callable[[float], None] | None = None) -> dict[str, Any]:
         idx = self.train_idx[: min(len(self.train_idx), 4000)]
-        mu, lv = self.encode_all(idx)
+        mu, lv = self.encode_all(idx, report=report)
         kl = (0.5 * (mu**2 + np.exp(lv) - lv - 1)).mean(0)
         mean, std = mu.mean(0), np.maximum(mu.std(0), 1e-3)
         rank = [int(i) for i in np.argsort(-kl, kind="stable")]
@@ -457,13 +467,24 @@ class Trainer:
         if not ok:
             self._diverged(f"held-out PSNR fell from {self.start_psnr:.1f} to {quality:.1f} dB"
                            if math.isfinite(quality) else "weights NaN or inf")
-        stats = self.latent_stats()
+        n = min(len(self.train_idx), 4000)
+
+        def measuring(what: str, done: float) -> None:
+            self.cb(TrainEvent("measure", self.step, self.total_steps(), message=what,
+                               progress=done))
+
+        stats = self.latent_stats(lambda f: measuring(f"encoding {n} images", 0.6 * f))
+        measuring(f"held-out quality of {len(self.hold_idx)} images, sharpness of walk decodes",
+                  0.6)
         m = self.metrics(stats)
+        measuring("sample sheet and loss curve", 0.85)
         self.write_sheet(self.out / "samples.png", stats)
         loss_curve(self.history, self.out / "loss.png", title=f"{self.data_desc}  step {self.step}")
+        measuring("saving", 0.95)
         path = self.save(final=True, elapsed=self.elapsed, metrics=m, stats=stats,
                          dtype=torch.float16 if self.cfg.half else torch.float32)
         (self.out / "metrics.json").write_text(json.dumps(m, indent=1))
+        measuring("saved", 1.0)
         self.cb(TrainEvent("done", self.step, self.total_steps(), terms=dict(m),
                            message=str(path)))
         return path, m

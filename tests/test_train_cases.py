@@ -158,3 +158,25 @@ def test_degenerate_folders_train(kind: str, tmp_path: Path) -> None:
     assert all(np.isfinite(v) for v in metrics.values() if isinstance(v, float))
     if kind == "one colour":
         assert "edge_ratio_walk" not in metrics  # no edges in the data to compare with
+
+
+def test_the_measuring_after_the_last_step_shows_progress(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import latentsketch.progress as progress
+
+    events: list[TrainEvent] = []
+    real = progress.train
+    monkeypatch.setattr(progress, "train",
+                        lambda cfg, cb: real(cfg, lambda e: (events.append(e), cb(e))))
+    progress.train_with_progress(_cfg(tmp_path / "m", n_images=100))
+    kinds = [e.kind for e in events]
+    last_step = max(i for i, k in enumerate(kinds) if k == "step")
+    after = events[last_step + 1 : -1]
+    measure = [e for e in after if e.kind == "measure"]
+    assert kinds[-1] == "done" and len(measure) >= 4
+    assert all(e.kind in ("saving", "measure", "epoch") for e in after)
+    assert measure[0].message == "encoding 95 images"
+    assert [e.progress for e in measure] == sorted(e.progress for e in measure)
+    assert measure[-1].progress == 1.0
+    err = capsys.readouterr().err
+    assert "measure: 100%" in err and "encoding 95 images" in err and "saved " in err
