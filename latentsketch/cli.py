@@ -69,8 +69,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=64, choices=(64, 96, 128, 256))
     p.add_argument("--latent", type=int, default=32, help="latent dimensions (8..128)")
     p.add_argument("--width", type=int, default=32, help="channels at the output resolution")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    p.add_argument("--epochs", type=int, default=10,
+                   help="passes over the data; sets the schedule's length unless --steps does")
+    p.add_argument("--steps", type=int, default=None,
+                   help="the learning-rate schedule's length in steps (default: the epochs')")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop after this long in all (across --resume); the schedule still "
+                        "runs by step")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--beta", type=float, default=1.0, help="KL weight after warm-up")
@@ -86,7 +91,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--half", action="store_true",
-                   help="store the final weights as float16 (half the file, same pictures)")
+                   help="ship the weights as float16 (half the file, same pictures); the run "
+                        "state in --out stays fp32")
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="decay of the weights' moving average (0: none); the better of raw "
+                        "and EMA on held-out images is shipped")
+    p.add_argument("--save-every", type=float, default=10.0, metavar="MINUTES",
+                   help="minutes between saves of the run state (default 10)")
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -165,12 +176,17 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise UserError(f"images {a.data}: not a folder (give a folder of images or 'procedural')")
     if not 1 <= a.latent <= 512:
         raise UserError(f"--latent {a.latent} is out of range 1..512")
+    if a.steps is not None and a.steps < 1:
+        raise UserError(f"--steps {a.steps} must be 1 or more")
+    if not 0 <= a.ema < 1:
+        raise UserError(f"--ema {a.ema} must be at least 0 (0: none) and below 1")
     cfg = TrainConfig(
         data=a.data, out=a.out, size=a.size, latent=a.latent, width=a.width, epochs=a.epochs,
         minutes=a.minutes, batch_size=a.batch_size, lr=a.lr, beta=a.beta,
         edge_weight=a.edge_weight, warmup_steps=a.warmup_steps, seed=a.seed,
         n_images=a.n_images, style=a.style, resume=a.resume, device=a.device,
-        precision=a.precision, threads=a.threads, half=a.half, force=a.force,
+        precision=a.precision, threads=a.threads, half=a.half, force=a.force, steps=a.steps,
+        ema=a.ema, save_minutes=a.save_every,
     )
     train_with_progress(cfg)
     return 0

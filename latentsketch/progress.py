@@ -31,7 +31,9 @@ def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
         nonlocal trained
         if e.kind == "step":
             trained = e.progress
-        if e.kind == "start":
+        if e.kind == "note":
+            print(f"training: {e.message}", file=sys.stderr)
+        elif e.kind == "start":
             print(f"training: {e.message}", file=sys.stderr)
             bar("train", e.progress)
         elif e.kind == "step" and e.step % 10 == 0:

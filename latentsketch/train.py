@@ -1,44 +1,51 @@
-"""Training: data -> VAE, with progress events, sample sheets, a loss curve, resume and Ctrl-C.
+"""Training: data -> VAE, with progress events, sample sheets, a loss curve, exact resume, Ctrl-C.
 
 The loop reports through a callback (``TrainEvent``), so the CLI's progress bar and the tests
-listen to the same events. After training (or on Ctrl-C) ``finalise`` measures what the live
-instrument needs and stores it in the checkpoint config: the per-dimension mean/std of the
-encoded training set (where the walk lives), the KL ranking of dimensions (which dimension goes
-on the first knob), keyframes for tours, and quality figures.
+listen to the same events. The learning-rate schedule runs by step (``--steps``, by default the
+epochs' worth), never by wall clock: ``--minutes`` only decides when to stop. The run folder
+keeps everything a resumed run needs to continue exactly as if it had never stopped (fp32
+weights, their EMA, Adam's moments, step, the epoch's data order and position, and the torch,
+numpy and python RNG states: safetensors + JSON, no pickle), saved at sheets, every
+``save_minutes`` and at the end. After training (or on Ctrl-C) ``finalise`` ships the raw or the
+EMA weights, whichever reconstructs held-out images better, with what the live instrument needs
+(see ``measure``).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import random
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
+from latentsketch import measure
 from latentsketch.data import procedural
 from latentsketch.data.images import load_folder
 from latentsketch.errors import UserError
-from latentsketch.latent.interp import slerp
+from latentsketch.measure import N_KEYFRAMES, SHEET_ROWS
 from latentsketch.model import checkpoint
-from latentsketch.model.loss import edge_p99, kl_weight, psnr, vae_loss
+from latentsketch.model.loss import kl_weight, psnr, vae_loss
 from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
-from latentsketch.output.sheets import labelled_sheet, loss_curve, to_uint8
+from latentsketch.output.sheets import labelled_sheet, loss_curve
 
-ACTIVE_KL = 0.01  # nats: a dimension carrying less than this is inactive
-N_KEYFRAMES = 48  # varied encoded images: the default tour, for hours without repeats
-# The sample sheet's rows, top to bottom; README.md describes them by these labels.
-SHEET_ROWS = ("held-out", "reconstructed", "data region", "N(0, I)", "slerp")
+__all__ = ["N_KEYFRAMES", "SHEET_ROWS", "TrainConfig", "TrainEvent", "Trainer", "train"]
+
 MIN_HOLD_OUT = 20  # images: below this nothing is held out (one held-out image measures nothing)
 SMALL_SET = 1000   # training images: below this batches get random crops as well as flips
 MIN_SHEET_STEPS = 20  # steps between mid-run sheets and saves, whatever an epoch's length
-STATE = "train_state.safetensors"  # what --resume continues: optimizer, step, RNG, data order
+STATE = "train_state.safetensors"  # what --resume continues: weights, optimizer, RNG, data order
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,8 @@ class TrainConfig:
     latent: int = 32
     width: int = 32
     epochs: int = 10
-    minutes: float | None = None      # time budget; stops early when reached
+    steps: int | None = None          # the schedule's length (default: epochs x steps/epoch)
+    minutes: float | None = None      # time budget across resumes; stops early when reached
     batch_size: int = 32
     lr: float = 2e-3
     beta: float = 1.0
@@ -63,13 +71,16 @@ class TrainConfig:
     precision: str = "auto"           # auto | fp32 | bf16
     threads: int | None = None
     sheet_every: int = 1              # epochs between sample sheets
-    half: bool = False                # store the final weights as float16 (the bundled model)
+    half: bool = False                # ship the weights as float16 (the run state stays fp32)
     force: bool = False               # replace a model already in ``out``
+    ema: float = 0.999                # decay of the weights' moving average; 0 = none
+    save_minutes: float = 10.0        # wall-clock minutes between saves of the run state
 
 
 @dataclass
 class TrainEvent:
-    kind: str                          # "start", "step", "saving", "epoch", "measure", "done"
+    kind: str                          # "note", "start", "step", "saving", "epoch", "measure",
+                                       # "done"
     step: int = 0
     total_steps: int = 0
     epoch: int = 0
@@ -105,8 +116,8 @@ def check_out(out: Path, resume: bool, force: bool) -> None:
             old.unlink(missing_ok=True)
 
 
-def load_data(cfg: TrainConfig, progress: Callable[[int, int], None] | None = None
-              ) -> tuple[np.ndarray, str]:
+def load_data(cfg: TrainConfig) -> tuple[np.ndarray, str]:
+    """(N, H, W, 3) uint8 images and a one-line description of where they came from."""
     if cfg.data == "procedural":
         imgs = procedural.generate(cfg.n_images, seed=cfg.seed, size=cfg.size, style=cfg.style)
         return imgs, f"procedural style={cfg.style} n={cfg.n_images} seed={cfg.seed}"
@@ -134,27 +145,6 @@ def epoch_order(rng: np.random.Generator, train_idx: np.ndarray, batch_size: int
     return np.concatenate([rng.permutation(train_idx) for _ in range(reps)])
 
 
-def _batch(images: np.ndarray, idx: np.ndarray, device: torch.device, flip: np.ndarray | None,
-           crop: np.ndarray | None = None) -> torch.Tensor:
-    """uint8 images[idx] -> (B, 3, H, W) float 0..1, channels_last; ``flip`` (B,) bool mirrors
-    left-right; ``crop`` (B, 3) floats in 0..1 (scale, x, y) zooms into a random square of
-    75-100 % of the side and resizes it back (bilinear)."""
-    x = torch.from_numpy(images[idx]).to(device).permute(0, 3, 1, 2).float().div_(255)
-    if flip is not None and flip.any():
-        f = torch.from_numpy(flip).to(device)
-        x[f] = x[f].flip(-1)
-    if crop is not None:
-        c = torch.from_numpy(crop).float().to(device)
-        scale = 1 - 0.25 * c[:, 0]                       # (B,) side of the square, of 1
-        theta = torch.zeros(len(idx), 2, 3, device=device)
-        theta[:, 0, 0] = theta[:, 1, 1] = scale
-        theta[:, 0, 2] = (1 - scale) * (2 * c[:, 1] - 1)  # centre anywhere the square fits
-        theta[:, 1, 2] = (1 - scale) * (2 * c[:, 2] - 1)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return x.contiguous(memory_format=torch.channels_last)
-
-
 def use_bf16(precision: str, device: torch.device) -> bool:
     """bf16 autocast where the CPU has native bf16 (2.6x faster training measured with AMX)."""
     if precision in ("fp32", "bf16"):
@@ -171,7 +161,7 @@ def use_bf16(precision: str, device: torch.device) -> bool:
 
 
 class Trainer:
-    """Holds the run; ``run()`` trains, ``finalise()`` measures and saves."""
+    """Holds the run; ``run()`` trains, ``finalise()`` measures and ships."""
 
     def __init__(self, cfg: TrainConfig, callback: Callback | None = None) -> None:
         self.cfg = cfg
@@ -182,16 +172,25 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
+        random.seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)  # data order, flips, crops
         self.bf16 = use_bf16(cfg.precision, self.device)
         self.vcfg = VAEConfig.preset(cfg.size, cfg.latent, cfg.width)
         self.vae = VAE(self.vcfg).to(self.device).to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr)
+        self.ema = (copy.deepcopy(self.vae).requires_grad_(False) if cfg.ema > 0 else None)
         self.step = 0
-        self.elapsed = 0.0
-        self.interrupted = False          # Ctrl-C: saved, usable, but not the run asked for
-        self.saved_step: int | None = None  # the step of the model this run last saved
-        self.start_psnr = math.inf        # held-out PSNR where this session began (dB)
+        self.epoch = 0                     # completed passes over the data
+        self.order: np.ndarray | None = None  # this epoch's image order; None: draw a new one
+        self.pos = 0                       # images of ``order`` already trained on
+        self.elapsed = 0.0                 # seconds trained, over every session of the run
+        self.t0 = self.state_saved_at = time.perf_counter()  # this session's start, last save
+        self.interrupted = False           # Ctrl-C: saved, usable, but not the run asked for
+        self.stop_requested = False
+        self.saved_step: int | None = None  # the step of the model in ``out``, if any
+        self.start_psnr = math.inf         # held-out PSNR where this session began (dB)
+        self.shipped = "raw"               # which weights the last save shipped: raw | ema
+        self.notes: list[str] = []         # one-line remarks for the start of the run
         self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
         self.images, self.data_desc = load_data(cfg)
         self.hold_idx, self.train_idx = split(len(self.images), cfg.seed)
@@ -199,30 +198,144 @@ class Trainer:
         # A small set is seen many times: random crops (besides flips) keep it from being learnt
         # pixel by pixel, and batches larger than the set repeat it.
         self.crops = len(self.train_idx) < SMALL_SET
-        # (3,) in 0..1: the flat picture a model has to beat to be worth a mid-run save
+        # (3,) in 0..1: the flat picture a model has to beat to be worth saving
         self.mean_colour = torch.from_numpy(
             self.images[self.train_idx[:4096]].reshape(-1, 3).mean(0) / 255).float()
+        self.schedule = cfg.steps or self.steps_per_epoch() * cfg.epochs
         if cfg.resume:
             self._resume()
 
-    # --- resume -------------------------------------------------------------------------------
+    # --- the run state ------------------------------------------------------------------------
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything an exact resume needs: tensors for safetensors, the rest as JSON."""
+        tensors = {f"model.{k}": v for k, v in self.vae.state_dict().items()}
+        if self.ema is not None:
+            tensors |= {f"ema.{k}": v for k, v in self.ema.state_dict().items()}
+        opt_tensors, opt_meta = checkpoint.optimizer_state(self.opt)
+        tensors |= opt_tensors
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            for i, s in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = s
+        if self.order is not None:
+            tensors["order"] = torch.from_numpy(self.order.astype(np.int64))
+        for k, v in self.history.items():
+            tensors[f"history.{k}"] = torch.tensor(v, dtype=torch.float64)
+        py = random.getstate()
+        meta = {"model": self.vcfg.to_dict(), "step": self.step, "epoch": self.epoch,
+                "pos": self.pos, "schedule_steps": self.schedule, "elapsed": self.elapsed,
+                "data": self.data_desc, "n_images": len(self.images),
+                "config": asdict(self.cfg), "optimizer": opt_meta, "saved_step": self.saved_step,
+                "rng": {"numpy": self.rng.bit_generator.state,
+                        "python": [py[0], list(py[1]), py[2]]}}
+        return tensors, meta
+
+    def save_state(self, elapsed: float | None = None) -> None:
+        """Write the run state atomically (never over a good one with broken weights)."""
+        if not self.weights_finite():
+            return
+        tensors, meta = self.state_tensors()
+        if elapsed is not None:
+            meta["elapsed"] = elapsed
+        self._write(lambda: checkpoint.save_run_state(self.out / STATE, tensors, meta))
+        self.state_saved_at = time.perf_counter()
+
     def _resume(self) -> None:
-        if not (self.out / checkpoint.WEIGHTS).exists():
+        weights, state = self.out / checkpoint.WEIGHTS, self.out / STATE
+        if not weights.exists() and not state.exists():
             raise UserError(f"output folder {self.out} holds no model to resume; "
                             f"leave out --resume to start one")
-        loaded = checkpoint.load(self.out, device=self.device)
-        if loaded.cfg != self.vcfg:
-            raise checkpoint.CheckpointError(
-                f"model {loaded.path}: architecture differs from the requested one; "
-                f"resume with the same --size/--latent/--width"
-            )
-        self.vae.load_state_dict(loaded.vae.state_dict())
-        self.saved_step = int(loaded.config.get("training", {}).get("steps", 0))
-        state = self.out / STATE
+        legacy: dict[str, torch.Tensor] | None = None
         if state.exists():
-            self.step, extra = checkpoint.load_train_state(self.opt, state)
-            self.elapsed = float(extra.get("elapsed", 0.0))
-            self.history = extra.get("history", self.history)
+            tensors, meta = checkpoint.load_run_state(state)
+            if not meta.get("legacy"):
+                self._load_state(tensors, meta)
+                return
+            legacy = tensors
+        if not weights.exists():
+            raise UserError(f"output folder {self.out}: an old training state without its "
+                            f"model; start afresh with --force")
+        # No state of this version: warm start from the shipped weights (a new machine, or a
+        # model copied from elsewhere). The step continues from the model's own record.
+        loaded = checkpoint.load(self.out, device=self.device)
+        self._check_architecture(loaded.cfg, loaded.path)
+        self.vae.load_state_dict(loaded.vae.state_dict())
+        if self.ema is not None:
+            self.ema.load_state_dict(loaded.vae.state_dict())
+        training = loaded.config.get("training", {})
+        self.step = self.saved_step = int(training.get("steps", 0))
+        self.elapsed = float(training.get("seconds", 0.0))
+        if legacy is not None:
+            checkpoint.load_legacy_moments(self.opt, legacy)
+            self.notes.append(f"{state} is from an older version: continuing from "
+                              f"{checkpoint.WEIGHTS} at step {self.step} with its optimizer "
+                              f"moments; data order, RNG and EMA start afresh")
+        else:
+            self.notes.append(f"{self.out} has no training state: warm start from its "
+                              f"{checkpoint.WEIGHTS} at step {self.step} (optimizer, EMA, data "
+                              f"order and RNG start afresh)")
+        self._check_schedule()
+
+    def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        try:
+            vcfg = VAEConfig.from_dict(meta["model"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise checkpoint.CheckpointError(
+                f"training state {self.out / STATE}: bad architecture config ({e})") from None
+        self._check_architecture(vcfg, self.out / STATE)
+        model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+        try:
+            self.vae.load_state_dict(model)
+            if self.ema is not None:
+                self.ema.load_state_dict(ema or model)
+            checkpoint.load_optimizer_state(self.opt, tensors, meta["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise checkpoint.CheckpointError(
+                f"training state {self.out / STATE}: cannot resume ({e})") from None
+        if self.ema is not None and not ema:
+            self.notes.append("the run kept no EMA until now: it starts from the weights")
+        self.step, self.epoch, self.pos = int(meta["step"]), int(meta["epoch"]), int(meta["pos"])
+        self.elapsed = float(meta["elapsed"])
+        self.saved_step = meta.get("saved_step")
+        self.history = {k: tensors[f"history.{k}"].tolist() for k in self.history
+                        if f"history.{k}" in tensors}
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda":
+            cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+            if len(cuda) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(cuda)
+        self.rng.bit_generator.state = meta["rng"]["numpy"]
+        py = meta["rng"]["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+        order = tensors.get("order")
+        if meta.get("data") != self.data_desc or meta.get("n_images") != len(self.images):
+            self.notes.append(f"the data differ from the saved run's ({meta.get('data')}): "
+                              f"the data order starts afresh")
+            self.order, self.pos = None, 0
+        else:
+            self.order = order.numpy().astype(np.int64) if order is not None else None
+        if meta.get("schedule_steps") != self.schedule:
+            self.notes.append(f"schedule now {self.schedule} steps (was "
+                              f"{meta.get('schedule_steps')}): the learning rate follows the "
+                              f"new length from step {self.step}")
+        self._check_schedule()
+
+    def _check_architecture(self, vcfg: VAEConfig, where: Path) -> None:
+        if vcfg != self.vcfg:
+            raise checkpoint.CheckpointError(
+                f"model {where}: architecture differs from the requested one; "
+                f"resume with the same --size/--latent/--width")
+
+    def _check_schedule(self) -> None:
+        if self.step >= self.schedule:
+            raise UserError(f"output folder {self.out}: the run is at step {self.step}, the end "
+                            f"of its {self.schedule}-step schedule; pass --steps with more to "
+                            f"train on")
+        if self.cfg.minutes and self.elapsed >= 60 * self.cfg.minutes:
+            raise UserError(f"output folder {self.out}: the run has trained "
+                            f"{self.elapsed / 60:.1f} minutes, its --minutes {self.cfg.minutes:g} "
+                            f"budget; pass a larger --minutes to train on")
 
     # --- training -----------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -230,7 +343,7 @@ class Trainer:
         return max(1, n * max(1, math.ceil(self.cfg.batch_size / n)) // self.cfg.batch_size)
 
     def total_steps(self) -> int:
-        return self.steps_per_epoch() * self.cfg.epochs
+        return self.schedule
 
     def split_desc(self) -> str:
         n = len(self.train_idx)
@@ -246,22 +359,31 @@ class Trainer:
             text += "; every image is the same, so the model learns one picture"
         return text
 
-    def lr_at(self, progress: float) -> float:
-        """Short linear warm-up, then cosine to 5 % of the peak."""
+    def lr_at(self, step: int) -> float:
+        """Learning rate at ``step`` of the schedule: a linear warm-up over its first 2 %, then
+        cosine to 5 % of the peak at its end. A function of the step alone, so a resumed run
+        follows the same curve."""
+        p = step / max(1, self.schedule)
         warm = 0.02
-        if progress < warm:
-            return self.cfg.lr * max(0.05, progress / warm)
-        p = min(1.0, (progress - warm) / (1 - warm))
-        return self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+        if p < warm:
+            return self.cfg.lr * max(0.05, p / warm)
+        q = min(1.0, (p - warm) / (1 - warm))
+        return self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * q)))
 
-    def progress(self, t0: float) -> float:
-        p = self.step / max(1, self.total_steps())
+    def seconds(self) -> float:
+        """Seconds trained over the whole run, this session included."""
+        return self.elapsed + time.perf_counter() - self.t0
+
+    def progress(self) -> float:
+        p = self.step / max(1, self.schedule)
         if self.cfg.minutes:
-            p = max(p, (self.elapsed + time.perf_counter() - t0) / (self.cfg.minutes * 60))
+            p = max(p, self.seconds() / (self.cfg.minutes * 60))
         return p
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         self.vae.train()
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr_at(self.step)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             x_hat, mu, logvar = self.vae(x)
         terms = vae_loss(x, x_hat.float(), mu.float(), logvar.float(),
@@ -272,47 +394,84 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 200.0)
         self.opt.step()
         self.step += 1
-        out = {"total": float(terms.total.detach()), "recon": float(terms.recon.detach()),
-               "edge": float(terms.edge.detach()), "kl": float(terms.kl.detach()),
-               "psnr": 10 * math.log10(1 / max(float(terms.mse), 1e-12))}
-        return out
+        if self.ema is not None:
+            self._update_ema()
+        return {"total": float(terms.total.detach()), "recon": float(terms.recon.detach()),
+                "edge": float(terms.edge.detach()), "kl": float(terms.kl.detach()),
+                "psnr": 10 * math.log10(1 / max(float(terms.mse), 1e-12))}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """EMA of the weights, its decay ramped up from 0.1 so early weights fade fast."""
+        assert self.ema is not None
+        decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+        for e, p in zip(self.ema.parameters(), self.vae.parameters(), strict=True):
+            e.lerp_(p, 1 - decay)
+
+    def next_batch(self) -> tuple[torch.Tensor, bool]:
+        """The next batch (augmented) and whether it ends an epoch."""
+        bs = self.cfg.batch_size
+        if self.order is None or self.pos + bs > len(self.order):
+            self.order, self.pos = epoch_order(self.rng, self.train_idx, bs), 0
+        idx = self.order[self.pos : self.pos + bs]
+        self.pos += bs
+        flip = self.rng.random(len(idx)) < 0.5
+        crop = self.rng.random((len(idx), 3)) if self.crops else None
+        x = measure.batch(self.images, idx, self.device, flip, crop)
+        ends = self.pos + bs > len(self.order)
+        if ends:
+            self.order, self.pos = None, 0
+            self.epoch += 1
+        return x, ends
 
     def run(self) -> bool:
-        """Train until the epochs or the time budget end; False if interrupted (still saved)."""
-        cfg = self.cfg
-        t0 = time.perf_counter()
-        self.start_psnr = self.check_psnr()
-        total = self.total_steps()
-        start_epoch = self.step // self.steps_per_epoch()
-        self.cb(TrainEvent("start", self.step, total, start_epoch, progress=self.progress(t0),
+        """Train until the schedule or the time budget ends; False if interrupted (still saved).
+
+        The first Ctrl-C ends the run after the step in progress (so the state saved is exact);
+        a second one stops at once.
+        """
+        self.t0 = self.state_saved_at = time.perf_counter()
+        self.start_psnr = self.check_psnr(self.vae)
+        for note in self.notes:
+            self.cb(TrainEvent("note", self.step, self.schedule, self.epoch, message=note))
+        self.cb(TrainEvent("start", self.step, self.schedule, self.epoch,
+                           progress=self.progress(),
                            message=f"{self.data_desc}; {self.split_desc()}; device {self.device}"
-                                   f"{' bf16' if self.bf16 else ''}"))
+                                   f"{' bf16' if self.bf16 else ''}; {self.schedule} steps"))
+        previous = self._catch_sigint()
         try:
-            for epoch in range(start_epoch, cfg.epochs):
-                order = epoch_order(self.rng, self.train_idx, cfg.batch_size)
-                for b in range(self.steps_per_epoch()):
-                    if self.progress(t0) >= 1.0:
-                        break
-                    for g in self.opt.param_groups:
-                        g["lr"] = self.lr_at(self.progress(t0))
-                    idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                    flip = self.rng.random(len(idx)) < 0.5
-                    crop = self.rng.random((len(idx), 3)) if self.crops else None
-                    x = _batch(self.images, idx, self.device, flip, crop)
-                    terms = self.train_step(x)
-                    if not math.isfinite(terms["total"]):
-                        self._diverged(f"loss {terms['total']}")
-                    for k in self.history:
-                        self.history[k].append(terms[k])
-                    self.cb(TrainEvent("step", self.step, total, epoch, terms,
-                                       progress=min(1.0, self.progress(t0))))
-                self._end_epoch(epoch, t0)
-                if self.progress(t0) >= 1.0:
-                    break
+            while self.progress() < 1.0 and not self.stop_requested:
+                x, epoch_ends = self.next_batch()
+                terms = self.train_step(x)
+                if not math.isfinite(terms["total"]):
+                    self._diverged(f"loss {terms['total']}")
+                for k in self.history:
+                    self.history[k].append(terms[k])
+                self.cb(TrainEvent("step", self.step, self.schedule, self.epoch - epoch_ends,
+                                   terms, progress=min(1.0, self.progress())))
+                if epoch_ends:
+                    self._end_epoch()
+                if time.perf_counter() - self.state_saved_at >= 60 * self.cfg.save_minutes:
+                    self._periodic_save()
         except KeyboardInterrupt:
             self.interrupted = True
-        self.elapsed += time.perf_counter() - t0
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        self.interrupted = self.interrupted or self.stop_requested
+        self.elapsed = self.seconds()
         return not self.interrupted
+
+    def _catch_sigint(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def stop(signum: int, frame: Any) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+
+        return signal.signal(signal.SIGINT, stop)
 
     def _diverged(self, what: str) -> None:
         """Stop with one line; the run's files stay as the last healthy save left them."""
@@ -325,203 +484,158 @@ class Trainer:
     def weights_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.vae.parameters())
 
-    @torch.no_grad()
-    def check_psnr(self) -> float:
-        """Held-out PSNR (dB) of up to 64 images: the health check's measure; NaN if broken."""
-        self.vae.eval()
-        hold = _batch(self.images, self.hold_idx[:64], self.device, None)
-        return psnr(hold, self.vae.reconstruct(hold))
+    # --- measuring and saving -----------------------------------------------------------------
+    @contextmanager
+    def _rng_untouched(self) -> Iterator[None]:
+        """Measuring must not move the training RNG: a run that paused to save continues as
+        one that did not."""
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            yield
 
-    def healthy(self) -> tuple[bool, float]:
-        """Worth saving: finite weights that reconstruct held-out images no worse (by 1 dB) than
-        the model this session started from, or a flat picture of the data's mean colour, or
-        20 dB, whichever is lowest. A learning rate that blew the weights up renders black or
-        grey: such weights fail this even where every number is finite. Returns (ok, PSNR)."""
-        if not self.weights_finite():
-            return False, math.nan
-        quality = self.check_psnr()
-        hold = _batch(self.images, self.hold_idx[:64], self.device, None)
+    def check_psnr(self, vae: VAE, full: bool = False) -> float:
+        """Held-out PSNR (dB) of up to 64 images (all with ``full``); NaN if the model is."""
+        idx = self.hold_idx if full else self.hold_idx[:64]
+        return measure.reconstruction_psnr(vae, self.images, idx, self.device)
+
+    def pick(self, full: bool = False) -> tuple[VAE, str, dict[str, float]]:
+        """The weights to ship: raw or EMA, whichever reconstructs held-out images better."""
+        scores = {"raw": self.check_psnr(self.vae, full)}
+        if self.ema is None:
+            return self.vae, "raw", scores
+        scores["ema"] = self.check_psnr(self.ema, full)
+        better = "ema" if scores["ema"] >= scores["raw"] else "raw"
+        return (self.ema if better == "ema" else self.vae), better, scores
+
+    def healthy(self, quality: float) -> bool:
+        """Worth saving: reconstructs held-out images no worse (by 1 dB) than the model this
+        session started from, or a flat picture of the data's mean colour, or 20 dB, whichever
+        is lowest. A learning rate that blew the weights up renders black or grey: such weights
+        fail this even where every number is finite."""
+        hold = measure.batch(self.images, self.hold_idx[:64], self.device)
         flat = torch.ones_like(hold) * self.mean_colour.view(1, 3, 1, 1).to(hold)
         bar = min(self.start_psnr, psnr(hold, flat), 20.0) - 1.0
-        return math.isfinite(quality) and quality >= bar, quality
+        return self.weights_finite() and math.isfinite(quality) and quality >= bar
 
-    def _end_epoch(self, epoch: int, t0: float) -> None:
+    def _end_epoch(self) -> None:
         every = max(self.cfg.sheet_every, math.ceil(MIN_SHEET_STEPS / self.steps_per_epoch()))
-        if (epoch + 1) % every == 0:
+        if self.epoch % every == 0:
             if not self.weights_finite():
                 self._diverged("weights NaN or inf")
-            if self.healthy()[0]:
-                self.cb(TrainEvent("saving", self.step, self.total_steps(), epoch + 1,
-                                   message=f"epoch {epoch + 1}: sample sheet and model"))
-                stats = self.latent_stats()
-                self.write_sheet(self.out / "samples" / f"epoch_{epoch + 1:03d}.png", stats)
-                loss_curve(self.history, self.out / "loss.png",
-                           title=f"{self.data_desc}  step {self.step}")
-                self.save(final=False, elapsed=self.elapsed + time.perf_counter() - t0,
-                          stats=stats)
-        self.cb(TrainEvent("epoch", self.step, self.total_steps(), epoch + 1))
+            with self._rng_untouched():
+                vae, kind, scores = self.pick()
+                ok = self.healthy(scores[kind])
+                if ok:
+                    self.cb(TrainEvent("saving", self.step, self.schedule, self.epoch,
+                                       message=f"epoch {self.epoch}: sample sheet and model"))
+                    stats = self.latent_stats(vae)
+                    self.write_sheet(self.out / "samples" / f"epoch_{self.epoch:03d}.png",
+                                     stats, vae)
+                    self._write(lambda: loss_curve(self.history, self.out / "loss.png",
+                                                   title=f"{self.data_desc}  step {self.step}"))
+                    self.save(vae, kind, final=False, stats=stats)
+            if ok:  # outside: the state holds the RNG as training left it
+                self.save_state(self.seconds())
+        self.cb(TrainEvent("epoch", self.step, self.schedule, self.epoch))
 
-    # --- measuring and saving -----------------------------------------------------------------
-    @torch.no_grad()
-    def encode_all(self, idx: np.ndarray, batch: int = 256,
-                   report: Callable[[float], None] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """(mu, logvar), each (N, latent), of images[idx]; ``report`` gets the fraction done."""
-        self.vae.eval()
-        mus, lvs = [], []
-        for i in range(0, len(idx), batch):
-            x = _batch(self.images, idx[i : i + batch], self.device, None)
-            mu, lv = self.vae.encode(x)
-            mus.append(mu.float().cpu().numpy())
-            lvs.append(lv.float().cpu().numpy())
-            if report:
-                report(min(1.0, (i + batch) / len(idx)))
-        return np.concatenate(mus), np.concatenate(lvs)
+    def _periodic_save(self) -> None:
+        with self._rng_untouched():
+            _, kind, scores = self.pick()
+            ok = self.healthy(scores[kind])
+        if ok:
+            self.save_state(self.seconds())
+        else:
+            self.state_saved_at = time.perf_counter()
 
-    def latent_stats(self, report: Callable[[float], None] | None = None) -> dict[str, Any]:
-        idx = self.train_idx[: min(len(self.train_idx), 4000)]
-        mu, lv = self.encode_all(idx, report=report)
-        kl = (0.5 * (mu**2 + np.exp(lv) - lv - 1)).mean(0)
-        mean, std = mu.mean(0), np.maximum(mu.std(0), 1e-3)
-        rank = [int(i) for i in np.argsort(-kl, kind="stable")]
-        u = (mu - mean) / std
-        keys = _farthest_points(u, min(N_KEYFRAMES, len(u)), self.cfg.seed)
-        return {"kl_per_dim": kl.tolist(), "kl_rank": rank, "latent_mean": mean.tolist(),
-                "latent_std": std.tolist(), "keyframes": u[keys].round(5).tolist()}
+    def latent_stats(self, vae: VAE | None = None,
+                     report: Callable[[float], None] | None = None) -> dict[str, Any]:
+        return measure.latent_stats(vae or self.vae, self.images, self.train_idx, self.device,
+                                    self.cfg.seed, report)
 
-    @torch.no_grad()
-    def metrics(self, stats: dict[str, Any]) -> dict[str, Any]:
-        self.vae.eval()
-        hold = _batch(self.images, self.hold_idx, self.device, None)
-        rec = torch.cat([self.vae.reconstruct(hold[i : i + 256])
-                         for i in range(0, len(hold), 256)])
-        g = torch.Generator().manual_seed(self.cfg.seed)
-        mean = torch.tensor(stats["latent_mean"])
-        std = torch.tensor(stats["latent_std"])
-        walk = self.vae.sample(256, g, mean, std)
-        data_p99 = edge_p99(_batch(self.images, self.train_idx[:1024], self.device, None))
-        kl = np.asarray(stats["kl_per_dim"])
-        m: dict[str, Any] = {"heldout_psnr_db": round(psnr(hold, rec), 2),
-                             "active_dims": int((kl > ACTIVE_KL).sum()),
-                             "total_kl_nats": round(float(kl.sum()), 1)}
-        if data_p99 > 0:  # a set of flat pictures has no edges to compare with
-            m["edge_ratio_recon"] = round(edge_p99(rec) / data_p99, 3)
-            m["edge_ratio_walk"] = round(edge_p99(walk) / data_p99, 3)
-        if not self.held_out:
-            m["measured_on"] = "training images (too few to hold any out)"
-        return m
+    def sheet_rows(self, stats: dict[str, Any], vae: VAE | None = None
+                   ) -> list[tuple[str, np.ndarray]]:
+        return measure.sheet_rows(vae or self.vae, self.images, self.hold_idx, self.device,
+                                  stats, self.held_out)
 
-    @torch.no_grad()
-    def sheet_rows(self, stats: dict[str, Any], n: int = 8) -> list[tuple[str, np.ndarray]]:
-        """The sheet's rows, labelled as README.md describes them (``SHEET_ROWS``), each
-        (n, H, W, 3) uint8: held-out images, their reconstructions, draws from the data region
-        (where the walks live), draws from N(0, I), and a slerp between two tour keyframes."""
-        self.vae.eval()
-        mean = torch.tensor(stats["latent_mean"])
-        std = torch.tensor(stats["latent_std"])
-        g = torch.Generator().manual_seed(1234)
-        x = _batch(self.images, self.hold_idx[:n], self.device, None)
-        rec = self.vae.reconstruct(x)
-        walk = self.vae.sample(n, g, mean, std)
-        prior = self.vae.sample(n, g)
-        kf = np.asarray(stats["keyframes"], np.float32)
-        a, b = (kf[0], kf[1]) if len(kf) >= 2 else (np.zeros(self.vcfg.latent),) * 2
-        ts = np.linspace(0, 1, n)
-        us = np.stack([slerp(a, b, t) for t in ts]).astype(np.float32)
-        z = torch.from_numpy(us) * std + mean
-        strip = self.vae.decode(z.to(self.device))
-        images = (x, rec, walk, prior, strip)
-        labels = SHEET_ROWS if self.held_out else ("training", *SHEET_ROWS[1:])
-        return [(label, to_uint8(im.cpu())) for label, im in zip(labels, images, strict=True)]
-
-    def write_sheet(self, path: Path, stats: dict[str, Any] | None = None) -> None:
-        rows = self.sheet_rows(stats or self.latent_stats())
+    def write_sheet(self, path: Path, stats: dict[str, Any], vae: VAE | None = None) -> None:
+        rows = self.sheet_rows(stats, vae)
         path.parent.mkdir(parents=True, exist_ok=True)
-        labelled_sheet(rows, scale=max(1, 128 // self.cfg.size),
-                       title=f"{self.data_desc}  step {self.step}").save(path)
+        sheet = labelled_sheet(rows, scale=max(1, 128 // self.cfg.size),
+                               title=f"{self.data_desc}  step {self.step}")
+        self._write(lambda: sheet.save(path))
 
-    def save(self, final: bool, elapsed: float, metrics: dict[str, Any] | None = None,
-             stats: dict[str, Any] | None = None, dtype: torch.dtype = torch.float32) -> Path:
-        stats = stats or self.latent_stats()
+    def _write(self, write: Callable[[], object]) -> None:
+        """Run a write into ``out``; a full disk or a lost mount becomes one line."""
+        try:
+            write()
+        except OSError as e:
+            raise UserError(f"output folder {self.out}: cannot write ({e.strerror or e}); "
+                            f"{STATE} from the last save lets --resume continue") from None
+
+    def save(self, vae: VAE, kind: str, final: bool, stats: dict[str, Any],
+             metrics: dict[str, Any] | None = None) -> Path:
+        """Ship ``vae`` as OUT/model.safetensors + model.json (float16 with ``half``)."""
         last = {k: round(float(np.mean(v[-50:])), 4) for k, v in self.history.items() if v}
+        stopped = ("interrupted" if self.interrupted else "schedule"
+                   if self.step >= self.schedule else "minutes")
         meta = {
             **stats,
             "data": self.data_desc,
             "training": {"config": asdict(self.cfg), "steps": self.step,
-                         "seconds": round(elapsed, 1), "final_terms": last,
-                         "precision": "bf16" if self.bf16 else "fp32",
-                         "finished": final and not self.interrupted,
-                         "interrupted": self.interrupted},
+                         "schedule_steps": self.schedule, "epochs": self.epoch,
+                         "seconds": round(self.elapsed if final else self.seconds(), 1),
+                         "final_terms": last, "precision": "bf16" if self.bf16 else "fp32",
+                         "weights": kind, "finished": final and not self.interrupted,
+                         "interrupted": self.interrupted,
+                         "stopped_by": stopped if final else None},
             "metrics": metrics or {},
             "decoder_gflops": round(decoder_flops(self.vcfg) / 1e9, 3),
         }
-        path = checkpoint.save(self.vae, self.out, meta, dtype=dtype)
-        self.saved_step = self.step
-        checkpoint.save_train_state(self.opt, self.step,
-                                    {"elapsed": elapsed, "history": self.history},
-                                    self.out / STATE)
+        dtype = torch.float16 if self.cfg.half else torch.float32
+        path = self.out / checkpoint.WEIGHTS
+        self._write(lambda: checkpoint.save(vae, self.out, meta, dtype=dtype))
+        self.saved_step, self.shipped = self.step, kind
         return path
 
     def finalise(self) -> tuple[Path, dict[str, Any]]:
-        ok, quality = self.healthy()
-        if not ok:
-            self._diverged(f"held-out PSNR fell from {self.start_psnr:.1f} to {quality:.1f} dB"
-                           if math.isfinite(quality) else "weights NaN or inf")
-        n = min(len(self.train_idx), 4000)
+        """Save the exact run state, then measure and ship the better of raw and EMA weights."""
+        if not self.weights_finite():
+            self._diverged("weights NaN or inf")
+        n = min(len(self.train_idx), measure.N_STATS)
 
         def measuring(what: str, done: float) -> None:
-            self.cb(TrainEvent("measure", self.step, self.total_steps(), message=what,
-                               progress=done))
+            self.cb(TrainEvent("measure", self.step, self.schedule, message=what,
+                               progress=round(done, 4)))
 
-        stats = self.latent_stats(lambda f: measuring(f"encoding {n} images", 0.6 * f))
-        measuring(f"held-out quality of {len(self.hold_idx)} images, sharpness of walk decodes",
-                  0.6)
-        m = self.metrics(stats)
-        measuring("sample sheet and loss curve", 0.85)
-        self.write_sheet(self.out / "samples.png", stats)
-        loss_curve(self.history, self.out / "loss.png", title=f"{self.data_desc}  step {self.step}")
-        measuring("saving", 0.95)
-        path = self.save(final=True, elapsed=self.elapsed, metrics=m, stats=stats,
-                         dtype=torch.float16 if self.cfg.half else torch.float32)
-        (self.out / "metrics.json").write_text(json.dumps(m, indent=1))
+        with self._rng_untouched():
+            measuring("comparing raw and EMA weights" if self.ema is not None else
+                      "held-out quality", 0.0)
+            vae, kind, scores = self.pick(full=True)
+            if not self.healthy(scores[kind]):
+                self._diverged(f"held-out PSNR fell from {self.start_psnr:.1f} to "
+                               f"{scores[kind]:.1f} dB")
+            stats = self.latent_stats(vae, lambda f: measuring(f"encoding {n} images",
+                                                               0.05 + 0.55 * f))
+            measuring(f"held-out quality of {len(self.hold_idx)} images, sharpness of walk "
+                      f"decodes", 0.6)
+            m = measure.quality(vae, self.images, self.hold_idx, self.train_idx, self.device,
+                                stats, self.cfg.seed)
+            if not self.held_out:
+                m["measured_on"] = "training images (too few to hold any out)"
+            if self.ema is not None:
+                m["weights"] = kind
+                m |= {f"heldout_psnr_db_{k}": round(v, 2) for k, v in scores.items()}
+            measuring("sample sheet and loss curve", 0.85)
+            self.write_sheet(self.out / "samples.png", stats, vae)
+            self._write(lambda: loss_curve(self.history, self.out / "loss.png",
+                                           title=f"{self.data_desc}  step {self.step}"))
+            measuring("saving", 0.95)
+            path = self.save(vae, kind, final=True, stats=stats, metrics=m)
+            self._write(lambda: (self.out / "metrics.json").write_text(json.dumps(m, indent=1)))
+        self.save_state()  # outside: the state holds the RNG as training left it
         measuring("saved", 1.0)
-        self.cb(TrainEvent("done", self.step, self.total_steps(), terms=dict(m),
-                           message=str(path)))
+        self.cb(TrainEvent("done", self.step, self.schedule, terms=dict(m), message=str(path)))
         return path, m
-
-
-def _farthest_points(u: np.ndarray, k: int, seed: int) -> list[int]:
-    """Greedy farthest-point picks among typical points: varied keyframes for a tour.
-
-    ``u`` (N, D), N >= 1. Returns at most ``k`` indices into ``u``, fewer when the points run
-    out of distinct places (one image, or many identical ones: a tour of one keyframe).
-    """
-    norms = np.linalg.norm(u, axis=1)
-    typical = np.where(norms <= np.quantile(norms, 0.8))[0]
-    if len(typical) == 0:  # NaN norms
-        typical = np.arange(len(u))
-    pool = u[typical]
-    rng = np.random.default_rng(seed)
-    picks = [int(rng.integers(len(pool)))]
-    d = np.linalg.norm(pool - pool[picks[0]], axis=1)
-    for _ in range(min(k, len(pool)) - 1):
-        i = int(np.argmax(d))
-        if not d[i] > 0:
-            break
-        picks.append(i)
-        d = np.minimum(d, np.linalg.norm(pool - pool[i], axis=1))
-    return [int(typical[i]) for i in _nearest_chain(pool[picks], picks)]
-
-
-def _nearest_chain(points: np.ndarray, ids: list[int]) -> list[int]:
-    """Order points as a greedy nearest-neighbour loop: a tour's neighbours are close, so its
-    in-betweens stay near the data instead of crossing the whole space."""
-    left = list(range(len(ids)))
-    order = [left.pop(0)]
-    while left:
-        d = np.linalg.norm(points[left] - points[order[-1]], axis=1)
-        order.append(left.pop(int(np.argmin(d))))
-    return [ids[i] for i in order]
 
 
 def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dict[str, Any]]:

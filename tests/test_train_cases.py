@@ -175,7 +175,8 @@ def test_the_measuring_after_the_last_step_shows_progress(
     measure = [e for e in after if e.kind == "measure"]
     assert kinds[-1] == "done" and len(measure) >= 4
     assert all(e.kind in ("saving", "measure", "epoch") for e in after)
-    assert measure[0].message == "encoding 95 images"
+    assert measure[0].message == "comparing raw and EMA weights"
+    assert measure[1].message == "encoding 95 images"
     assert [e.progress for e in measure] == sorted(e.progress for e in measure)
     assert measure[-1].progress == 1.0
     err = capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""Exact resume: a run stopped and continued ends bit for bit where an unbroken run ends.
+
+CPU, fp32, one thread, a tiny model and a dozen steps: the schedule runs by step, and the run
+folder holds fp32 weights, their EMA, Adam's moments, the data order and every RNG state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from latentsketch.errors import UserError
+from latentsketch.model import checkpoint
+from latentsketch.train import STATE, TrainConfig, TrainEvent, train
+
+N = 6  # steps per half; 29 training images in batches of 8 = 3 steps per epoch
+
+
+def _cfg(out: Path, **kw: object) -> TrainConfig:
+    base = dict(data="procedural", out=str(out), size=64, latent=4, width=8, steps=2 * N,
+                batch_size=8, lr=3e-3, n_images=30, warmup_steps=4, seed=3, precision="fp32",
+                threads=1, ema=0.9)
+    return TrainConfig(**{**base, **kw})
+
+
+def _state(out: Path) -> dict[str, torch.Tensor]:
+    with safe_open(str(out / STATE), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()
+                if k.split(".")[0] in ("model", "ema", "opt", "rng")}
+
+
+def _stop_at(step: int, exc: type[BaseException]):
+    def cb(e: TrainEvent) -> None:
+        if e.kind == "step" and e.step == step:
+            raise exc("stop")
+    return cb
+
+
+def test_n_plus_n_steps_with_a_resume_equal_2n_in_one_go(tmp_path: Path) -> None:
+    train(_cfg(tmp_path / "whole"))
+    whole = _state(tmp_path / "whole")
+    assert {k.split(".")[0] for k in whole} == {"model", "ema", "opt", "rng"}
+
+    # Ctrl-C after step N (mid-epoch): saved, then continued
+    _, m = train(_cfg(tmp_path / "ctrl_c"), _stop_at(N, KeyboardInterrupt))
+    half = checkpoint.load(tmp_path / "ctrl_c").config["training"]
+    assert half["steps"] == N and half["interrupted"] is True
+    events: list[TrainEvent] = []
+    train(_cfg(tmp_path / "ctrl_c", resume=True), events.append)
+    assert [e.step for e in events if e.kind == "step"] == list(range(N + 1, 2 * N + 1))
+    assert not [e for e in events if e.kind == "note"]  # an exact resume has nothing to say
+
+    # killed (no final save) after step N + 2: the periodic save of step N + 1 continues it
+    with pytest.raises(RuntimeError):
+        train(_cfg(tmp_path / "killed", save_minutes=0.0), _stop_at(N + 2, RuntimeError))
+    train(_cfg(tmp_path / "killed", resume=True))
+
+    for name in ("ctrl_c", "killed"):
+        other = _state(tmp_path / name)
+        assert other.keys() == whole.keys()
+        differ = [k for k in whole if not torch.equal(whole[k], other[k])]
+        assert differ == [], f"{name}: {differ[:5]}"
+    # and the raw weights moved: a resume that silently restarted could not match this
+    first = checkpoint.load(tmp_path / "ctrl_c")
+    assert first.config["training"]["steps"] == 2 * N
+
+
+def test_half_ships_float16_but_the_run_keeps_fp32_and_the_better_of_raw_and_ema(
+        tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    _, metrics = train(_cfg(out, half=True, ema=0.5))
+    with safe_open(str(out / "model.safetensors"), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    state = _state(out)
+    assert {v.dtype for k, v in state.items() if k.startswith(("model.", "ema."))} == {
+        torch.float32}
+    kind = metrics["weights"]
+    assert kind in ("raw", "ema")
+    scores = (metrics["heldout_psnr_db_raw"], metrics["heldout_psnr_db_ema"])
+    assert metrics[f"heldout_psnr_db_{kind}"] == max(scores)
+    loaded = checkpoint.load(out)
+    assert loaded.config["training"]["weights"] == kind
+    prefix = "ema." if kind == "ema" else "model."
+    for k, v in loaded.vae.state_dict().items():
+        assert torch.equal(v, state[prefix + k].half().float()), k
+    assert not torch.equal(state["ema.decoder.fc.weight"], state["model.decoder.fc.weight"])
+
+
+def test_resume_without_a_run_state_warm_starts_from_the_shipped_weights(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    train(_cfg(out, ema=0.0))
+    shipped = checkpoint.load(out).vae.state_dict()
+    (out / STATE).unlink()  # a new machine: only the shipped model came along
+    events: list[TrainEvent] = []
+    trainer_cfg = _cfg(out, resume=True, steps=2 * N + 3, ema=0.0)
+    from latentsketch.train import Trainer
+
+    t = Trainer(trainer_cfg, events.append)
+    assert all(torch.equal(v, t.vae.state_dict()[k]) for k, v in shipped.items())
+    t.run()
+    t.finalise()
+    notes = [e.message for e in events if e.kind == "note"]
+    assert len(notes) == 1 and "no training state: warm start from its model.safetensors at " \
+        f"step {2 * N}" in notes[0]
+    assert [e.step for e in events if e.kind == "step"] == [2 * N + 1, 2 * N + 2, 2 * N + 3]
+    with pytest.raises(UserError, match=f"at step {2 * N + 3}, the end of its {2 * N + 3}-step "
+                                        f"schedule; pass --steps"):
+        train(trainer_cfg)
+
+
+def test_minutes_only_stop_the_run_and_the_schedule_runs_by_step(tmp_path: Path) -> None:
+    from latentsketch.train import Trainer
+
+    t = Trainer(_cfg(tmp_path / "m", steps=1000, minutes=0.03))
+    mid = t.lr_at(500)
+    t.run()
+    assert 1 <= t.step < 1000 and t.schedule == 1000
+    assert t.lr_at(500) == mid and t.lr_at(1000) == pytest.approx(0.05 * 3e-3)
+    assert t.opt.param_groups[0]["lr"] == t.lr_at(t.step - 1)  # the last step's, by step
+    path, _ = t.finalise()
+    assert checkpoint.load(path).config["training"]["stopped_by"] == "minutes"
