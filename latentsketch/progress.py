@@ -32,7 +32,11 @@ def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
         if e.kind == "step":
             trained = e.progress
         if e.kind == "note":
+            for b in bars.values():
+                b.clear()
             print(f"training: {e.message}", file=sys.stderr)
+            for b in bars.values():
+                b.refresh()
         elif e.kind == "start":
             print(f"training: {e.message}", file=sys.stderr)
             bar("train", e.progress)
@@ -57,6 +61,8 @@ def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
             print(f"saved {e.message}", file=sys.stderr)
             for k, v in e.terms.items():
                 print(f"  {k}: {v}", file=sys.stderr)
+            print(f"look at {Path(e.message).parent / 'samples.png'} (the sample sheet) and "
+                  f"play it: latentsketch play --model {Path(e.message).parent}", file=sys.stderr)
 
     try:
         return train(cfg, on_event)

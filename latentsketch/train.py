@@ -634,6 +634,10 @@ class Trainer:
             self._write(lambda: (self.out / "metrics.json").write_text(json.dumps(m, indent=1)))
         self.save_state()  # outside: the state holds the RNG as training left it
         measuring("saved", 1.0)
+        if self.interrupted:
+            self.cb(TrainEvent("note", self.step, self.schedule, message=(
+                f"stopped at step {self.step} of {self.schedule} by Ctrl-C: the model is usable, "
+                f"and --resume continues the run exactly")))
         self.cb(TrainEvent("done", self.step, self.schedule, terms=dict(m), message=str(path)))
         return path, m
 

@@ -122,3 +122,47 @@ def test_minutes_only_stop_the_run_and_the_schedule_runs_by_step(tmp_path: Path)
     assert t.opt.param_groups[0]["lr"] == t.lr_at(t.step - 1)  # the last step's, by step
     path, _ = t.finalise()
     assert checkpoint.load(path).config["training"]["stopped_by"] == "minutes"
+
+
+def test_a_real_ctrl_c_ends_the_run_after_the_step_in_progress(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    events: list[TrainEvent] = []
+
+    def cb(e: TrainEvent) -> None:
+        events.append(e)
+        if e.kind == "step" and e.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as the terminal sends it
+
+    path, _ = train(_cfg(tmp_path / "m"), cb)
+    assert [e.step for e in events if e.kind == "step"] == [1, 2, 3]
+    training = checkpoint.load(path).config["training"]
+    assert training["steps"] == 3 and training["interrupted"] is True
+    assert training["finished"] is False and training["stopped_by"] == "interrupted"
+    assert "by Ctrl-C" in [e.message for e in events if e.kind == "note"][-1]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+
+
+def test_resume_from_an_older_run_state_keeps_its_adam_moments(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from latentsketch.train import Trainer
+
+    out = tmp_path / "m"
+    t = Trainer(_cfg(out, ema=0.0))
+    t.run()
+    t.finalise()
+    # the version-1 layout: Adam moments keyed group.param.name, step and extra in the header
+    old = {f"0.{i}.{k}": t.opt.state[p][k].reshape(-1).contiguous() if k == "step"
+           else t.opt.state[p][k].contiguous()
+           for i, p in enumerate(t.vae.parameters()) for k in ("step", "exp_avg", "exp_avg_sq")}
+    save_file(old, str(out / STATE), metadata={"step": str(t.step), "extra": "{}"})
+    events: list[TrainEvent] = []
+    again = Trainer(_cfg(out, ema=0.0, resume=True, steps=3 * N), events.append)
+    p0 = next(again.vae.parameters())
+    assert torch.equal(again.opt.state[p0]["exp_avg"], t.opt.state[next(t.vae.parameters())][
+        "exp_avg"])
+    assert again.step == 2 * N
+    again.run()
+    assert "older version" in events[0].message and again.step == 3 * N
