@@ -69,10 +69,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=64, choices=(64, 96, 128, 256))
     p.add_argument("--latent", type=int, default=32, help="latent dimensions (8..128)")
     p.add_argument("--width", type=int, default=32, help="channels at the output resolution")
-    p.add_argument("--epochs", type=int, default=10,
-                   help="passes over the data; sets the schedule's length unless --steps does")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="passes over the data; sets the schedule's length unless --steps does "
+                        "(default: the steps this machine does in --minutes, or in 30 minutes)")
     p.add_argument("--steps", type=int, default=None,
-                   help="the learning-rate schedule's length in steps (default: the epochs')")
+                   help="the learning-rate schedule's length in steps (default: see --epochs)")
     p.add_argument("--minutes", type=float, default=None,
                    help="stop after this long in all (across --resume); the schedule still "
                         "runs by step")
@@ -176,8 +177,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise UserError(f"images {a.data}: not a folder (give a folder of images or 'procedural')")
     if not 1 <= a.latent <= 512:
         raise UserError(f"--latent {a.latent} is out of range 1..512")
-    if a.steps is not None and a.steps < 1:
-        raise UserError(f"--steps {a.steps} must be 1 or more")
+    for name in ("steps", "epochs"):
+        if getattr(a, name) is not None and getattr(a, name) < 1:
+            raise UserError(f"--{name} {getattr(a, name)} must be 1 or more")
     if not 0 <= a.ema < 1:
         raise UserError(f"--ema {a.ema} must be at least 0 (0: none) and below 1")
     cfg = TrainConfig(

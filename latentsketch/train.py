@@ -46,6 +46,11 @@ MIN_HOLD_OUT = 20  # images: below this nothing is held out (one held-out image 
 SMALL_SET = 1000   # training images: below this batches get random crops as well as flips
 MIN_SHEET_STEPS = 20  # steps between mid-run sheets and saves, whatever an epoch's length
 STATE = "train_state.safetensors"  # what --resume continues: weights, optimizer, RNG, data order
+DEFAULT_MINUTES = 30  # the default budget: as many steps as this machine does in this time
+TOO_SHORT = 1000     # steps: below this a VAE learns little; say so at the start
+# Steps of 32 images after which pictures were still sharpening in the project's own runs
+# (FACTS.md: emoji 6k steps, shapes 29k): said with the ETA so people can judge a budget.
+IMPROVES_UP_TO = 10_000
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,9 @@ class TrainConfig:
     size: int = 64
     latent: int = 32
     width: int = 32
-    epochs: int = 10
-    steps: int | None = None          # the schedule's length (default: epochs x steps/epoch)
+    epochs: int | None = None         # passes over the data (None: the default budget)
+    steps: int | None = None          # the schedule's length (default: from epochs, --minutes,
+                                      # or the default budget)
     minutes: float | None = None      # time budget across resumes; stops early when reached
     batch_size: int = 32
     lr: float = 2e-3
@@ -191,6 +197,7 @@ class Trainer:
         self.start_psnr = math.inf         # held-out PSNR where this session began (dB)
         self.shipped = "raw"               # which weights the last save shipped: raw | ema
         self.notes: list[str] = []         # one-line remarks for the start of the run
+        self.step_seconds: float | None = None  # measured seconds per step, once timed
         self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
         self.images, self.data_desc = load_data(cfg)
         self.hold_idx, self.train_idx = split(len(self.images), cfg.seed)
@@ -201,7 +208,7 @@ class Trainer:
         # (3,) in 0..1: the flat picture a model has to beat to be worth saving
         self.mean_colour = torch.from_numpy(
             self.images[self.train_idx[:4096]].reshape(-1, 3).mean(0) / 255).float()
-        self.schedule = cfg.steps or self.steps_per_epoch() * cfg.epochs
+        self.schedule = self._schedule(None)
         if cfg.resume:
             self._resume()
 
@@ -265,6 +272,7 @@ class Trainer:
         training = loaded.config.get("training", {})
         self.step = self.saved_step = int(training.get("steps", 0))
         self.elapsed = float(training.get("seconds", 0.0))
+        self.schedule = self._schedule(training.get("schedule_steps"))
         if legacy is not None:
             checkpoint.load_legacy_moments(self.opt, legacy)
             self.notes.append(f"{state} is from an older version: continuing from "
@@ -298,6 +306,7 @@ class Trainer:
         self.step, self.epoch, self.pos = int(meta["step"]), int(meta["epoch"]), int(meta["pos"])
         self.elapsed = float(meta["elapsed"])
         self.saved_step = meta.get("saved_step")
+        self.schedule = self._schedule(meta.get("schedule_steps"))
         self.history = {k: tensors[f"history.{k}"].tolist() for k in self.history
                         if f"history.{k}" in tensors}
         torch.set_rng_state(tensors["rng.torch"])
@@ -320,6 +329,21 @@ class Trainer:
                               f"{meta.get('schedule_steps')}): the learning rate follows the "
                               f"new length from step {self.step}")
         self._check_schedule()
+
+    def _schedule(self, saved: int | None) -> int:
+        """The schedule's length in steps: --steps; else --epochs' worth; else a resumed run's
+        own; else as many as --minutes (or DEFAULT_MINUTES) allow on this machine, timed here.
+        Fixed for the run and saved with it, so the rate goes by step."""
+        cfg = self.cfg
+        if cfg.steps:
+            return cfg.steps
+        if cfg.epochs:
+            return self.steps_per_epoch() * cfg.epochs
+        if saved:
+            return saved
+        self.step_seconds = self.seconds_per_step()
+        left = 60 * (cfg.minutes or DEFAULT_MINUTES) - self.elapsed
+        return max(1, int(left / self.step_seconds) + self.step)
 
     def _check_architecture(self, vcfg: VAEConfig, where: Path) -> None:
         if vcfg != self.vcfg:
@@ -380,19 +404,43 @@ class Trainer:
             p = max(p, self.seconds() / (self.cfg.minutes * 60))
         return p
 
-    def train_step(self, x: torch.Tensor) -> dict[str, float]:
-        self.vae.train()
-        for g in self.opt.param_groups:
-            g["lr"] = self.lr_at(self.step)
+    def _optimise(self, vae: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, step: int,
+                  lr: float) -> Any:
+        """One optimiser step of ``vae`` on the batch ``x`` (B, 3, H, W); the loss terms."""
+        vae.train()
+        for g in opt.param_groups:
+            g["lr"] = lr
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            x_hat, mu, logvar = self.vae(x)
+            x_hat, mu, logvar = vae(x)
         terms = vae_loss(x, x_hat.float(), mu.float(), logvar.float(),
-                         kl_weight(self.step, self.cfg.beta, self.cfg.warmup_steps),
+                         kl_weight(step, self.cfg.beta, self.cfg.warmup_steps),
                          self.cfg.edge_weight)
-        self.opt.zero_grad(set_to_none=True)
+        opt.zero_grad(set_to_none=True)
         terms.total.backward()
-        torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 200.0)
-        self.opt.step()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 200.0)
+        opt.step()
+        return terms
+
+    def seconds_per_step(self) -> float:
+        """Seconds per training step on this machine, timed on a throwaway copy (a warm-up step,
+        then the median of two), so the ETA is said before the run; the run's weights, optimizer
+        and RNG are untouched."""
+        vae = copy.deepcopy(self.vae)
+        opt = torch.optim.Adam(vae.parameters())
+        rng = np.random.default_rng(0)
+        bs = self.cfg.batch_size
+        times = []
+        with self._rng_untouched():
+            for _ in range(3):
+                t = time.perf_counter()
+                x = measure.batch(self.images, rng.choice(self.train_idx, bs), self.device,
+                                  rng.random(bs) < 0.5, rng.random((bs, 3)) if self.crops else None)
+                self._optimise(vae, opt, x, self.step, 0.0)
+                times.append(time.perf_counter() - t)
+        return float(np.median(times[1:]))
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        terms = self._optimise(self.vae, self.opt, x, self.step, self.lr_at(self.step))
         self.step += 1
         if self.ema is not None:
             self._update_ema()
@@ -430,14 +478,20 @@ class Trainer:
         The first Ctrl-C ends the run after the step in progress (so the state saved is exact);
         a second one stops at once.
         """
+        per_step = self.step_seconds or self.seconds_per_step()
         self.t0 = self.state_saved_at = time.perf_counter()
         self.start_psnr = self.check_psnr(self.vae)
-        for note in self.notes:
-            self.cb(TrainEvent("note", self.step, self.schedule, self.epoch, message=note))
+        self.notes.append(self.budget_note(per_step))
+        if self.schedule < TOO_SHORT:
+            self.notes.append(f"{self.schedule} steps is far too short for a VAE to learn much: "
+                              f"pictures keep sharpening up to ~{IMPROVES_UP_TO:,} steps and "
+                              f"beyond; pass --steps or --minutes for more")
         self.cb(TrainEvent("start", self.step, self.schedule, self.epoch,
                            progress=self.progress(),
                            message=f"{self.data_desc}; {self.split_desc()}; device {self.device}"
                                    f"{' bf16' if self.bf16 else ''}; {self.schedule} steps"))
+        for note in self.notes:
+            self.cb(TrainEvent("note", self.step, self.schedule, self.epoch, message=note))
         previous = self._catch_sigint()
         try:
             while self.progress() < 1.0 and not self.stop_requested:
@@ -461,6 +515,20 @@ class Trainer:
         self.interrupted = self.interrupted or self.stop_requested
         self.elapsed = self.seconds()
         return not self.interrupted
+
+    def budget_note(self, per_step: float) -> str:
+        """The ETA said up front: steps, minutes here, and how far pictures improve."""
+        left = self.schedule - self.step
+        minutes = left * per_step / 60
+        if self.cfg.minutes:
+            budget = max(0.0, self.cfg.minutes - self.elapsed / 60)
+            if budget < minutes:
+                return (f"about {int(budget * 60 / per_step):,} of the {left:,} steps to go fit "
+                        f"in the {budget:.2g} minutes left here ({per_step:.2f} s/step); "
+                        f"results improve up to ~{IMPROVES_UP_TO:,} steps and beyond")
+        eta = "less than a minute" if minutes < 1 else f"about {minutes:.0f} minutes"
+        return (f"{left:,} steps to go: {eta} here ({per_step:.2f} s/step); "
+                f"results improve up to ~{IMPROVES_UP_TO:,} steps and beyond")
 
     def _catch_sigint(self) -> Any:
         if threading.current_thread() is not threading.main_thread():

@@ -6,6 +6,7 @@ folder holds fp32 weights, their EMA, Adam's moments, the data order and every R
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,9 @@ def test_n_plus_n_steps_with_a_resume_equal_2n_in_one_go(tmp_path: Path) -> None
     events: list[TrainEvent] = []
     train(_cfg(tmp_path / "ctrl_c", resume=True), events.append)
     assert [e.step for e in events if e.kind == "step"] == list(range(N + 1, 2 * N + 1))
-    assert not [e for e in events if e.kind == "note"]  # an exact resume has nothing to say
+    notes = [e.message for e in events if e.kind == "note"]
+    assert notes[0].startswith(f"{N} steps to go: less than a minute here (")  # the ETA,
+    assert notes[1].startswith(f"{2 * N} steps is far too short") and len(notes) == 2  # no more
 
     # killed (no final save) after step N + 2: the periodic save of step N + 1 continues it
     with pytest.raises(RuntimeError):
@@ -103,7 +106,7 @@ def test_resume_without_a_run_state_warm_starts_from_the_shipped_weights(tmp_pat
     t.run()
     t.finalise()
     notes = [e.message for e in events if e.kind == "note"]
-    assert len(notes) == 1 and "no training state: warm start from its model.safetensors at " \
+    assert len(notes) == 3 and "no training state: warm start from its model.safetensors at " \
         f"step {2 * N}" in notes[0]
     assert [e.step for e in events if e.kind == "step"] == [2 * N + 1, 2 * N + 2, 2 * N + 3]
     with pytest.raises(UserError, match=f"at step {2 * N + 3}, the end of its {2 * N + 3}-step "
@@ -165,4 +168,21 @@ def test_resume_from_an_older_run_state_keeps_its_adam_moments(tmp_path: Path) -
         "exp_avg"])
     assert again.step == 2 * N
     again.run()
-    assert "older version" in events[0].message and again.step == 3 * N
+    notes = [e.message for e in events if e.kind == "note"]
+    assert "older version" in notes[0] and again.step == 3 * N
+
+
+def test_the_budget_is_said_up_front_and_minutes_alone_size_the_schedule(tmp_path: Path) -> None:
+    from latentsketch.train import DEFAULT_MINUTES, Trainer
+
+    t = Trainer(_cfg(tmp_path / "a", steps=None))  # neither steps nor epochs: default budget
+    assert t.step_seconds and t.schedule == int(60 * DEFAULT_MINUTES / t.step_seconds)
+    t = Trainer(_cfg(tmp_path / "b", steps=None, minutes=0.05))
+    per_step = t.step_seconds
+    assert per_step and t.schedule == max(1, int(3.0 / per_step))  # what 3 s allow here
+    note = t.budget_note(per_step / 10)
+    assert note.startswith(f"{t.schedule:,} steps to go: less than a minute here")
+    assert "results improve up to ~10,000 steps" in note
+    slow = t.budget_note(per_step * 10)  # the budget, not the schedule, ends such a run
+    assert re.match(rf"about \d+ of the {t.schedule:,} steps to go fit in the 0.05 minutes", slow)
+    assert Trainer(_cfg(tmp_path / "c", steps=None, epochs=4)).schedule == 12
