@@ -38,7 +38,7 @@ from latentsketch.measure import N_KEYFRAMES, SHEET_ROWS
 from latentsketch.model import checkpoint
 from latentsketch.model.loss import kl_weight, psnr, vae_loss
 from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
-from latentsketch.output.sheets import labelled_sheet, loss_curve
+from latentsketch.output.sheets import labelled_sheet, loss_curve, save_png
 
 __all__ = ["N_KEYFRAMES", "SHEET_ROWS", "TrainConfig", "TrainEvent", "Trainer", "train"]
 
@@ -627,10 +627,9 @@ class Trainer:
 
     def write_sheet(self, path: Path, stats: dict[str, Any], vae: VAE | None = None) -> None:
         rows = self.sheet_rows(stats, vae)
-        path.parent.mkdir(parents=True, exist_ok=True)
         sheet = labelled_sheet(rows, scale=max(1, 128 // self.cfg.size),
                                title=f"{self.data_desc}  step {self.step}")
-        self._write(lambda: sheet.save(path))
+        self._write(lambda: save_png(sheet, path))
 
     def _write(self, write: Callable[[], object]) -> None:
         """Run a write into ``out``; a full disk or a lost mount becomes one line."""
@@ -699,7 +698,7 @@ class Trainer:
                                            title=f"{self.data_desc}  step {self.step}"))
             measuring("saving", 0.95)
             path = self.save(vae, kind, final=True, stats=stats, metrics=m)
-            self._write(lambda: (self.out / "metrics.json").write_text(json.dumps(m, indent=1)))
+            self._write(lambda: _write_text(self.out / "metrics.json", json.dumps(m, indent=1)))
         self.save_state()  # outside: the state holds the RNG as training left it
         measuring("saved", 1.0)
         if self.interrupted:
@@ -708,6 +707,16 @@ class Trainer:
                 f"and --resume continues the run exactly")))
         self.cb(TrainEvent("done", self.step, self.schedule, terms=dict(m), message=str(path)))
         return path, m
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Whole or not at all: a temp file renamed, removed on failure."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dict[str, Any]]:

@@ -181,3 +181,23 @@ def test_the_measuring_after_the_last_step_shows_progress(
     assert measure[-1].progress == 1.0
     err = capsys.readouterr().err
     assert "measure: 100%" in err and "encoding 95 images" in err and "saved " in err
+
+
+def test_a_full_disk_mid_run_is_one_line_and_leaves_no_partial_files(tmp_path: Path) -> None:
+    d = tmp_path / "full"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root and mount rights): "
+                    f"{r.stderr.strip()}")
+    try:
+        with pytest.raises(UserError, match=rf"output folder {d}: cannot write \(No space left "
+                                            r"on device\)"):
+            train(_cfg(d, epochs=2))  # the model (~1 MB) cannot fit; the probe file can
+        left = sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file())
+        assert not [n for n in left if n.endswith(".tmp") or ".latentsketch" in n], left
+        assert "model.safetensors" not in left
+        assert all((d / n).stat().st_size > 0 for n in left), left
+    finally:
+        subprocess.run(["umount", str(d)], check=False)

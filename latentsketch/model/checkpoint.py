@@ -96,12 +96,16 @@ def save(vae: VAE, out: str | os.PathLike[str], meta: dict[str, Any] | None = No
         if not torch.isfinite(v).all():  # a model that renders black must not look usable
             raise CheckpointError(f"model {weights}: refusing to save NaN or inf (in {k})")
     tmp = weights.with_name(weights.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"latentsketch": json.dumps(config)})
-    os.chmod(tmp, 0o644)  # safetensors creates 0600; a shared model folder should be readable
-    os.replace(tmp, weights)
     side_tmp = _sidecar(weights).with_name(_sidecar(weights).name + ".tmp")
-    side_tmp.write_text(text)
-    os.replace(side_tmp, _sidecar(weights))
+    try:  # both written before either replaces: a full disk leaves the old pair as it was
+        save_file(tensors, str(tmp), metadata={"latentsketch": json.dumps(config)})
+        os.chmod(tmp, 0o644)  # safetensors creates 0600; a shared model folder should be readable
+        side_tmp.write_text(text)
+        os.replace(tmp, weights)
+        os.replace(side_tmp, _sidecar(weights))
+    finally:
+        tmp.unlink(missing_ok=True)
+        side_tmp.unlink(missing_ok=True)
     return weights
 
 
