@@ -122,8 +122,8 @@ def check_out(out: Path, resume: bool, force: bool) -> None:
             old.unlink(missing_ok=True)
 
 
-def load_data(cfg: TrainConfig) -> tuple[np.ndarray, str]:
-    """(N, H, W, 3) uint8 images and a one-line description of where they came from."""
+def load_data(cfg: TrainConfig, progress: Callable[[int, int], None] | None = None
+              ) -> tuple[np.ndarray, str]:
     if cfg.data == "procedural":
         imgs = procedural.generate(cfg.n_images, seed=cfg.seed, size=cfg.size, style=cfg.style)
         return imgs, f"procedural style={cfg.style} n={cfg.n_images} seed={cfg.seed}"
@@ -208,7 +208,7 @@ class Trainer:
         # (3,) in 0..1: the flat picture a model has to beat to be worth saving
         self.mean_colour = torch.from_numpy(
             self.images[self.train_idx[:4096]].reshape(-1, 3).mean(0) / 255).float()
-        self.schedule = self._schedule(None)
+        self.schedule = 0 if cfg.resume else self._schedule(None)  # resuming: the run's own
         if cfg.resume:
             self._resume()
 
