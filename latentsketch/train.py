@@ -90,7 +90,7 @@ class TrainEvent:
     step: int = 0
     total_steps: int = 0
     epoch: int = 0
-    terms: dict[str, float] = field(default_factory=dict)
+    terms: dict[str, Any] = field(default_factory=dict)  # "step": loss terms; "done": metrics
     message: str = ""
     progress: float = 0.0              # 0..1 of the run: steps, or the time budget if sooner;
                                        # for "measure": 0..1 of the measuring after the run
