@@ -208,9 +208,11 @@ class Trainer:
         # (3,) in 0..1: the flat picture a model has to beat to be worth saving
         self.mean_colour = torch.from_numpy(
             self.images[self.train_idx[:4096]].reshape(-1, 3).mean(0) / 255).float()
-        self.schedule = 0 if cfg.resume else self._schedule(None)  # resuming: the run's own
+        self.schedule = 0  # steps; set below (resuming: the run's own, from its state)
         if cfg.resume:
             self._resume()
+        else:
+            self.schedule = self._schedule(None)
 
     # --- the run state ------------------------------------------------------------------------
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -412,9 +414,11 @@ class Trainer:
             g["lr"] = lr
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             x_hat, mu, logvar = vae(x)
+        # KL warm-up ends by a fifth of the schedule at the latest: a short run must still
+        # finish at the KL weight it asked for
+        warmup = min(self.cfg.warmup_steps, self.schedule // 5)
         terms = vae_loss(x, x_hat.float(), mu.float(), logvar.float(),
-                         kl_weight(step, self.cfg.beta, self.cfg.warmup_steps),
-                         self.cfg.edge_weight)
+                         kl_weight(step, self.cfg.beta, warmup), self.cfg.edge_weight)
         opt.zero_grad(set_to_none=True)
         terms.total.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 200.0)

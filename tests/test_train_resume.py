@@ -186,3 +186,12 @@ def test_the_budget_is_said_up_front_and_minutes_alone_size_the_schedule(tmp_pat
     slow = t.budget_note(per_step * 10)  # the budget, not the schedule, ends such a run
     assert re.match(rf"about \d+ of the {t.schedule:,} steps to go fit in the 0.05 minutes", slow)
     assert Trainer(_cfg(tmp_path / "c", steps=None, epochs=4)).schedule == 12
+
+
+def test_a_short_schedule_still_ends_its_kl_warm_up(tmp_path: Path) -> None:
+    events: list[TrainEvent] = []
+    train(_cfg(tmp_path / "m", steps=10, warmup_steps=1000, beta=1.0), events.append)
+    weights = [(t["total"] - t["recon"] - 0.5 * t["edge"]) / t["kl"]
+               for t in (e.terms for e in events if e.kind == "step")]
+    assert weights[0] == pytest.approx(0.0, abs=1e-4)  # warm-up starts at 0 ...
+    assert weights[-1] == pytest.approx(1.0, rel=1e-3)  # ... and ends by a fifth of 10 steps
