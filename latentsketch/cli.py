@@ -81,7 +81,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--beta", type=float, default=1.0, help="KL weight after warm-up")
     p.add_argument("--edge-weight", type=float, default=0.5)
-    p.add_argument("--warmup-steps", type=int, default=1000, help="KL warm-up steps")
+    p.add_argument("--warmup-steps", type=int, default=1000,
+                   help="KL warm-up steps (at most a fifth of the schedule)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-images", type=int, default=20000, help="procedural data set size")
     p.add_argument("--style", default="bold", choices=("bold", "mixed"), help="procedural style")
