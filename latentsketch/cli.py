@@ -133,22 +133,37 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latent", type=int, default=32,
                    help="latent dimensions, 1..512 (8 to 128 suit most data)")
     p.add_argument("--width", type=int, default=32, help="channels at the output resolution")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--minutes", type=float, default=None, help="stop after this long")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="passes over the data; sets the schedule's length unless --steps does "
+                        "(default: the steps this machine does in --minutes, or in 30 minutes)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="the learning-rate schedule's length in steps (default: see --epochs)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop after this long in all (across --resume); the schedule still "
+                        "runs by step")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--beta", type=float, default=1.0, help="KL weight after warm-up")
     p.add_argument("--edge-weight", type=float, default=0.5)
-    p.add_argument("--warmup-steps", type=int, default=1000, help="KL warm-up steps")
+    p.add_argument("--warmup-steps", type=int, default=1000,
+                   help="KL warm-up steps (at most a fifth of the schedule)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-images", type=int, default=20000, help="procedural data set size")
     p.add_argument("--style", default="bold", choices=("bold", "mixed"), help="procedural style")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace a model already in --out (without it, train refuses)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--half", action="store_true",
-                   help="store the final weights as float16 (half the file, same pictures)")
+                   help="ship the weights as float16 (half the file, same pictures); the run "
+                        "state in --out stays fp32")
+    p.add_argument("--ema", type=float, default=0.999,
+                   help="decay of the weights' moving average (0: none); the better of raw "
+                        "and EMA on held-out images is shipped")
+    p.add_argument("--save-every", type=float, default=10.0, metavar="MINUTES",
+                   help="minutes between saves of the run state (default 10)")
     p.add_argument("--background", type=_colour, default="white", metavar="COLOUR",
                    help="behind transparent pixels: white (default), black, #202020 or r,g,b")
 
@@ -234,12 +249,18 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise UserError(f"images {a.data}: not a folder (give a folder of images or 'procedural')")
     if not 1 <= a.latent <= 512:
         raise UserError(f"--latent {a.latent} is out of range 1..512")
+    for name in ("steps", "epochs"):
+        if getattr(a, name) is not None and getattr(a, name) < 1:
+            raise UserError(f"--{name} {getattr(a, name)} must be 1 or more")
+    if not 0 <= a.ema < 1:
+        raise UserError(f"--ema {a.ema} must be at least 0 (0: none) and below 1")
     cfg = TrainConfig(
         data=a.data, out=a.out, size=a.size, latent=a.latent, width=a.width, epochs=a.epochs,
         minutes=a.minutes, batch_size=a.batch_size, lr=a.lr, beta=a.beta,
         edge_weight=a.edge_weight, warmup_steps=a.warmup_steps, seed=a.seed,
         n_images=a.n_images, style=a.style, resume=a.resume, device=a.device,
-        precision=a.precision, threads=a.threads, half=a.half, background=a.background,
+        precision=a.precision, threads=a.threads, half=a.half, force=a.force, steps=a.steps,
+        ema=a.ema, save_minutes=a.save_every, background=a.background,
     )
     train_with_progress(cfg)
     return 0

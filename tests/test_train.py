@@ -62,13 +62,36 @@ def test_ctrl_c_saves_a_usable_checkpoint_and_resume_continues(tmp_path: Path) -
     path, _ = train(_cfg(tmp_path / "m", epochs=2), interrupt)
     first = checkpoint.load(path)
     assert first.config["training"]["steps"] == 7
+    assert first.config["training"]["finished"] is False
+    assert first.config["training"]["interrupted"] is True
     events: list[TrainEvent] = []
     train(_cfg(tmp_path / "m", epochs=1, resume=True), events.append)
     steps = [e.step for e in events if e.kind == "step"]
     assert steps[0] == 8 and steps[-1] == 380 // 16
+    done = checkpoint.load(tmp_path / "m").config["training"]
+    assert done["finished"] is True and done["interrupted"] is False
 
 
 def test_resume_with_another_architecture_is_refused(tmp_path: Path) -> None:
     train(_cfg(tmp_path / "m", epochs=1, n_images=64))
     with pytest.raises(checkpoint.CheckpointError, match="architecture differs"):
         Trainer(_cfg(tmp_path / "m", latent=16, resume=True, n_images=64))
+
+
+def test_sheet_rows_are_labelled_as_readme_describes_them(tmp_path: Path) -> None:
+    import re
+
+    from latentsketch.train import SHEET_ROWS
+
+    t = Trainer(_cfg(tmp_path / "m", n_images=200))
+    rows = t.sheet_rows(t.latent_stats())
+    assert tuple(label for label, _ in rows) == SHEET_ROWS
+    assert len(set(SHEET_ROWS)) == len(SHEET_ROWS)
+    assert all(im.shape == (8, 64, 64, 3) and im.dtype == np.uint8 for _, im in rows)
+    held, rec = rows[0][1], rows[1][1]
+    assert not np.array_equal(held, rows[2][1])  # each row shows its own pictures
+    assert np.array_equal(held, t.images[t.hold_idx[:8]])
+    assert rec.shape == held.shape
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    para = readme[readme.index("Rows of a training sheet"):].split("\n\n")[0]
+    assert tuple(re.findall(r"\*\*(.+?)\*\*", para)) == SHEET_ROWS

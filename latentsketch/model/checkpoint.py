@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 from latentsketch.errors import UserError, os_error_line
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model.vae import VAE, VAEConfig
+from latentsketch.tempfiles import temp_beside
 
 FORMAT = "latentsketch-vae"
 VERSION = 1
@@ -113,19 +114,23 @@ def save(vae: VAE, out: str | os.PathLike[str], meta: dict[str, Any] | None = No
     text = json.dumps(config, indent=1)
     tensors = {k: v.detach().to("cpu", dtype).contiguous()
                for k, v in vae.state_dict().items()}
-    tmp = weights.with_name(weights.name + ".tmp")
+    for k, v in tensors.items():
+        if not torch.isfinite(v).all():  # a model that renders black must not look usable
+            raise CheckpointError(f"model {weights}: refusing to save NaN or inf (in {k})")
     side = _sidecar(weights)
-    side_tmp = side.with_name(side.name + ".tmp")
+    tmp = side_tmp = None
     try:  # both files complete before either replaces the old pair: never new weights, old config
         weights.parent.mkdir(parents=True, exist_ok=True)
+        tmp, side_tmp = temp_beside(weights), temp_beside(side)   # unique per process
         save_file(tensors, str(tmp), metadata={"latentsketch": json.dumps(config)})
         os.chmod(tmp, 0o644)  # safetensors creates 0600; a shared model folder should be readable
         side_tmp.write_text(text)
         os.replace(tmp, weights)
         os.replace(side_tmp, side)
     except (OSError, SafetensorError) as e:
-        _remove(tmp, side_tmp)
         raise CheckpointError(_write_error(e, weights)) from None
+    finally:
+        _remove(*(p for p in (tmp, side_tmp) if p is not None))
     return weights
 
 
@@ -221,43 +226,87 @@ def load(path: str | os.PathLike[str] | None = None,
     return LoadedModel(vae, cfg, model_id_of(weights), space, weights)
 
 
-def save_train_state(opt: torch.optim.Optimizer, step: int, extra: dict[str, Any],
-                     path: Path) -> None:
-    """Adam moments as safetensors (no pickle), so ``--resume`` continues the same run.
+# --- a training run's state (what --resume continues) ---------------------------------------
+STATE_FORMAT = "latentsketch-train-state"
+STATE_VERSION = 2
 
-    Raises CheckpointError (one line) if the file cannot be written; nothing is left half-done.
-    """
-    tensors: dict[str, torch.Tensor] = {}
-    for gi, group in enumerate(opt.param_groups):
-        for pi, p in enumerate(group["params"]):
-            for k, v in opt.state.get(p, {}).items():
-                if torch.is_tensor(v):
-                    tensors[f"{gi}.{pi}.{k}"] = v.detach().cpu().float().reshape(-1).clone() \
-                        if v.ndim == 0 else v.detach().cpu().contiguous()
-    meta = {"step": str(step), "extra": json.dumps(extra)}
-    tmp = path.with_name(path.name + ".tmp")
+
+def save_run_state(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Tensors as safetensors plus ``meta`` as JSON in its header (no pickle: loading never runs
+    code), written to a temp file and renamed, so a kill mid-write leaves the previous state.
+    Raises CheckpointError (one line naming the file) if it cannot be written."""
+    header = {"format": STATE_FORMAT, "version": str(STATE_VERSION), "state": json.dumps(meta)}
+    tmp = None
     try:
-        save_file(tensors, str(tmp), metadata=meta)
+        tmp = temp_beside(path)
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
+                  metadata=header)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except (OSError, SafetensorError) as e:
-        _remove(tmp)
         raise CheckpointError(_write_error(e, path)) from None
+    finally:
+        if tmp is not None:
+            _remove(tmp)
 
 
-def load_train_state(opt: torch.optim.Optimizer, path: Path) -> tuple[int, dict[str, Any]]:
+def load_run_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, meta) of a run state; raises CheckpointError naming the file.
+
+    A state written before version 2 (Adam moments keyed ``group.param.name``, step and extra
+    in the header) comes back with ``meta["legacy"] = True``: it holds no weights, RNG states or
+    data order, so the trainer warm-starts from the model beside it.
+    """
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            for gi, group in enumerate(opt.param_groups):
-                for pi, p in enumerate(group["params"]):
-                    st = {}
-                    for k in ("step", "exp_avg", "exp_avg_sq"):
-                        name = f"{gi}.{pi}.{k}"
-                        if name in f.keys():
-                            t = f.get_tensor(name)
-                            st[k] = t.reshape(()) if k == "step" else t.to(p.device)
-                    if st:
-                        opt.state[p] = st
-            return int(meta.get("step", 0)), json.loads(meta.get("extra", "{}"))
-    except (SafetensorError, OSError, ValueError) as e:
+            header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        if header.get("format") == STATE_FORMAT:
+            if header.get("version") != str(STATE_VERSION):
+                raise CheckpointError(f"training state {path}: version {header.get('version')} "
+                                      f"is not supported (this program reads {STATE_VERSION})")
+            return tensors, json.loads(header["state"])
+        return tensors, {"legacy": True, "step": int(header.get("step", 0)),
+                         **json.loads(header.get("extra", "{}"))}
+    except (SafetensorError, OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"training state {path}: cannot resume ({e})") from None
+
+
+def optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimizer's state_dict split into tensors (``opt.<param>.<name>``) and JSON."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"opt.{idx}.{k}"] = v
+            else:
+                plain.setdefault(str(idx), {})[k] = v
+    return tensors, {"param_groups": sd["param_groups"], "plain": plain}
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                         meta: dict[str, Any]) -> None:
+    """Inverse of ``optimizer_state``: the optimizer continues exactly where it was saved."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, t in tensors.items():
+        if name.startswith("opt."):
+            _, idx, k = name.split(".", 2)
+            state.setdefault(int(idx), {})[k] = t
+    for idx, st in meta.get("plain", {}).items():
+        state.setdefault(int(idx), {}).update(st)
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def load_legacy_moments(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    """Adam moments of a version-1 state (``group.param.name``) into ``opt``."""
+    for gi, group in enumerate(opt.param_groups):
+        for pi, p in enumerate(group["params"]):
+            st = {}
+            for k in ("step", "exp_avg", "exp_avg_sq"):
+                t = tensors.get(f"{gi}.{pi}.{k}")
+                if t is not None:
+                    st[k] = t.reshape(()) if k == "step" else t.to(p.device)
+            if st:
+                opt.state[p] = st

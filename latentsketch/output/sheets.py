@@ -7,6 +7,7 @@ leaves a space barely wider than the gaps between letters, so its words ran toge
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -134,5 +135,16 @@ def loss_curve(history: dict[str, Sequence[float]], path: Path, title: str = "tr
         d.text((4, y1 - 10), fmt(lo), fill=(60, 60, 60))
         d.text((x0 + 6, y0 + 4), f"{name}{' (log)' if log else ''}  last {y[-1]:.4g}",
                fill=colours[i % 5])
+    save_png(im, path)
+
+
+def save_png(im: Image.Image, path: Path) -> None:
+    """Write a PNG whole or not at all: a temp file beside it, renamed; removed on failure
+    (a full disk must not leave a 0-byte sheet that looks like a picture)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    im.save(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        im.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
