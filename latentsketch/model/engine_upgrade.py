@@ -83,7 +83,8 @@ class EngineUpgrade:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "latentsketch.model.engine_build", model or "-",
                  str(self.folder), "--threads", str(threads)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)   # a Ctrl-C in the terminal stops us, and we stop it
         self.state = "building"
         log.info("engines: measuring the decode engines for this model in the background "
                  "(decoding on %s meanwhile)", current)
