@@ -18,8 +18,6 @@ import json
 import math
 import os
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +37,7 @@ from latentsketch.model import checkpoint
 from latentsketch.model.loss import kl_weight, psnr, vae_loss
 from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
 from latentsketch.output.sheets import labelled_sheet, loss_curve, save_png
+from latentsketch.stopping import StopSignals
 
 __all__ = ["N_KEYFRAMES", "SHEET_ROWS", "TrainConfig", "TrainEvent", "Trainer", "train"]
 
@@ -196,6 +195,7 @@ class Trainer:
         self.t0 = self.state_saved_at = time.perf_counter()  # this session's start, last save
         self.interrupted = False           # Ctrl-C: saved, usable, but not the run asked for
         self.stop_requested = False
+        self.stopped_by_signal = "Ctrl-C"  # which stop signal ended the run, for the last line
         self.saved_step: int | None = None  # the step of the model in ``out``, if any
         self.start_psnr = math.inf         # held-out PSNR where this session began (dB)
         self.shipped = "raw"               # which weights the last save shipped: raw | ema
@@ -482,8 +482,9 @@ class Trainer:
     def run(self) -> bool:
         """Train until the schedule or the time budget ends; False if interrupted (still saved).
 
-        The first Ctrl-C ends the run after the step in progress (so the state saved is exact);
-        a second one stops at once.
+        A stop request (``request_stop``: Ctrl-C, SIGTERM or SIGHUP through ``train``) ends the
+        run after the step in progress, so the state saved is exact. Called without ``train``'s
+        signal handling (tests, a notebook), a KeyboardInterrupt mid-step ends it too.
         """
         per_step = self.step_seconds or self.seconds_per_step()
         self.t0 = self.state_saved_at = time.perf_counter()
@@ -499,7 +500,6 @@ class Trainer:
                                    f"{' bf16' if self.bf16 else ''}; {self.schedule} steps"))
         for note in self.notes:
             self.cb(TrainEvent("note", self.step, self.schedule, self.epoch, message=note))
-        previous = self._catch_sigint()
         try:
             while self.progress() < 1.0 and not self.stop_requested:
                 x, epoch_ends = self.next_batch()
@@ -516,9 +516,6 @@ class Trainer:
                     self._periodic_save()
         except KeyboardInterrupt:
             self.interrupted = True
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
         self.interrupted = self.interrupted or self.stop_requested
         self.elapsed = self.seconds()
         return not self.interrupted
@@ -537,16 +534,10 @@ class Trainer:
         return (f"{left:,} steps to go: {eta} here ({per_step:.2f} s/step); "
                 f"results improve up to ~{IMPROVES_UP_TO:,} steps and beyond")
 
-    def _catch_sigint(self) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def stop(signum: int, frame: Any) -> None:
-            if self.stop_requested:
-                raise KeyboardInterrupt
-            self.stop_requested = True
-
-        return signal.signal(signal.SIGINT, stop)
+    def request_stop(self, why: str = "Ctrl-C") -> None:
+        """End the run after the step in progress (safe to call from a signal handler)."""
+        self.stop_requested = True
+        self.stopped_by_signal = "Ctrl-C" if why == "SIGINT" else why
 
     def _diverged(self, what: str) -> None:
         """Stop with one line; the run's files stay as the last healthy save left them."""
@@ -710,7 +701,8 @@ class Trainer:
         measuring("saved", 1.0)
         if self.interrupted:
             self.cb(TrainEvent("note", self.step, self.schedule, message=(
-                f"stopped at step {self.step} of {self.schedule} by Ctrl-C: the model is usable, "
+                f"stopped at step {self.step} of {self.schedule} by {self.stopped_by_signal}: the "
+                f"model is usable, "
                 f"and --resume continues the run exactly")))
         self.cb(TrainEvent("done", self.step, self.schedule, terms=dict(m), message=str(path)))
         return path, m
@@ -727,7 +719,12 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dict[str, Any]]:
-    """Train (or resume) and save; Ctrl-C stops early and still saves a usable checkpoint."""
+    """Train (or resume) and save. Ctrl-C, SIGTERM and SIGHUP (``kill``, systemd, a closed
+    terminal) all end the run after the step in progress and save a usable checkpoint marked
+    interrupted; a signal while saving never stops the save (``stopping.StopSignals``)."""
     t = Trainer(cfg, callback)
-    t.run()
-    return t.finalise()
+    with StopSignals(on_stop=t.request_stop) as stop:
+        t.run()
+        with stop.saving(f"saving the model in {t.out}",
+                         "kill -KILL now keeps the run state saved last; --resume continues it"):
+            return t.finalise()
