@@ -81,6 +81,7 @@ class TrainConfig:
     ema: float = 0.999                # decay of the weights' moving average; 0 = none
     save_minutes: float = 10.0        # wall-clock minutes between saves of the run state
     background: tuple[int, int, int] = (255, 255, 255)  # behind transparent pixels of images
+    arch: str = "preset"              # VAEConfig.named: preset (size, width) or sharp128
 
 
 @dataclass
@@ -183,7 +184,7 @@ class Trainer:
         random.seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)  # data order, flips, crops
         self.bf16 = use_bf16(cfg.precision, self.device)
-        self.vcfg = VAEConfig.preset(cfg.size, cfg.latent, cfg.width)
+        self.vcfg = VAEConfig.named(cfg.arch, cfg.size, cfg.latent, cfg.width)
         self.vae = VAE(self.vcfg).to(self.device).to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr)
         self.ema = (copy.deepcopy(self.vae).requires_grad_(False) if cfg.ema > 0 else None)

@@ -49,6 +49,13 @@ def test_walk_frames_follow_the_default_walk(tiny_model: Path) -> None:
     (("info", "/no/such/model"), "model /no/such/model: no such file or folder"),
     (("train", "/no/such/folder", "--out", "x"), "images /no/such/folder: not a folder"),
     (("train", "procedural", "--latent", "0"), "--latent 0 is out of range"),
+    (("train", "procedural", "--width", "7"), "--width 7 must be a multiple of 8"),
+    (("train", "procedural", "--n-images", "0"), "--n-images 0 must be 1 or more"),
+    (("train", "procedural", "--batch-size", "0"), "--batch-size 0 must be 1 or more"),
+    (("train", "procedural", "--epochs", "0"), "--epochs 0 must be 1 or more"),
+    (("train", "procedural", "--lr", "nan"), "--lr nan must be a finite number"),
+    (("train", "procedural", "--device", "tpu"), "--device 'tpu' is not"),
+    (("train", "procedural", "--arch", "sharp128"), "--arch sharp128 makes 128-px pictures"),
 ])
 def test_bad_input_gives_one_line_and_nonzero_exit(args: tuple[str, ...], needle: str,
                                                     tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 SIZES = (64, 96, 128, 256)
+ARCHITECTURES = ("preset", "sharp128")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,16 @@ class VAEConfig:
         res = tuple(s for s in (8, 16, 32) if s < image_size)
         return cls(image_size=image_size, latent=latent, enc_widths=enc, dec_widths=dec,
                    res_sizes=res, groups=8)
+
+    @classmethod
+    def named(cls, arch: str, image_size: int, latent: int, width: int) -> VAEConfig:
+        """The architecture ``arch``: ``preset`` (``preset(image_size, latent, width)``) or
+        ``sharp128`` (128 px, sub-pixel output; ignores size and width). ValueError otherwise."""
+        if arch == "preset":
+            return cls.preset(image_size, latent, width)
+        if arch == "sharp128":
+            return cls.sharp128(latent)
+        raise ValueError(f"architecture {arch!r} is not one of {', '.join(ARCHITECTURES)}")
 
     @classmethod
     def sharp128(cls, latent: int = 48) -> VAEConfig:
