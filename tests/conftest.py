@@ -169,3 +169,23 @@ def _user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real ~/.config or ~/.local/state of the machine running the tests."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
+@pytest.fixture
+def make_app(tiny_model: Path, tmp_path: Path):
+    """``make(**AppOptions overrides)`` -> a headless App on the tiny model, closed after the
+    test."""
+    from latentsketch.app import App, AppOptions
+
+    apps: list[App] = []
+
+    def make(**kw: object) -> App:
+        opts = dict(model=str(tiny_model), seed=1, fps=0, size=(256, 256), osc=False,
+                    midi=False, out_dir=str(tmp_path / "out"))
+        app = App(AppOptions(**{**opts, **kw}))
+        apps.append(app)
+        return app
+
+    yield make
+    for a in apps:
+        a.close()

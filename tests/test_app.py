@@ -24,20 +24,6 @@ def key(k: int, mod: int = 0, scancode: int = 0, unicode: str = "") -> list[pyga
             pygame.event.Event(pygame.KEYUP, key=k, mod=mod, scancode=scancode, unicode=unicode)]
 
 
-@pytest.fixture
-def make_app(tiny_model: Path, tmp_path: Path):
-    apps: list[App] = []
-
-    def make(**kw: object) -> App:
-        opts = dict(model=str(tiny_model), seed=1, fps=0, size=(256, 256), osc=False,
-                    midi=False, out_dir=str(tmp_path / "out"))
-        app = App(AppOptions(**{**opts, **kw}))
-        apps.append(app)
-        return app
-
-    yield make
-    for a in apps:
-        a.close()
 
 
 def test_frames_change_while_walking_and_freeze_when_paused(make_app) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from latentsketch import commands as C
 from latentsketch import engine
-from latentsketch.app import App, AppOptions
+from latentsketch.app import App
 from latentsketch.control.keyboard import ARROW_RATE, Keyboard, KeyContext
 from latentsketch.control.mapper import Mapper
 from latentsketch.control.mapping import Mapping
@@ -24,6 +24,7 @@ from latentsketch.output.recorder import Recorder, RecorderState
 from latentsketch.output.video import H264Writer
 from latentsketch.render import RenderRequest, render
 from latentsketch.timestep import MAX_DT, clamp_dt
+from tests.test_video import atoms
 
 DT = 1 / 60
 
@@ -41,20 +42,6 @@ def resize(a: App, w: int, h: int) -> list[pygame.event.Event]:
             pygame.event.Event(pygame.WINDOWRESIZED, x=w, y=h)]
 
 
-def atoms(path: Path) -> list[str]:
-    """Top-level MP4 box names in file order."""
-    data, names, pos = path.read_bytes(), [], 0
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos:pos + 4], "big")
-        names.append(data[pos + 4:pos + 8].decode("latin-1"))
-        if size == 1:
-            size = int.from_bytes(data[pos + 8:pos + 16], "big")
-        if size < 8:
-            break
-        pos += size
-    return names
-
-
 def finalised(path: Path) -> bool:
     """An ordinary MP4 with its index in front: moov before mdat, no fragments."""
     names = atoms(path)
@@ -68,20 +55,6 @@ def video_frames(path: Path) -> tuple[int, tuple[int, int], list[np.ndarray]]:
     return len(frames), (frames[0].shape[1], frames[0].shape[0]) if frames else (0, 0), frames
 
 
-@pytest.fixture
-def make_app(tiny_model: Path, tmp_path: Path):
-    apps: list[App] = []
-
-    def make(**kw: object) -> App:
-        opts = dict(model=str(tiny_model), seed=1, fps=0, size=(256, 256), osc=False,
-                    midi=False, out_dir=str(tmp_path / "out"))
-        app = App(AppOptions(**{**opts, **kw}))
-        apps.append(app)
-        return app
-
-    yield make
-    for a in apps:
-        a.close()
 
 
 # --- 1. a setting fixed at start stays fixed ------------------------------------------------
