@@ -94,9 +94,7 @@ class App:
         forced = opts.backend if opts.backend in ENGINES else None
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
-        self.upgrade = EngineUpgrade(opts.model, self.loaded.model_id, self.loaded.vae.decoder,
-                                     self.decoder.engine, force=forced) \
-            if (opts.engines and opts.backend == "auto") or forced else None
+        self.upgrade: EngineUpgrade | None = None   # started last: nothing after it may fail
         self.preset = presets.load(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
         seed = opts.seed if opts.seed is not None else (
@@ -148,6 +146,10 @@ class App:
             self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
                      f"run on a desktop, or under xvfb-run", error=True)
         self._start_inputs()
+        if (opts.engines and opts.backend == "auto") or forced:
+            self.upgrade = EngineUpgrade(opts.model, self.loaded.model_id,
+                                         self.loaded.vae.decoder, self.decoder.engine,
+                                         force=forced)
         if start_from and start:
             self.pending.append(start)
             self.say(f"starting from {start_from.name}")

@@ -160,5 +160,13 @@ def test_the_live_loop_plays_at_once_and_adopts_the_engine_built_in_the_backgrou
     assert render(req).engine == choice.winner
     forced = render(replace(req, out=tmp_path / "frames32", backend="fp32"))
     assert forced.engine == "torch-fp32"
+    # a start that fails (a missing preset) with the cache warm exits in one line, not with an
+    # abort from an engine torn down mid-load (a newcomer's case)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "SDL_VIDEODRIVER": "dummy"}
+    r = subprocess.run([sys.executable, "-m", "latentsketch", "--model", str(tiny_model),
+                        "--preset", "nosuch", "--no-osc", "--no-midi"], capture_output=True,
+                       text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "preset 'nosuch' not found" in r.stderr, r.stderr
+    assert "terminate" not in r.stderr
     text = describe(str(tiny_model), tmp_path / "info", dims=1)   # info says what was measured
     assert f"engines    {choice.winner} wins; " in text and "torch-fp32" in text

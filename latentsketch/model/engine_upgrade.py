@@ -125,7 +125,11 @@ class EngineUpgrade:
         return None
 
     def close(self) -> None:
-        """Stop a running build (its files are written atomically, so nothing half-made stays)."""
+        """Stop a running build (its files are written atomically, so nothing half-made stays)
+        and wait for a session being created: an engine torn down mid-load at exit aborts the
+        process (C++ ``terminate``)."""
+        if self._thread is not None:
+            self._thread.join(timeout=30)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
