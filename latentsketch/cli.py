@@ -222,8 +222,10 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--filter", default="auto",
                    choices=("auto", "bicubic", "bilinear", "lanczos", "live"),
                    help="upscale filter (auto: live, the window's own, for --replay; else bicubic)")
-    p.add_argument("--backend", default=None, choices=("auto", "fp32", "bf16"),
-                   help="decoder (default: --replay's recording's, else auto)")
+    p.add_argument("--backend", default=None,
+                   help="decoder: auto (the engine the live window measured fastest here), fp32 "
+                        "or bf16 (torch), or an engine such as onnxruntime-fp32 (default: "
+                        "--replay's recording's precision, else auto)")
     p.add_argument("--threads", type=int, default=1,
                    help="decoder threads (default 1: the encoder uses the other core)")
 

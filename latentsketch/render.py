@@ -29,6 +29,7 @@ from latentsketch.latent.interp import EASINGS, keyframe_path
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.walks import TOUR_TRAVEL
 from latentsketch.model import checkpoint
+from latentsketch.model.engines import ENGINES, cache_dir, runner
 from latentsketch.model.inference import Decoder
 from latentsketch.output.controllog import ControlLogData, LogFrame, read_log
 from latentsketch.output.export import (
@@ -284,6 +285,9 @@ def _check_source(req: RenderRequest) -> None:
             raise ExportError(f"{name} {v:g} must be a finite number more than 0")
     if req.hold is not None and not (math.isfinite(req.hold) and req.hold >= 0):
         raise ExportError(f"hold {req.hold:g} must be a finite number of seconds, 0 or more")
+    if req.backend is not None and req.backend not in ("auto", "fp32", "bf16", *ENGINES):
+        raise ExportError(f"--backend {req.backend!r} is not one of auto, fp32, bf16, "
+                          f"{', '.join(ENGINES)}")
     if req.threads < 1:
         raise ExportError(f"threads {req.threads} must be at least 1")
     if req.replay is not None and (req.preset is not None or req.duration is not None
@@ -392,7 +396,10 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
     try:
         decoder = Decoder(loaded.vae, backend=backend if backend in ("fp32", "bf16") else "auto",
                           threads=1 if as_live else req.threads)
-        if backend in (None, "auto") and not as_live:
+        if backend in ENGINES:     # --backend names an engine: that one, or one line why not
+            decoder.adopt(backend, runner(backend, loaded.vae.decoder,
+                                          cache_dir(loaded.model_id), req.threads))
+        elif backend in (None, "auto") and not as_live:
             _adopt_measured_engine(decoder, loaded, req.threads)
         return export(clip, decoder, path, settings, progress=progress)
     except BaseException:
@@ -408,7 +415,7 @@ def _adopt_measured_engine(decoder: Decoder, loaded: checkpoint.LoadedModel,
     """Decode on the engine the live window measured fastest for this model on this CPU kind,
     if it did (never builds one here: a render should not wait for a build)."""
     from latentsketch.model.engine_upgrade import read_choice
-    from latentsketch.model.engines import EngineUnavailable, cache_dir, runner
+    from latentsketch.model.engines import EngineUnavailable
 
     folder = cache_dir(loaded.model_id)
     choice = read_choice(folder)

@@ -229,7 +229,9 @@ def runner(name: str, net: DecoderNet, artifacts: Path | None, threads: int = 1,
     graph = None if artifacts is None else artifacts / (
         "decoder-int8.onnx" if precision == "int8" else "decoder.onnx")
     if graph is None or not graph.is_file():
-        raise EngineUnavailable(f"{kind} needs an exported graph ({graph} is missing)")
+        raise EngineUnavailable(f"{kind} needs the model's exported graph ({graph} is missing):"
+                                f" play the model once (it exports and measures the engines in "
+                                f"the background), or use --backend auto")
     if kind == "onnxruntime":
         if precision == "bf16":
             raise EngineUnavailable("onnxruntime has no bf16 CPU kernels")
