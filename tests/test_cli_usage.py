@@ -212,6 +212,22 @@ def test_output_dir_check_creates_nothing(tmp_path: Path) -> None:
         OutputDir(tmp_path / "file" / "sub").check()
 
 
+def test_output_dir_check_really_tries_and_leaves_nothing(tmp_path: Path,
+                                                          full_dir: Path) -> None:
+    """Permissions say nothing to root: /proc refuses a new folder, a full disk a new file;
+    the check finds both at start, and a good folder is left as it was (a newcomer's case)."""
+    from latentsketch.output.paths import OutputDir, OutputError
+
+    if Path("/proc").is_dir():
+        with pytest.raises(OutputError, match="cannot create folder /proc/nope"):
+            OutputDir(Path("/proc/nope")).check()
+    with pytest.raises(OutputError, match="No space left"):
+        OutputDir(full_dir / "shots").check()
+    assert sorted(p.name for p in full_dir.iterdir()) == ["filler"]
+    OutputDir(tmp_path / "a" / "b").check()
+    assert sorted(tmp_path.iterdir()) == [] or not (tmp_path / "a").exists()
+
+
 def _ro_mount(path: Path) -> None:
     path.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)],

@@ -147,7 +147,37 @@ class OutputDir:
             raise OutputError(f"cannot create output folder {root}: {probe} is a file")
         elif not os.access(probe, os.W_OK | os.X_OK):
             raise OutputError(f"cannot create output folder {root}: {probe} is not writable")
+        self._probe(root)
         return root
+
+    @staticmethod
+    def _probe(root: Path) -> None:
+        """Really create the folder and a file in it, then remove what was made: permissions
+        say little to root, and special file systems (/proc, a full or read-only mount) only
+        answer a real write. Raises OutputError naming the folder."""
+        from latentsketch.tempfiles import temp_beside
+
+        made: list[Path] = []
+        p = root.absolute()
+        while not p.exists():
+            made.append(p)
+            p = p.parent
+        try:
+            for folder in reversed(made):
+                folder.mkdir()
+            probe = temp_beside(root / "probe")
+            try:
+                probe.write_bytes(b"\0")        # a full disk still makes empty files
+            finally:
+                probe.unlink(missing_ok=True)
+        except OSError as e:
+            raise output_error(e, root, "create folder" if made else "write in") from None
+        finally:
+            for folder in made:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
 
     def reserve(self, suffix: str, now: datetime | None = None) -> Path:
         """Reserve one new name ending in ``suffix`` (``".mp4"``; ``"/"`` makes a folder)."""
