@@ -35,7 +35,8 @@ def _decode(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def test_recording_holds_exactly_the_frames_shown_without_hud(app: App) -> None:
+def test_recording_holds_exactly_the_frames_shown_without_hud(
+        app: App, caplog: pytest.LogCaptureFixture) -> None:
     shown: list[np.ndarray] = []
     app.hud.visible = True  # the HUD is on screen but must not be in the file
 
@@ -48,7 +49,11 @@ def test_recording_holds_exactly_the_frames_shown_without_hud(app: App) -> None:
             return [C.Record(False)]
         return []
 
-    app.run(max_frames=45, dt=DT, script=script)
+    with caplog.at_level("INFO", logger="latentsketch"):
+        app.run(max_frames=45, dt=DT, script=script)
+    said = [r.getMessage() for r in caplog.records]
+    stop = next(i for i, m in enumerate(said) if m.startswith("finalising recording "))
+    assert said[stop + 1].startswith("recorded 30 frames")   # said before the wait, as on Q
     videos = list((app.out.root).glob("*.mp4"))
     assert len(videos) == 1
     frames = _decode(videos[0])

@@ -90,6 +90,7 @@ class SessionOutputs:
         if on == self.recording:
             return
         if not on:
+            self.say(f"finalising recording {self.recorder.status().path}...")
             st = self.recorder.stop()
             self._error_shown = True  # said here; ``submit`` must not say it again
             self._end_recording(st)
@@ -214,7 +215,8 @@ class SessionOutputs:
         def write() -> None:
             try:
                 files = save_snapshot(frame, meta, out, picture=picture)
-                done.put((f"snapshot {files.native}", False))
+                also = f" and {files.upscaled.name}" if files.upscaled else ""
+                done.put((f"snapshot {files.native}{also}", False))
             except (OSError, ValueError) as e:
                 done.put((f"snapshot failed: {e}", True))
 
