@@ -399,8 +399,9 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
         if backend in ENGINES:     # --backend names an engine: that one, or one line why not
             decoder.adopt(backend, runner(backend, loaded.vae.decoder,
                                           cache_dir(loaded.model_id), req.threads))
-        elif backend in (None, "auto") and not as_live:
-            _adopt_measured_engine(decoder, loaded, req.threads)
+        elif req.backend in (None, "auto"):  # a replay's logged precision is kept, not its engine
+            logged = backend if backend in ("fp32", "bf16") else None
+            _adopt_measured_engine(decoder, loaded, 1 if as_live else req.threads, logged)
         return export(clip, decoder, path, settings, progress=progress)
     except BaseException:
         if reserved:
@@ -411,15 +412,17 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
 
 
 def _adopt_measured_engine(decoder: Decoder, loaded: checkpoint.LoadedModel,
-                           threads: int) -> None:
+                           threads: int, precision: str | None = None) -> None:
     """Decode on the engine the live window measured fastest for this model on this CPU kind,
-    if it did (never builds one here: a render should not wait for a build)."""
+    if it did (never builds one here: a render should not wait for a build); with
+    ``precision`` (a replay's logged one) only an engine of that precision."""
     from latentsketch.model.engine_upgrade import read_choice
     from latentsketch.model.engines import EngineUnavailable
 
     folder = cache_dir(loaded.model_id)
     choice = read_choice(folder)
-    if choice is None or choice.winner == decoder.engine:
+    if choice is None or choice.winner == decoder.engine or (
+            precision is not None and not choice.winner.endswith(f"-{precision}")):
         return
     try:
         decoder.adopt(choice.winner, runner(choice.winner, loaded.vae.decoder, folder, threads))

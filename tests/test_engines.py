@@ -162,6 +162,9 @@ def test_the_live_loop_plays_at_once_and_adopts_the_engine_built_in_the_backgrou
     assert forced.engine == "torch-fp32"
     named = render(replace(req, out=tmp_path / "framesort", backend="onnxruntime-fp32"))
     assert named.engine == "onnxruntime-fp32"
+    # a replay of the recorded log keeps its precision and decodes on the measured engine
+    replayed = render(RenderRequest(model=tiny_model, replay=logf, out=tmp_path / "replayed"))
+    assert replayed.engine == choice.winner or not choice.winner.endswith("-fp32")
     # a start that fails (a missing preset) with the cache warm exits in one line, not with an
     # abort from an engine torn down mid-load (a newcomer's case)
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "SDL_VIDEODRIVER": "dummy"}
