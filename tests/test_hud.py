@@ -135,3 +135,23 @@ def test_every_level_key_says_what_it_changed(app: App, k: int, unicode: str, mo
     assert app.hud.value_text == "   ".join(
         f"{label} {param(n).format(after[n])}" for n, label in shown.items())
     assert _overlay(app) > 0
+
+
+@pytest.mark.parametrize("size", [(614, 614), (800, 600), (1920, 1080)])
+def test_the_help_overlay_shows_every_row_inside_the_window(size: tuple[int, int]) -> None:
+    """A newcomer's case: at the default 614-px window the K row was cut and the last two rows
+    (mouse click, mouse wheel) were missing; the font now shrinks until every row fits."""
+    from latentsketch.control.keyboard import Keyboard
+    from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
+
+    rows = Keyboard().help_rows() + list(MOUSE_HELP)
+    hud = Hud(rows)
+    font, places = hud.help_layout(size)
+    assert len(places) == len(rows)
+    line = font.get_linesize()
+    for (keys, desc), (kx, dx, y) in zip(rows, places, strict=True):
+        assert kx + font.size(keys)[0] <= dx and dx + font.size(desc)[0] <= size[0], desc
+        assert y + line <= size[1], desc
+    surface = pygame.Surface(size)
+    hud.toggle_help()
+    hud.draw(surface, HudInfo(), 0.0)          # draws without error at this size

@@ -87,7 +87,8 @@ class Hud:
         self.help_rows = tuple(help_rows)
         self.max_bars = max_bars
         self._font = pygame.font.Font(None, font_size)
-        self._help_font = pygame.font.Font(None, font_size + 2)
+        self._help_size = font_size + 2     # the help overlay's largest font, in px
+        self._help_fonts: dict[int, pygame.font.Font] = {}
         self._value_font = pygame.font.Font(None, font_size + 10)
         self._line = self._font.get_linesize()
         self._cache: dict[tuple[str, tuple[int, int, int], int], pygame.Surface] = {}
@@ -270,21 +271,39 @@ class Hud:
             self._help_overlay = self._render_help(size)
         surface.blit(self._help_overlay, (0, 0))
 
+    def help_layout(self, size: tuple[int, int]
+                    ) -> tuple[pygame.font.Font, list[tuple[int, int, int]]]:
+        """The largest font (down to 9 px) at which every help row fits the window, and each
+        row's (x of its keys, x of its description, y); at the smallest size rows may still
+        be cut in a tiny window, never dropped silently at a normal one."""
+        w, h = size
+        n = len(self.help_rows)
+        for px in range(self._help_size, 8, -1):
+            font = self._help_fonts.get(px) or self._help_fonts.setdefault(
+                px, pygame.font.Font(None, px))
+            line = font.get_linesize()
+            keys_w = max((font.size(k)[0] for k, _ in self.help_rows), default=0) + 12
+            col_w = keys_w + max((font.size(d)[0] for _, d in self.help_rows), default=0) + 24
+            per_col = max(1, (h - 60 - 2 * self._line) // line)  # room for a message
+            cols = -(-n // per_col)
+            if cols * col_w <= w - 8 or px == 9:   # the last column's right edge fits
+                places = []
+                for i in range(n):
+                    col, row = divmod(i, per_col)
+                    x = 24 + col * col_w
+                    places.append((x, x + keys_w, 50 + row * line))
+                return font, places
+        raise AssertionError("unreachable")
+
     def _render_help(self, size: tuple[int, int]) -> pygame.Surface:
         overlay = pygame.Surface(size, pygame.SRCALPHA)
         overlay.fill((0, 0, 0, 200))
-        font = self._help_font
-        line = font.get_linesize()
+        font, places = self.help_layout(size)
         title = font.render("latentsketch: keys and mouse  (? or F1 closes)", True, TEXT)
         overlay.blit(title, (24, 18))
-        keys_w = max((font.size(k)[0] for k, _ in self.help_rows), default=0) + 16
-        col_w = keys_w + max((font.size(d)[0] for _, d in self.help_rows), default=0) + 32
-        per_col = max(1, (size[1] - 60 - 2 * self._line) // line)  # room for a message
-        for i, (keys, desc) in enumerate(self.help_rows):
-            col, row = divmod(i, per_col)
-            x, y = 24 + col * col_w, 50 + row * line
-            overlay.blit(font.render(keys, True, ACCENT), (x, y))
-            overlay.blit(font.render(desc, True, TEXT), (x + keys_w, y))
+        for (keys, desc), (kx, dx, y) in zip(self.help_rows, places, strict=True):
+            overlay.blit(font.render(keys, True, ACCENT), (kx, y))
+            overlay.blit(font.render(desc, True, TEXT), (dx, y))
         return overlay
 
     def _blit_panel(self, surface: pygame.Surface, rect: tuple[int, int, int, int],
