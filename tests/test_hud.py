@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pygame
 import pytest
 
-from latentsketch.app import App, AppOptions
+from latentsketch.app import App
 from latentsketch.output.hud import Hud, HudInfo
 from latentsketch.params import param
 
@@ -78,11 +76,8 @@ def test_show_params_formats_from_the_declarations() -> None:
 
 
 @pytest.fixture
-def app(tiny_model: Path, tmp_path: Path):
-    a = App(AppOptions(model=str(tiny_model), seed=1, fps=0, size=(320, 240), osc=False,
-                       midi=False, out_dir=str(tmp_path / "out")))
-    yield a
-    a.close()
+def app(make_app) -> App:
+    return make_app(seed=1, size=(320, 240))
 
 
 def _key(k: int, unicode: str, mod: int = 0) -> list[pygame.event.Event]:

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from latentsketch import commands as C
 from latentsketch import engine
-from latentsketch.app import App, AppOptions
+from latentsketch.app import App
 from latentsketch.output.snapshot import read_snapshot_meta
 
 DT = 1 / 30
 
 
 @pytest.fixture
-def app(tiny_model: Path, tmp_path: Path):
-    a = App(AppOptions(model=str(tiny_model), seed=4, fps=0, size=(160, 96), osc=False,
-                       midi=False, out_dir=str(tmp_path / "out")))
-    yield a
-    a.close()
+def app(make_app) -> App:
+    return make_app(seed=4, size=(160, 96))
 
 
 def test_snapshot_pngs_hold_the_look_shown_on_screen(app: App) -> None:
