@@ -102,7 +102,8 @@ class App:
             else int.from_bytes(os.urandom(4), "little"))
         self.state = engine.State.initial(
             self.space, seed, self.preset.params, dict(self.preset.slots),
-            [k.u for k in self.preset.keyframes] or None)
+            [k.u for k in self.preset.keyframes] or None,
+            [k.hold for k in self.preset.keyframes])
         self.out = OutputDir(Path(opts.out_dir))
         pd = self.preset.display
         self.display = Display(opts.size, fullscreen=opts.fullscreen or bool(pd and pd.fullscreen),
@@ -316,12 +317,13 @@ class App:
             p = presets.load(name)
             p.check_model(self.loaded.model_id, self.space.dim)
             keyframes = [k.u for k in p.keyframes] or None
+            holds = [k.hold for k in p.keyframes]
             self.state = engine.with_preset(self.state, self.space, p.params, dict(p.slots),
-                                            keyframes)
+                                            keyframes, holds)
         except (presets.PresetError, ValueError) as e:
             self.say(str(e), error=True)
             return
-        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), keyframes)
+        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), keyframes, holds)
         self.preset = p
         self.mapper.set_mappings(p.mappings)
         self.say(f"preset {p.name}")

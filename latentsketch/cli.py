@@ -197,15 +197,21 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                      help="a control log (.log.jsonl) written while playing")
     p.add_argument("--seed", type=int, default=None, help="walk seed (default: preset's, else 0)")
     p.add_argument("--duration", type=float, default=None,
-                   help="seconds (walk: default 10; keyframes: the whole morph)")
+                   help="seconds (walk: default 10; a tour: the whole of it, its holds and "
+                        "moves scaled to fit)")
     seg = p.add_mutually_exclusive_group()
     seg.add_argument("--seconds-per-segment", type=float, default=None,
-                     help="keyframe to keyframe (default: the tour's travel time, 3 s)")
+                     help="keyframe to keyframe (default: the tour's travel time, 3 s at "
+                          "walk.speed 1)")
     seg.add_argument("--frames-per-segment", type=int, default=None)
     p.add_argument("--hold", type=float, default=None,
-                   help="seconds on each keyframe (default: the preset's dwell, else 0)")
-    p.add_argument("--easing", default="cosine", choices=tuple(EASINGS))
-    p.add_argument("--loop", action="store_true", help="end where the start begins (seamless)")
+                   help="seconds on each keyframe (default: each keyframe's hold, else the "
+                        "preset's dwell; snapshots: 0)")
+    p.add_argument("--easing", default=None, choices=tuple(EASINGS),
+                   help="how each move starts and ends (default: the preset's, cosine)")
+    p.add_argument("--loop", action="store_true",
+                   help="a tour returns to its first key, one frame short, so the file plays "
+                        "seamlessly on repeat (without: it stops at the last key)")
     p.add_argument("--out", default=None,
                    help="file: .mp4 (H.264), .mov (ProRes), .gif, or a folder for PNG frames "
                         "(default: a new name in --out-dir); missing folders are created")

@@ -10,8 +10,9 @@ Coordinates are standardised (``u``, raw order; see ``latent.space``). The displ
 ``target + transit`` where ``target`` is where the walk, centre, temperature, pins and offsets
 put it, and ``transit`` absorbs every jump a command causes and decays with ``walk.glide``: a
 one-pole glide on the discontinuities only, so transitions never jump and the walk's own motion
-is not smeared. ``prev_u``/``cur_u`` hold the last two ticks; ``output_u`` interpolates them by
-the accumulator fraction, so motion is smooth at any display rate.
+is not smeared. ``cur_u``/``next_u`` hold the point at the current tick and the one after;
+``output_u`` interpolates them by the accumulator fraction, so motion is smooth at any display
+rate and a frame at walk time t shows the path at t (a keyframe due at a frame is on it).
 
 ``step`` ignores ``AppCommand``s (the app acts on them); every rejected ``EngineCommand`` leaves
 a one-line reason in ``State.last_errors`` for the caller to log, and changes nothing.
@@ -29,7 +30,8 @@ import numpy as np
 from latentsketch import commands as C
 from latentsketch.latent import walks
 from latentsketch.latent.space import LatentSpace
-from latentsketch.params import WALK_MODES, Param, defaults, param
+from latentsketch.latent.tour import TourPlan
+from latentsketch.params import PARAM_BY_NAME, WALK_MODES, Param, defaults, param
 from latentsketch.timestep import MAX_DT as MAX_DT  # re-exported: callers read engine.MAX_DT
 from latentsketch.timestep import clamp_dt
 
@@ -40,6 +42,8 @@ CENTRE_LIMIT = 12.0  # |centre| per dimension, in std
 U_LIMIT = 8.0        # |u| per dimension of what is decoded
 NORM_LIMIT = 5.0     # |u| <= NORM_LIMIT * sqrt(dim) for what is decoded
 SLOTS = 9
+EASING_NAMES = PARAM_BY_NAME["walk.easing"].choices
+_RANDOM_TOUR = TourPlan()
 _MIN_T = 0.05        # below this temperature a walk cannot be steered by dividing by it
 
 
@@ -68,15 +72,24 @@ class State:
     pin: np.ndarray
     offset: np.ndarray         # added to free dimensions on top of the walk
     transit: np.ndarray        # decaying remainder of command-caused jumps
-    prev_u: np.ndarray         # displayed point at the previous tick
     cur_u: np.ndarray          # displayed point at the current tick
+    next_u: np.ndarray         # displayed point one tick later (for interpolation)
     slots: tuple[np.ndarray | None, ...]
-    keyframes: np.ndarray | None  # a preset's tour; None: the model's, else the slots, else random
+    tour: TourPlan | None      # a preset's or a render's tour; None: the model's keyframes,
+    #                            else the stored slots, else random typical points
     last_errors: tuple[str, ...] = ()
 
     @property
     def mode(self) -> str:
         return WALK_MODES[int(self.params["walk.mode"])]
+
+    @property
+    def walker(self) -> walks.WalkMode:
+        return walks.WALKS[self.mode]
+
+    @property
+    def easing(self) -> str:
+        return EASING_NAMES[int(self.params["walk.easing"])]
 
     @property
     def walk_time(self) -> float:
@@ -91,20 +104,26 @@ class State:
         params: Mapping[str, object] | None = None,
         slots: Mapping[int, Sequence[float]] | None = None,
         keyframes: Sequence[Sequence[float]] | np.ndarray | None = None,
+        holds: Sequence[float | None] = (),
+        tour: TourPlan | None = None,
     ) -> State:
-        """A fresh state; ``params``, ``slots`` (1-9, raw-order u) and ``keyframes`` come from a
-        preset and are validated (ValueError with a one-line reason)."""
+        """A fresh state; ``params``, ``slots`` (1-9, raw-order u), ``keyframes`` and their
+        ``holds`` (seconds, None: ``walk.dwell``) come from a preset and are validated
+        (ValueError with a one-line reason). ``tour`` gives a whole plan instead (a render's:
+        its travel time and whether it loops); it wins over ``keyframes``."""
         d, seed = space.dim, int(seed) & ((1 << 64) - 1)
         zeros = _ro(np.zeros(d))
         state = cls(
             dim=d, seed=seed, params=MappingProxyType(_coerce(defaults(), params)),
             walk=walks.initial_walk(d, seed), paused=False, tick=0, acc=0.0, centre=zeros,
             pinned=_ro(np.zeros(d, bool)), pin=zeros, offset=zeros, transit=zeros,
-            prev_u=zeros, cur_u=zeros, slots=(None,) * SLOTS, keyframes=None,
+            cur_u=zeros, next_u=zeros, slots=(None,) * SLOTS, tour=None,
         )
-        state = _with_preset(state, slots, keyframes)
+        state = _with_preset(state, slots, keyframes, holds)
+        if tour is not None:
+            state = replace(state, tour=_checked_plan(tour, d))
         u = _ro(_target(state, space))
-        return replace(state, prev_u=u, cur_u=u)
+        return replace(state, cur_u=u, next_u=_ro(_compose(state, _peek(state, space))))
 
 
 def _param(name: object) -> Param:
@@ -132,18 +151,25 @@ def _vector(v: object, dim: int, what: str) -> np.ndarray:
     return _ro(np.clip(a, -U_LIMIT, U_LIMIT))
 
 
+def _checked_plan(plan: TourPlan, dim: int) -> TourPlan:
+    return TourPlan.make(plan.keys, dim, plan.holds, plan.travel, plan.loop, U_LIMIT)
+
+
 def _with_preset(state: State, slots: Mapping[int, Sequence[float]] | None,
-                 keyframes: Sequence[Sequence[float]] | np.ndarray | None) -> State:
+                 keyframes: Sequence[Sequence[float]] | np.ndarray | None,
+                 holds: Sequence[float | None] = ()) -> State:
     new_slots = list(state.slots)
     for i, v in (slots or {}).items():
         if not isinstance(i, int) or not 1 <= i <= SLOTS:
             raise ValueError(f"slot {i!r} is not 1..{SLOTS}")
         new_slots[i - 1] = _vector(v, state.dim, f"slot {i}")
-    kf = state.keyframes
+    plan = state.tour
     if keyframes is not None:
         rows = [_vector(k, state.dim, f"keyframe {n + 1}") for n, k in enumerate(keyframes)]
-        kf = _ro(np.stack(rows)) if rows else None
-    return replace(state, slots=tuple(new_slots), keyframes=kf)
+        if len(rows) == 1:
+            raise ValueError("a tour needs at least 2 keyframes, got 1")
+        plan = TourPlan.make(np.stack(rows), state.dim, holds) if rows else None
+    return replace(state, slots=tuple(new_slots), tour=plan)
 
 
 def with_preset(
@@ -152,14 +178,16 @@ def with_preset(
     params: Mapping[str, object] | None = None,
     slots: Mapping[int, Sequence[float]] | None = None,
     keyframes: Sequence[Sequence[float]] | np.ndarray | None = None,
+    holds: Sequence[float | None] = (),
 ) -> State:
     """Load a preset into a running state: all-or-nothing validation, and the picture glides.
 
     Given slots replace those slots and keep the others; ``keyframes=None`` keeps the current
-    tour, an empty list clears it (back to the model's keyframes or the slots).
+    tour, an empty list clears it (back to the model's keyframes or the slots); ``holds`` are
+    the keyframes' hold seconds (None: ``walk.dwell``).
     """
     values = _coerce(dict(state.params), params)
-    new = _with_preset(state, slots, keyframes)
+    new = _with_preset(state, slots, keyframes, holds)
     for name, v in values.items():
         new = _set(new, name, v)
     return _absorb(new, space)
@@ -167,13 +195,22 @@ def with_preset(
 
 # --- the walk's target ---------------------------------------------------------------------
 
-def _tour_keys(s: State, space: LatentSpace) -> np.ndarray | None:
-    if s.keyframes is not None and len(s.keyframes) >= 2:
-        return s.keyframes
+def _plan(s: State, space: LatentSpace) -> TourPlan:
+    """The tour the walk follows: the state's own, the model's keyframes, the stored slots
+    (two or more), else random typical points."""
+    if s.tour is not None:
+        return s.tour
     if space.keyframes.shape[0] >= 2:
-        return np.clip(np.nan_to_num(space.keyframes.astype(np.float64)), -U_LIMIT, U_LIMIT)
+        keys = np.clip(np.nan_to_num(space.keyframes.astype(np.float64)), -U_LIMIT, U_LIMIT)
+        return TourPlan(_ro(keys))
     stored = [v for v in s.slots if v is not None]
-    return np.stack(stored) if len(stored) >= 2 else None
+    return TourPlan(_ro(np.stack(stored))) if len(stored) >= 2 else _RANDOM_TOUR
+
+
+def _motion(s: State, space: LatentSpace) -> walks.Motion:
+    p = s.params
+    plan = _plan(s, space) if s.walker.uses_tour else _RANDOM_TOUR
+    return walks.Motion(TICK, p["walk.speed"], p["walk.dwell"], plan, s.easing)
 
 
 def _compose(s: State, w: np.ndarray) -> np.ndarray:
@@ -183,8 +220,14 @@ def _compose(s: State, w: np.ndarray) -> np.ndarray:
 
 
 def _target(s: State, space: LatentSpace) -> np.ndarray:
-    keys = _tour_keys(s, space) if s.mode == "tour" else None
-    return _compose(s, walks.position(s.walk, s.mode, keys))
+    return _compose(s, s.walker.position(s.walk, _motion(s, space)))
+
+
+def _peek(s: State, space: LatentSpace) -> np.ndarray:
+    """The walk's position one tick after the current one (unit coordinates)."""
+    if s.paused:
+        return s.walker.position(s.walk, _motion(s, space))
+    return s.walker.move(s.walk, s.tick, 1, _motion(s, space))[2]
 
 
 def _absorb(s: State, space: LatentSpace) -> State:
@@ -231,7 +274,7 @@ def _set(s: State, name: str, v: float) -> State:
     values[name] = v
     new = replace(s, params=MappingProxyType(values))
     if name == "walk.mode":  # drift and tour carry on from the picture; the rest glide in
-        new = replace(new, walk=walks.start_at(new.walk, new.mode, _here(s)))
+        new = replace(new, walk=new.walker.start_at(new.walk, _here(s)))
     return new
 
 
@@ -245,19 +288,14 @@ def _release(s: State) -> State:
     return replace(s, pinned=_ro(np.zeros(s.dim, bool)), offset=_ro(np.zeros(s.dim)))
 
 
-def _goto(s: State, u: np.ndarray) -> State:
+def _goto(s: State, u: np.ndarray, space: LatentSpace) -> State:
     """Go to ``u`` (glides) and walk on from there; pins and offsets are released."""
     s = _release(s)
     t = s.params["walk.temperature"]
     if t < _MIN_T:
         return replace(s, centre=_ro(u.copy()))
-    if s.mode == "drift":  # drift around the point
-        return replace(s, centre=_ro(u.copy()), walk=walks.start_at(s.walk, "drift",
-                                                                   np.zeros(s.dim)))
-    if s.mode == "tour":   # dwell at the point, then travel on to the next keyframe
-        return replace(s, walk=walks.start_at(s.walk, "tour", (u - s.centre) / t))
-    w = walks.position(s.walk, s.mode)  # noise/orbit: shift the path so it passes through u
-    return replace(s, centre=_ro(np.clip(u - t * w, -CENTRE_LIMIT, CENTRE_LIMIT)))
+    centre, ws = s.walker.goto(s.walk, u, s.centre, t, _motion(s, space))
+    return replace(s, centre=_ro(np.clip(centre, -CENTRE_LIMIT, CENTRE_LIMIT)), walk=ws)
 
 
 def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
@@ -296,7 +334,7 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         return replace(s, pinned=_put(s.pinned, idx, True),
                        pin=_put(s.pin, idx, np.clip(vals, -PIN_LIMIT, PIN_LIMIT)))
     if isinstance(cmd, C.GotoPoint):
-        return _goto(s, _vector(cmd.u, s.dim, "point"))
+        return _goto(s, _vector(cmd.u, s.dim, "point"), space)
     if isinstance(cmd, C.StoreSlot):
         i = _int(cmd.slot, "slot", 1, SLOTS)
         u = _ro(output_u(s).astype(np.float64))
@@ -305,7 +343,7 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         i = _int(cmd.slot, "slot", 1, SLOTS)
         if s.slots[i - 1] is None:
             raise ValueError(f"slot {i} is empty")
-        return _goto(s, s.slots[i - 1])
+        return _goto(s, s.slots[i - 1], space)
     if isinstance(cmd, C.SetTarget):
         x, y = _num(cmd.x, "x"), _num(cmd.y, "y")
         ix = _raw(s, space, s.params["mouse.dim_x"], "mouse.dim_x")
@@ -313,12 +351,9 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         c = _put(s.centre, ix, np.clip(x, -CENTRE_LIMIT, CENTRE_LIMIT))
         return replace(s, centre=_put(c, iy, np.clip(y, -CENTRE_LIMIT, CENTRE_LIMIT)))
     if isinstance(cmd, C.NewTarget):
-        return replace(s, walk=walks.new_target(s.walk, s.mode))
+        return replace(s, walk=s.walker.new_target(s.walk, _motion(s, space)))
     if isinstance(cmd, C.Reset):
-        zero = _ro(np.zeros(s.dim))
-        return replace(_release(s), centre=zero,
-                       walk=walks.start_at(s.walk, "drift", zero) if s.mode == "drift"
-                       else replace(s.walk, tour_start=None))
+        return replace(_release(s), centre=_ro(np.zeros(s.dim)), walk=s.walker.reset(s.walk))
     if isinstance(cmd, C.SetPause):
         return replace(s, paused=(not s.paused) if cmd.on is None else bool(_num(cmd.on, "on")))
     raise ValueError("not an engine command")
@@ -364,31 +399,28 @@ def step(
     if k == 0:
         return replace(s, acc=acc, last_errors=tuple(errors))
 
-    p = s.params
-    glide = p["walk.glide"]
+    glide = s.params["walk.glide"]
     g = math.exp(-TICK / glide) if glide > 0.0 else 0.0
     ws, tick = s.walk, s.tick
     if s.paused:
-        prev_t = cur_t = _target(s, space)
+        cur_t = next_t = _target(s, space)
     else:
-        ws, prev_w, cur_w = walks.move(
-            ws, s.mode, tick, k, h=TICK, speed=p["walk.speed"], dwell=p["walk.dwell"],
-            keys=_tour_keys(s, space) if s.mode == "tour" else None)
+        m = _motion(s, space)
+        ws, _, cur_w = s.walker.move(ws, tick, k, m)
         tick += k
-        prev_t, cur_t = _compose(s, prev_w), _compose(s, cur_w)
-    prev = s.cur_u if k == 1 else _ro(prev_t + s.transit * g ** (k - 1))
+        next_w = s.walker.move(ws, tick, 1, m)[2]
+        cur_t, next_t = _compose(s, cur_w), _compose(s, next_w)
     transit = _ro(s.transit * g ** k)
-    cur = _ro(cur_t + transit)
-    return replace(s, walk=ws, tick=tick, acc=acc, transit=transit, prev_u=prev, cur_u=cur,
+    return replace(s, walk=ws, tick=tick, acc=acc, transit=transit,
+                   cur_u=_ro(cur_t + transit), next_u=_ro(next_t + transit * g),
                    last_errors=tuple(errors))
 
 
 # --- output --------------------------------------------------------------------------------
 
-def output_u(state: State) -> np.ndarray:
-    """The point to decode now: standardised, raw order, float32, finite and within limits."""
+def _output_u64(state: State) -> np.ndarray:
     alpha = min(1.0, max(0.0, state.acc * TICK_HZ))
-    u = state.prev_u + (state.cur_u - state.prev_u) * alpha
+    u = state.cur_u + (state.next_u - state.cur_u) * alpha
     if not np.isfinite(u).all():  # cannot happen by construction; z must never see it anyway
         u = np.nan_to_num(u, nan=0.0, posinf=U_LIMIT, neginf=-U_LIMIT)
     u = np.minimum(np.maximum(u, -U_LIMIT), U_LIMIT)
@@ -396,12 +428,18 @@ def output_u(state: State) -> np.ndarray:
     cap = NORM_LIMIT * math.sqrt(state.dim)
     if n > cap:
         u = u * (cap / n)
-    return u.astype(np.float32)
+    return u
+
+
+def output_u(state: State) -> np.ndarray:
+    """The point to decode now: standardised, raw order, float32, finite and within limits."""
+    return _output_u64(state).astype(np.float32)
 
 
 def output_z(state: State, space: LatentSpace) -> np.ndarray:
-    """The latent vector for the decoder (float32, raw order): ``mean + std * output_u``."""
-    z = space.to_z(output_u(state))
+    """The latent vector for the decoder (float32, raw order): ``mean + std * output_u``,
+    computed in float64 and rounded once."""
+    z = space.to_z(_output_u64(state))
     return z if np.all(np.isfinite(z)) else space.mean.astype(np.float32)
 
 

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from latentsketch.latent.interp import EASINGS
+from latentsketch.latent.walks import WALKS
+
 Kind = Literal["float", "int", "bool", "enum"]
 
-WALK_MODES: tuple[str, ...] = ("drift", "noise", "orbit", "tour")
+WALK_MODES: tuple[str, ...] = tuple(WALKS)   # the registry's order is the enum's
+
 
 # Largest |value|, in prior standard deviations, that any input (OSC, MIDI, mappings) may set a
 # latent dimension to; beyond it decoders produce garbage, so inputs refuse or clamp.
@@ -105,11 +109,13 @@ class Param:
 
 
 PARAMS: tuple[Param, ...] = (
-    Param("walk.mode", 3, 0, len(WALK_MODES) - 1, kind="enum", choices=WALK_MODES,
-          help="drift, noise, orbit or tour"),
+    Param("walk.mode", WALK_MODES.index("tour"), 0, len(WALK_MODES) - 1, kind="enum",
+          choices=WALK_MODES, help="; ".join(f"{n}: {w.help}" for n, w in WALKS.items())),
     Param("walk.speed", 1.0, 0.0, 10.0, "x", help="how fast the walk moves"),
     Param("walk.temperature", 1.0, 0.0, 3.0, "x", help="spread of the walk around the data"),
     Param("walk.dwell", 1.5, 0.0, 30.0, " s", help="tour: pause on each keyframe"),
+    Param("walk.easing", tuple(EASINGS).index("cosine"), 0, len(EASINGS) - 1, kind="enum",
+          choices=tuple(EASINGS), help="tour: how a move between keyframes starts and ends"),
     Param("walk.glide", 0.6, 0.0, 10.0, " s", help="time constant of every transition"),
     Param("look.contrast", 1.0, 0.0, 3.0, "x", help="contrast around mid-grey"),
     Param("look.saturation", 1.0, 0.0, 3.0, "x", help="colour saturation"),

@@ -1,37 +1,41 @@
 """``latentsketch render``: turn keyframes, a walk or a logged performance into a video file.
 
-Three sources, one exporter (``output.export``):
+Every source is an initial ``engine.State`` plus timed steps through ``engine.step`` (``run``),
+the calls the live window makes, so a render shows what the window would:
 
-- keyframes -- a preset's tour or PNG snapshots -- as eased slerp morphs (standardised
-  coordinates, like the live tour); with ``loop`` the last segment returns to the first key,
-  whose frame is not repeated, so the file loops seamlessly;
-- a walk: ``engine.step`` from a seeded state with ``dt = 1/fps``, the same path the live
-  window shows at any frame rate;
-- a control log: the logged commands through ``engine.step`` on the logged dts (the z sequence
-  is bit-exact, the picture matches the recording with the ``live`` filter), or resampled at
-  another fps (each command applied at the first output step at or after its logged time).
+- keyframes -- a preset's tour, the model's, or PNG snapshots -- as the engine's tour
+  (``latent.tour``) with the request's timing: ``--hold``, ``--duration``,
+  ``--seconds-per-segment`` and ``--frames-per-segment`` become the tour's holds and travel,
+  ``--easing`` its ``walk.easing``; with ``loop`` the file ends one frame before the first key
+  comes round again, so it plays seamlessly on repeat, without it the tour stops at its last key;
+- a walk: the state from a seeded preset with ``dt = 1/fps``, the same path the live window
+  shows at any frame rate;
+- a control log: the logged commands on the logged dts (the z sequence is bit-exact, the
+  picture matches the recording with the ``live`` filter), or resampled at another fps (each
+  command applied at the first output step at or after its logged time).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch import preset as presets
-from latentsketch.latent.interp import EASINGS, keyframe_path
+from latentsketch.latent.interp import EASINGS
 from latentsketch.latent.space import LatentSpace
-from latentsketch.latent.walks import TOUR_TRAVEL
+from latentsketch.latent.tour import MIN_TRAVEL, TourPlan
 from latentsketch.model import checkpoint
 from latentsketch.model.engines import ENGINES, cache_dir, runner
 from latentsketch.model.inference import Decoder
-from latentsketch.output.controllog import ControlLogData, LogFrame, read_log
+from latentsketch.output.controllog import ControlLogData, PresetLoad, read_log
 from latentsketch.output.export import (
     Clip,
     ExportError,
@@ -75,7 +79,7 @@ class RenderRequest:
     seconds_per_segment: float | None = None  # keyframes; default: the tour's travel time
     frames_per_segment: int | None = None
     hold: float | None = None                 # seconds on each key; default: the tour's dwell
-    easing: str = "cosine"
+    easing: str | None = None                 # keyframes; default: the preset's walk.easing
     loop: bool = False
     out: str | os.PathLike[str] | None = None  # default: a fresh name in out_dir
     out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR
@@ -88,61 +92,60 @@ class RenderRequest:
     threads: int = 1                          # decoder threads: x264 has the other core
 
 
-# --- sources -------------------------------------------------------------------------------
+# --- sources: an initial state and timed commands, through engine.step --------------------
 
-def _guard(u: np.ndarray) -> np.ndarray:
-    return np.clip(np.nan_to_num(u, nan=0.0), -engine.U_LIMIT, engine.U_LIMIT)
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One ``engine.step``: a logged preset load first (if any), then ``commands`` and ``dt``
+    seconds; ``emit`` says whether a frame is shown after it (a replay resampled to another
+    rate applies some commands between output frames)."""
+
+    dt: float
+    commands: tuple[C.Command, ...] = ()
+    preset: PresetLoad | None = None
+    emit: bool = True
+    t: float | None = None
 
 
-def keyframe_clip(space: LatentSpace, keys: np.ndarray, params: Mapping[str, float], fps: float,
-                  frames_per_segment: int, easing: str = "cosine", loop: bool = False,
-                  holds: Sequence[int] | None = None) -> Clip:
-    """An eased slerp morph through ``keys`` (K, D; standardised, raw order).
+def run(state: engine.State, steps: Iterable[Step], space: LatentSpace) -> Iterator[Frame]:
+    """Every offline source, played: ``engine.step`` on each step, a frame after each emitted
+    one. The live window makes the same calls with wall-clock dts (its first frame steps 0 s),
+    so the same state and steps give the same z sequence, bit for bit."""
+    for st in steps:
+        if st.preset is not None:
+            state = _apply_preset(state, st.preset, space)
+        state = engine.step(state, st.commands, st.dt, space)
+        if st.emit:
+            yield Frame(engine.output_z(state, space), state.params, st.dt, st.t)
 
-    Each key is shown for ``1 + holds[i]`` frames, then ``frames_per_segment - 1`` in-betweens
-    lead to the next. With ``loop`` the last segment leads back to key 0 and stops one frame
-    short of it, so playing the file on repeat is seamless.
-    """
-    keys = _guard(np.asarray(keys, np.float64))
-    k, n = len(keys), int(frames_per_segment)
-    if k < 2:
-        raise ExportError(f"a morph needs at least 2 keyframes, got {k}")
-    if n < 1:
-        raise ExportError(f"frames per segment {n} must be at least 1")
-    if easing not in EASINGS:
-        raise ExportError(f"easing {easing!r} is not one of {', '.join(EASINGS)}")
-    holds = [0] * k if holds is None else [max(0, int(h)) for h in holds]
-    s: list[float] = []
-    for i in range(k if loop else k - 1):
-        s += [float(i)] * (1 + holds[i]) + [i + j / n for j in range(1, n)]
-    if not loop:
-        s += [float(k - 1)] * (1 + holds[-1])
-    z = space.to_z(_guard(keyframe_path(keys, np.asarray(s), easing, loop)))  # (N, D)
-    params = dict(params)
+
+def _even(count: int, fps: float) -> Iterator[Step]:
+    """The first frame shows the initial state (0 s), then one every ``1/fps`` s."""
     dt = 1.0 / fps
-    frames = [Frame(row, params, dt) for row in z]
-    trails = params.get("look.trails", 0.0)
-    if loop and trails > 0:  # run the end through the look first: the loop point has trails
-        keep = trails ** (clamp_dt(dt) * 60.0)   # as Look.advance steps it
-        warm = min(len(frames), math.ceil(math.log(1 / 512) / math.log(keep)) if keep < 1
-                   else len(frames))
-        frames = [Frame(f.z, params, dt, emit=False) for f in frames[-warm:]] + frames
-    return Clip(frames, len(z), fps, _visibility(params))
+    for i in range(count):
+        yield Step(dt if i else 0.0)
 
 
 def walk_clip(space: LatentSpace, state: engine.State, fps: float, duration: float) -> Clip:
     """The engine's walk from ``state``, one frame every ``1/fps`` s of walk time."""
     count = max(1, round(duration * fps))
-    dt = 1.0 / fps
+    return Clip(run(state, _even(count, fps), space), count, fps, _visibility(state.params))
 
-    def frames() -> Iterator[Frame]:
-        s = state
-        for i in range(count):
-            if i:
-                s = engine.step(s, (), dt, space)
-            yield Frame(engine.output_z(s, space), s.params, dt)
 
-    return Clip(frames(), count, fps, _visibility(state.params))
+def tour_clip(space: LatentSpace, state: engine.State, fps: float, count: int,
+              loop: bool = False) -> Clip:
+    """``count`` frames of the state's tour (``State.tour``, walk mode tour) at ``fps``.
+
+    A loop's frames repeat with period ``count``: when trails are on, the last frames run
+    through the look first (not written), so the loop point already has its trails.
+    """
+    frames = list(run(state, _even(count, fps), space))
+    trails = state.params.get("look.trails", 0.0)
+    if loop and trails > 0:
+        keep = trails ** (clamp_dt(1.0 / fps) * 60.0)   # as Look.advance steps it
+        warm = min(count, math.ceil(math.log(1 / 512) / math.log(keep)) if keep < 1 else count)
+        frames = [replace(f, emit=False) for f in frames[count - warm:]] + frames
+    return Clip(frames, count, fps, _visibility(state.params))
 
 
 def replay_clip(log: ControlLogData, space: LatentSpace, fps: float | None = None) -> Clip:
@@ -156,49 +159,40 @@ def replay_clip(log: ControlLogData, space: LatentSpace, fps: float | None = Non
     if visibility is None:
         visibility = _visibility(state.params)
     if fps is None:
-        return Clip(_exact(state, log, space), len(frames), _logged_fps(log), visibility)
+        steps = (Step(f.dt, f.commands, f.preset, t=f.t) for f in frames)
+        return Clip(run(state, steps, space), len(frames), _logged_fps(log), visibility)
     times, clock = [], 0.0   # when each frame's commands were applied, on the engine's clock
     for f in frames:
         times.append(clock)
-        clock += _effective(f.dt)
+        clock += clamp_dt(f.dt)
     count = max(1, round(clock * fps))
-    return Clip(_resampled(state, log, space, times, fps, count), count, fps, visibility)
+    return Clip(run(state, _resampled(log, times, fps, count), space), count, fps, visibility)
 
 
-def _exact(state: engine.State, log: ControlLogData, space: LatentSpace) -> Iterator[Frame]:
-    for f in log.frames:
-        if f.preset is not None:
-            state = _apply_preset(state, f, space)
-        state = engine.step(state, f.commands, f.dt, space)
-        yield Frame(engine.output_z(state, space), state.params, f.dt, f.t)
-
-
-def _resampled(state: engine.State, log: ControlLogData, space: LatentSpace,
-               times: list[float], fps: float, count: int) -> Iterator[Frame]:
+def _resampled(log: ControlLogData, times: list[float], fps: float,
+               count: int) -> Iterator[Step]:
+    """Each logged command at the first output step at or after its logged time; a preset
+    load after the commands logged before it."""
     dt, k = 1.0 / fps, 0
     for j in range(count):
-        cmds: list = []
+        cmds: list[C.Command] = []
+        preset: PresetLoad | None = None
         while k < len(times) and times[k] <= j * dt + _EPS:
             f = log.frames[k]
-            if f.preset is not None:  # after the commands before it, before its own
-                state = _apply_preset(engine.step(state, cmds, 0.0, space), f, space)
-                cmds = []
+            if f.preset is not None:
+                if cmds or preset is not None:
+                    yield Step(0.0, tuple(cmds), preset, emit=False)
+                cmds, preset = [], f.preset
             cmds += f.commands
             k += 1
-        state = engine.step(state, cmds, dt, space)
-        yield Frame(engine.output_z(state, space), state.params, dt)
+        yield Step(dt, tuple(cmds), preset)
 
 
-def _apply_preset(state: engine.State, f: LogFrame, space: LatentSpace) -> engine.State:
+def _apply_preset(state: engine.State, preset: PresetLoad, space: LatentSpace) -> engine.State:
     try:
-        return f.preset.apply(state, space) if f.preset is not None else state
+        return preset.apply(state, space)
     except ValueError:
         return state   # the live app only logs presets that loaded; a damaged one is skipped
-
-
-def _effective(dt: float) -> float:
-    """The seconds ``engine.step`` really advances for ``dt``."""
-    return clamp_dt(dt)
 
 
 def _logged_fps(log: ControlLogData) -> float:
@@ -240,34 +234,51 @@ def _load_preset(name: str) -> presets.Preset:
     return presets.load(name)
 
 
-def _timing(req: RenderRequest, fps: float, segments: int, holds: list[float],
-            travel: float) -> tuple[int, list[int]]:
-    """Frames per segment and hold frames per key, from the request or the tour's defaults.
+def _tour_timing(req: RenderRequest, fps: float, plan: TourPlan, dwell: float,
+                 speed: float) -> tuple[TourPlan, int, float]:
+    """The request's timing as the tour's own: (plan, frame count, walk.speed).
 
-    ``--duration`` alone scales the tour's own dwell and travel times to fit; with ``--hold``
-    the segments share what the holds leave.
+    The count shows the tour once: with ``loop`` up to one frame short of the first key
+    again, else up to the last key and its hold. Without timing options the plan is the live
+    window's (its holds, its travel at the preset's speed). ``--hold`` sets every hold,
+    ``--seconds-per-segment``/``--frames-per-segment`` the travel; ``--duration`` alone scales
+    holds and travels to fit, with ``--hold`` the travels share what the holds leave.
     """
-    if req.hold is not None:
-        holds = [req.hold] * len(holds)
-    if req.frames_per_segment is not None or req.seconds_per_segment is not None:
-        n = req.frames_per_segment or round((req.seconds_per_segment or 0.0) * fps)
-        return max(1, n), [round(h * fps) for h in holds]
-    if req.duration is None:
-        return max(1, round(travel * fps)), [round(h * fps) for h in holds]
-    total = req.duration * fps - (0 if req.loop else 1)
-    if req.hold is None:
-        holds = [h * req.duration / (segments * travel + sum(holds)) for h in holds]
-    frames = [round(h * fps) for h in holds]
-    n = max(1, round((total - sum(frames)) / segments))
-    # n is whole frames per segment: the holds absorb the rounding, so --duration is exact
-    short = round(total) - (segments * n + sum(frames))
-    for i in range(len(frames)):
-        take = max(short, -frames[i]) if short < 0 else short
-        frames[i] += take
-        short -= take
-        if short == 0:
-            break
-    return n, frames
+    assert plan.keys is not None
+    k, dim = plan.count, plan.keys.shape[1]
+    timed = (req.hold, req.duration, req.frames_per_segment, req.seconds_per_segment)
+    if all(v is None for v in timed):
+        if speed <= 0:
+            raise ExportError("walk.speed is 0, so the tour never moves; give --duration or "
+                              "--seconds-per-segment, or a preset with a speed")
+        plan = replace(plan, loop=req.loop)
+        return plan, max(1, round(plan.duration(dwell, speed) * fps)) + (0 if req.loop else 1), \
+            speed
+    segments = k if req.loop else k - 1
+    holds = [req.hold if req.hold is not None else plan.hold(i, dwell) for i in range(k)]
+    speed = speed if speed > 0 else 1.0
+    travel = plan.travel / speed
+    if req.frames_per_segment is not None:
+        travel = req.frames_per_segment / fps
+    elif req.seconds_per_segment is not None:
+        travel = req.seconds_per_segment
+    if req.duration is not None:
+        span = req.duration - (0.0 if req.loop else 1.0 / fps)   # first to last frame
+        if req.hold is not None:
+            travel = (span - sum(holds)) / segments
+        else:
+            scale = span / (segments * travel + sum(holds))
+            holds, travel = [h * scale for h in holds], travel * scale
+    if travel < MIN_TRAVEL:
+        raise ExportError(f"{travel * 1e3:.3g} ms per segment leaves no time to travel "
+                          f"(at least {MIN_TRAVEL * 1e3:g} ms); lower --hold or raise --duration")
+    try:
+        new = TourPlan.make(plan.keys, dim, holds, travel * speed, req.loop)
+    except ValueError as e:
+        raise ExportError(str(e)) from None
+    if req.duration is not None:
+        return new, max(1, round(req.duration * fps)), speed
+    return new, max(1, round(new.duration(dwell, speed) * fps)) + (0 if req.loop else 1), speed
 
 
 def _check_source(req: RenderRequest) -> None:
@@ -283,6 +294,9 @@ def _check_source(req: RenderRequest) -> None:
     for name, v in positive.items():
         if v is not None and not (math.isfinite(v) and v > 0):
             raise ExportError(f"{name} {v:g} must be a finite number more than 0")
+    if req.duration is not None and (req.seconds_per_segment or req.frames_per_segment):
+        raise ExportError("--duration sets the whole length, the segment options each "
+                          "segment's: give one of them")
     if req.hold is not None and not (math.isfinite(req.hold) and req.hold >= 0):
         raise ExportError(f"hold {req.hold:g} must be a finite number of seconds, 0 or more")
     if req.backend is not None and req.backend not in ("auto", "fp32", "bf16", *ENGINES):
@@ -300,7 +314,10 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
          log: ControlLogData | None = None) -> Clip:
     """The clip a request describes, without decoding anything (tests use it directly).
 
-    ``log`` is ``req.replay`` already read (``render`` reads it once for its header too).
+    Every source is an initial ``engine.State`` plus timed steps through ``engine.step``
+    (``run``): a tour is the state's ``TourPlan`` with the request's timing, a walk the state
+    alone, a replay the logged commands. ``log`` is ``req.replay`` already read (``render``
+    reads it once for its header too).
     """
     _check_source(req)
     if req.replay is not None:
@@ -312,20 +329,14 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
         pre = _load_preset(req.preset) if req.preset is not None else presets.Preset()
     pre.check_model(model_id, space.dim)
     params = pre.values()
+    if req.easing is not None:
+        if req.easing not in EASINGS:
+            raise ExportError(f"easing {req.easing!r} is not one of {', '.join(EASINGS)}")
+        params["walk.easing"] = float(tuple(EASINGS).index(req.easing))
     fps = req.fps or DEFAULT_FPS
-    keys: np.ndarray | None = None
-    holds: list[float] = []
-    if req.keyframes:
-        keys = snapshot_keys(req.keyframes, model_id, space)
-    elif req.walk is None and not live:
-        tour = params["walk.mode"] == WALK_MODES.index("tour")
-        if len(pre.keyframes) >= 2:
-            keys = np.array([k.u for k in pre.keyframes]) * params["walk.temperature"]
-            holds = [params["walk.dwell"] if k.hold is None else k.hold for k in pre.keyframes]
-        elif tour and space.keyframes.shape[0] >= 2:
-            keys = space.keyframes.astype(np.float64) * params["walk.temperature"]
-            holds = [params["walk.dwell"]] * len(keys)
-    if keys is None:
+    seed = req.seed if req.seed is not None else (pre.seed or 0)
+    tour = _keyframe_tour(req, pre, params, model_id, space)
+    if tour is None:
         if req.loop or req.frames_per_segment or req.seconds_per_segment or req.hold:
             raise ExportError("--loop, --hold and the segment options apply to keyframe "
                               "renders (--keyframes, or a preset with a tour)")
@@ -333,18 +344,48 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
             if req.walk not in WALK_MODES:
                 raise ExportError(f"walk {req.walk!r} is not one of {', '.join(WALK_MODES)}")
             params["walk.mode"] = float(WALK_MODES.index(req.walk))
-        seed = req.seed if req.seed is not None else (pre.seed or 0)
-        try:
-            state = engine.State.initial(space, seed, params, dict(pre.slots),
-                                         [k.u for k in pre.keyframes] or None)
-        except ValueError as e:
-            raise ExportError(f"preset {pre.source}: {e}") from None
+        state = _initial(pre, space, seed, params)
         return walk_clip(space, state, fps, req.duration or DEFAULT_WALK_SECONDS)
-    speed = params["walk.speed"]
-    travel = TOUR_TRAVEL / speed if holds and speed > 0 else TOUR_TRAVEL
-    segments = max(1, len(keys) if req.loop else len(keys) - 1)
-    n, hold_frames = _timing(req, fps, segments, holds or [0.0] * len(keys), travel)
-    return keyframe_clip(space, keys, params, fps, n, req.easing, req.loop, hold_frames)
+    params["walk.mode"] = float(WALK_MODES.index("tour"))
+    tour, count, speed = _tour_timing(req, fps, tour, params["walk.dwell"], params["walk.speed"])
+    params["walk.speed"] = speed
+    return tour_clip(space, _initial(pre, space, seed, params, tour), fps, count, req.loop)
+
+
+def _keyframe_tour(req: RenderRequest, pre: presets.Preset, params: dict[str, float],
+                   model_id: str, space: LatentSpace) -> TourPlan | None:
+    """The keyframes a request tours, as the live window would: snapshots (passed through
+    exactly: temperature 1, no holds), else the preset's keyframes with their holds, else the
+    model's when the preset tours. None: not a keyframe render."""
+    if req.keyframes:
+        params["walk.temperature"] = 1.0   # the tour's points are then the snapshots' own
+        keys = snapshot_keys(req.keyframes, model_id, space)
+        return _plan_of(keys, space, [0.0] * len(keys))
+    if req.walk is not None or (req.preset is None and not req.keyframes):
+        return None
+    if len(pre.keyframes) >= 2:
+        return _plan_of([k.u for k in pre.keyframes], space, [k.hold for k in pre.keyframes])
+    if params["walk.mode"] == WALK_MODES.index("tour") and space.keyframes.shape[0] >= 2:
+        return _plan_of(np.nan_to_num(space.keyframes.astype(np.float64)), space, [])
+    return None
+
+
+def _plan_of(keys: np.ndarray | Sequence[Sequence[float]], space: LatentSpace,
+             holds: Sequence[float | None]) -> TourPlan:
+    try:
+        return TourPlan.make(keys, space.dim, holds, limit=engine.U_LIMIT)
+    except ValueError as e:
+        raise ExportError(f"keyframes: {e}") from None
+
+
+def _initial(pre: presets.Preset, space: LatentSpace, seed: int, params: dict[str, float],
+             tour: TourPlan | None = None) -> engine.State:
+    try:
+        return engine.State.initial(space, seed, params, dict(pre.slots),
+                                    [k.u for k in pre.keyframes] or None,
+                                    [k.hold for k in pre.keyframes], tour)
+    except ValueError as e:
+        raise ExportError(f"preset {pre.source}: {e}") from None
 
 
 def _out_folder(req: RenderRequest) -> Path:

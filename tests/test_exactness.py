@@ -17,7 +17,7 @@ import pytest
 
 from latentsketch import engine
 from latentsketch.latent import exactmath as xm
-from latentsketch.latent import interp, walks
+from latentsketch.latent import interp, randoms
 
 PKG = Path(engine.__file__).parent
 ENGINE_PATH = [PKG / "engine.py", PKG / "params.py", PKG / "commands.py",
@@ -47,8 +47,8 @@ def test_exact_functions_are_libm_element_for_element() -> None:
 
 
 def test_walk_noise_and_easing_use_the_exact_functions() -> None:
-    u = walks.uniforms(3, 1, 0, 8)
-    n = walks.normals(3, 1, 0, 8)
+    u = randoms.uniforms(3, 1, 0, 8)
+    n = randoms.normals(3, 1, 0, 8)
     assert n[0] == math.sqrt(-2.0 * math.log(u[0])) * math.cos(2.0 * math.pi * u[1])
     assert n[1] == math.sqrt(-2.0 * math.log(u[0])) * math.sin(2.0 * math.pi * u[1])
     assert float(interp.cosine(np.float64(0.3))) == 0.5 - 0.5 * math.cos(math.pi * 0.3)

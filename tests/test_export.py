@@ -14,6 +14,7 @@ from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch import preset as presets
 from latentsketch.cli import main
+from latentsketch.latent.tour import TourPlan
 from latentsketch.model import checkpoint
 from latentsketch.model.inference import Decoder
 from latentsketch.output import display as live_display
@@ -30,7 +31,7 @@ from latentsketch.output.export import (
 from latentsketch.output.look import Look
 from latentsketch.output.snapshot import SnapshotMeta, write_png
 from latentsketch.params import defaults
-from latentsketch.render import RenderRequest, keyframe_clip, render, replay_clip
+from latentsketch.render import RenderRequest, render, replay_clip, tour_clip
 from tests.pixels import PATHS, PathDecoder, assert_pixels_match
 
 LOOK = {**defaults(), "look.contrast": 1.3, "look.saturation": 1.4, "look.posterize": 4.0,
@@ -67,8 +68,14 @@ def expected(clip_frames: list[Frame], decoder: Decoder, size: tuple[int, int], 
 
 def morph(loaded: checkpoint.LoadedModel, n: int = 6, loop: bool = False,
           params: dict | None = None) -> Clip:
-    keys = loaded.space.keyframes.astype(np.float64)
-    return keyframe_clip(loaded.space, keys, params or defaults(), 24, n, "cosine", loop)
+    """The engine's tour of the model's keyframes at 24 fps: ``n`` frames per segment, no
+    holds (K keys: (K-1) n + 1 frames, or K n when looping)."""
+    space = loaded.space
+    k = space.keyframes.shape[0]
+    plan = TourPlan.make(space.keyframes, space.dim, [0.0] * k, travel=n / 24, loop=loop)
+    state = engine.State.initial(space, 0, {**(params or defaults()), "walk.mode": "tour"},
+                                 tour=plan)
+    return tour_clip(space, state, 24, k * n if loop else (k - 1) * n + 1, loop)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -118,6 +118,7 @@ def cubic(t: np.ndarray) -> np.ndarray:
     return np.where(t < 0.5, 4.0 * t * t * t, 1.0 - 4.0 * s * s * s)
 
 
+# The order is the ``walk.easing`` enum, stored as an index: append new easings, never insert.
 EASINGS: MappingProxyType[str, Callable[[np.ndarray], np.ndarray]] = MappingProxyType({
     "linear": linear,
     "smoothstep": smoothstep,

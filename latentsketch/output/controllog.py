@@ -4,10 +4,11 @@ The engine is a pure function of (state, timed commands, dts), so a performance 
 described by the state when logging started plus, for every frame, the commands and the ``dt``
 that were passed to ``engine.step``. The file is line-oriented::
 
-    {"format": "latentsketch-control-log", "version": 1, "model_id": ..., "seed": ...,
+    {"format": "latentsketch-control-log", "version": 2, "model_id": ..., "seed": ...,
      "preset": ..., "created": ..., "state": {...}}                      <- header
     {"t": 0.0167, "dt": 0.0167, "cmds": [{"cmd": "set_dim", "index": 0, "value": 1.5}]}
-    {"preset": {"name": ..., "params": {...}, "slots": {...}, "keyframes": [...]}}
+    {"preset": {"name": ..., "params": {...}, "slots": {...}, "keyframes": [...],
+                "holds": [...]}}
     {"t": 0.0334, "dt": 0.0167, "cmds": []}
 
 A frame line means ``state = engine.step(state, cmds, dt)``, then the frame is shown; the
@@ -40,11 +41,13 @@ from latentsketch import engine
 from latentsketch.errors import UserError
 from latentsketch.latent import walks
 from latentsketch.latent.space import LatentSpace
+from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import PARAM_BY_NAME
 
 FORMAT = "latentsketch-control-log"
-VERSION = 1
-_TYPES: dict[str, type] = {"State": engine.State, "WalkState": walks.WalkState}
+VERSION = 2   # 2: tours hold per keyframe and time holds and travels continuously
+_TYPES: dict[str, type] = {"State": engine.State, "WalkState": walks.WalkState,
+                           "TourPlan": TourPlan, "TourProgress": TourProgress}
 
 
 class ControlLogError(UserError, ValueError):
@@ -214,12 +217,14 @@ class ControlLog:
 
     def load_preset(self, name: str | None, params: Mapping[str, float],
                     slots: Mapping[int, Sequence[float]] | None = None,
-                    keyframes: Sequence[Sequence[float]] | None = None) -> None:
-        """Log an ``engine.with_preset(state, space, params, slots, keyframes)`` that succeeded;
-        a replay applies it before the next frame's step."""
+                    keyframes: Sequence[Sequence[float]] | None = None,
+                    holds: Sequence[float | None] = ()) -> None:
+        """Log an ``engine.with_preset(state, space, params, slots, keyframes, holds)`` that
+        succeeded; a replay applies it before the next frame's step."""
         d = {"name": name, "params": dict(params),
              "slots": {str(k): list(v) for k, v in (slots or {}).items()},
-             "keyframes": None if keyframes is None else [list(k) for k in keyframes]}
+             "keyframes": None if keyframes is None else [list(k) for k in keyframes],
+             "holds": list(holds)}
         self._f.write(_ENCODE({"preset": d}) + "\n")
 
     def flush(self) -> None:
@@ -253,10 +258,12 @@ class PresetLoad:
     params: Mapping[str, float]
     slots: Mapping[int, tuple[float, ...]]
     keyframes: tuple[tuple[float, ...], ...] | None
+    holds: tuple[float | None, ...] = ()
 
     def apply(self, state: engine.State, space: LatentSpace) -> engine.State:
         return engine.with_preset(state, space, self.params, dict(self.slots),
-                                  None if self.keyframes is None else list(self.keyframes))
+                                  None if self.keyframes is None else list(self.keyframes),
+                                  self.holds)
 
 
 @dataclass(frozen=True)
@@ -310,12 +317,14 @@ def _preset_line(d: Any) -> PresetLoad:
         raise ValueError("preset entry needs a 'params' table")
     slots = d.get("slots") or {}
     kf = d.get("keyframes")
-    if not isinstance(slots, dict) or not (kf is None or isinstance(kf, list)):
-        raise ValueError("preset entry: 'slots' must be a table and 'keyframes' a list")
+    holds = d.get("holds") or []
+    if not isinstance(slots, dict) or not (kf is None or isinstance(kf, list)) \
+            or not isinstance(holds, list):
+        raise ValueError("preset entry: 'slots' must be a table, 'keyframes' and 'holds' lists")
     try:
         return PresetLoad(d.get("name"), MappingProxyType(dict(d["params"])),
                           MappingProxyType({int(k): tuple(v) for k, v in slots.items()}),
-                          None if kf is None else tuple(tuple(k) for k in kf))
+                          None if kf is None else tuple(tuple(k) for k in kf), tuple(holds))
     except (TypeError, ValueError):
         raise ValueError("preset entry: slots and keyframes must be lists of numbers") from None
 
@@ -336,9 +345,13 @@ def _frame_line(d: dict[str, Any], preset: PresetLoad | None) -> LogFrame:
 def _header(d: Any) -> dict[str, Any]:
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a latentsketch control log (no header)")
+    if d.get("version") == 1:
+        raise ValueError("version 1 was written before tours held each keyframe for its own "
+                         "time, so it cannot replay exactly; keep the video recorded with it, "
+                         "or record the performance again")
     if d.get("version") != VERSION:
         raise ValueError(f"version {d.get('version')!r} is not supported (this program reads "
-                         f"version {VERSION})")
+                         f"version {VERSION}); update latentsketch to replay it")
     if not isinstance(d.get("model_id"), str) or not isinstance(d.get("state"), dict):
         raise ValueError("header lacks model_id or state")
     return d

@@ -10,7 +10,7 @@ is removed together with the control log opened for it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
@@ -170,11 +170,12 @@ class SessionOutputs:
             self.say(f"control log stopped: {e}", error=True)
             self.control_log = None
 
-    def log_preset(self, name: str, params: dict, slots: dict, keyframes: list | None) -> None:
+    def log_preset(self, name: str, params: dict, slots: dict, keyframes: list | None,
+                   holds: Sequence[float | None] = ()) -> None:
         if self.control_log is None:
             return
         try:
-            self.control_log.load_preset(name, params, slots, keyframes)
+            self.control_log.load_preset(name, params, slots, keyframes, holds)
         except OSError as e:
             self._log_failed(e)
 
