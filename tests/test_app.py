@@ -92,10 +92,34 @@ def test_recalled_slot_returns_z_to_the_stored_point(make_app) -> None:
     assert far > 0.1 and near < 0.001 * far
 
 
-def test_window_survives_resize_and_fullscreen_toggles(make_app) -> None:
+def test_window_survives_resize_and_fullscreen_toggles(make_app, monkeypatch) -> None:
+    """Every one of 60 frames through resizes and fullscreen toggles is decoded and shown: the
+    decoder runs once a frame (counted here, not by the loop), no frame fails, each frame's
+    picture differs from the last, and it fills the window's current size."""
     app = make_app()
+    real = app.decoder.decode
+    decoded: list[np.ndarray] = []
+
+    def counting(z: np.ndarray) -> np.ndarray:
+        decoded.append(np.array(z))
+        return real(z)
+
+    monkeypatch.setattr(app.decoder, "decode", counting)
+    shown: list[np.ndarray] = []
+
+    def look(a: App) -> None:
+        shown.append(a.display.native_picture())
+        w, h = a.display.size
+        x, y, pw, ph = a.display.picture_rect
+        assert 0 <= x and 0 <= y and x + pw <= w and y + ph <= h  # inside the window,
+        assert pw == w or ph == h                                  # as large as "fit" allows
+        assert a.display.picture().shape == (ph, pw, 3)
 
     def script(i: int, a: App) -> list:
+        if i:
+            look(a)
+        if i == 0:  # drift moves at once (the default tour first dwells on a keyframe)
+            return [C.SetParam("walk.mode", 0.0)]
         if i % 10 == 3:
             a.display.resize((200 + 17 * i, 120 + 9 * i))
             return [pygame.event.Event(pygame.VIDEORESIZE, w=200 + 17 * i, h=120 + 9 * i,
@@ -105,16 +129,41 @@ def test_window_survives_resize_and_fullscreen_toggles(make_app) -> None:
         return []
 
     app.run(max_frames=60, dt=DT, script=script)
-    assert app.frames == 60
-    assert app.display.picture().shape[2] == 3
+    look(app)
+    assert app.failures == 0 and len(decoded) == 60 and len(shown) == 60
+    assert all(not np.array_equal(a, b) for a, b in zip(decoded, decoded[1:], strict=False))
+    assert all(not np.array_equal(a, b) for a, b in zip(shown, shown[1:], strict=False))
 
 
 def test_digit_keys_by_scancode_store_and_recall(make_app) -> None:
+    """Shift + the key in the 2 position stores slot 2 and the key alone recalls it, on any
+    layout (AZERTY's é here): after the walk has moved away, recall brings z and the picture
+    back to the stored point."""
     app = make_app()
     sc2 = pygame.KSCAN_2
-    app.run(max_frames=10, dt=DT, script=lambda i, a: key(ord("é"), pygame.KMOD_LSHIFT, sc2)
-            if i == 5 else [])
+    stored: dict[str, np.ndarray] = {}
+
+    def script(i: int, a: App) -> list:
+        if i == 0:  # drift moves at once (the default tour first dwells on a keyframe)
+            return [C.SetParam("walk.mode", 0.0)]
+        if i == 10:  # what is on screen now is what the slot keeps
+            stored["z"] = engine.output_z(a.state, a.space)
+            stored["frame"] = a.frame.copy()
+            return key(ord("é"), pygame.KMOD_LSHIFT, sc2)
+        if i == 70:  # paused, so the walk does not carry z on past the point
+            stored["far"] = engine.output_z(a.state, a.space)
+            stored["far frame"] = a.frame.copy()
+            return [C.SetPause(True), *key(ord("é"), 0, sc2)]
+        return []
+
+    app.run(max_frames=70 + 1 + 600, dt=DT, script=script)  # 10 s of glide after the recall
     assert app.state.slots[1] is not None
+    far = np.abs(stored["far"] - stored["z"]).max()
+    near = np.abs(engine.output_z(app.state, app.space) - stored["z"]).max()
+    assert far > 0.1 and near < 0.001 * far
+    moved = np.abs(stored["far frame"].astype(int) - stored["frame"]).max()
+    back = np.abs(app.frame.astype(int) - stored["frame"]).max()
+    assert moved > 20 and back <= 1
 
 
 def test_busy_osc_port_is_one_line_and_the_show_goes_on(tiny_model: Path, tmp_path: Path,

@@ -1,14 +1,24 @@
-"""Presets: shipped ones load, round trips are exact, bad files give one line naming file+key."""
+"""Presets: shipped ones load and do what they describe (play, route real MIDI and OSC), round
+trips are exact, bad files give one line naming file+key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import mido
+import numpy as np
 import pytest
+from pythonosc.osc_message_builder import OscMessageBuilder
 
-from latentsketch.commands import SetParam
+from latentsketch import engine
+from latentsketch.commands import RecallSlot, Record, SetParam, StoreSlot
+from latentsketch.control.mapper import Mapper
 from latentsketch.control.mapping import Mapping
-from latentsketch.params import PARAMS
+from latentsketch.control.osc import parse_datagram
+from latentsketch.latent.space import LatentSpace
+from latentsketch.output.look import Look
+from latentsketch.params import PARAMS, param
 from latentsketch.preset import (
     Display,
     Keyframe,
@@ -32,24 +42,144 @@ def test_every_shipped_preset_loads_and_round_trips():
         assert Preset.from_toml(p.to_toml()) == p
 
 
-def test_shipped_presets_say_what_they_claim():
-    default = load("default")
-    lift = {"look.contrast": 1.15, "look.saturation": 1.2}  # the default preset's subtle look
-    assert default.values() == {p.name: lift.get(p.name, float(p.default)) for p in PARAMS}
-    gallery = load("gallery")
-    assert gallery.params["walk.mode"] == 3.0 and gallery.params["walk.speed"] < 0.5
-    assert gallery.display == Display(fit="fill", fullscreen=True, hud=False)
+def _space(tiny_model: Path) -> LatentSpace:
+    from latentsketch.model import checkpoint
+
+    return checkpoint.load(tiny_model).space
+
+
+def _start(p: Preset, space: LatentSpace) -> engine.State:
+    """The state the live loop starts from with preset ``p`` (as ``App`` builds it)."""
+    return engine.State.initial(space, 1, p.params, dict(p.slots),
+                                [k.u for k in p.keyframes] or None)
+
+
+def _play(p: Preset, space: LatentSpace, seconds: float) -> np.ndarray:
+    """Output u (frames, dim) of ``seconds`` of the preset's walk at 60 fps."""
+    s, us = _start(p, space), []
+    for _ in range(round(seconds * 60)):
+        s = engine.step(s, [], 1 / 60, space)
+        us.append(engine.output_u(s))
+    return np.array(us)
+
+
+def _route(p: Preset, space: LatentSpace, inputs: list[Callable[[Mapper], list]],
+           frames: int = 120) -> tuple[engine.State, list]:
+    """Feed real inputs through the preset's mappings into the engine, one a frame, then let
+    smoothing settle; returns the state and every command, as the live loop runs them."""
+    mapper, s, cmds = Mapper(p.mappings, space.dim), _start(p, space), []
+    for i in range(len(inputs) + frames):
+        new = inputs[i](mapper) if i < len(inputs) else []
+        current = dict(s.params)  # what the loop tells the mapper (soft takeover, relative)
+        u = np.where(s.pinned, s.pin, engine.output_u(s))
+        current |= {f"z/{k}": float(v) for k, v in enumerate(space.to_ranked(u))}
+        new += mapper.update(1 / 60, current)
+        cmds += new
+        s = engine.step(s, new, 1 / 60, space)
+        assert not s.last_errors, s.last_errors
+    return s, cmds
+
+
+def _cc(control: int, value: int, channel: int = 1) -> Callable[[Mapper], list]:
+    msg = mido.Message("control_change", channel=channel - 1, control=control, value=value)
+    return lambda m: m.feed_midi(msg)
+
+
+def _osc(address: str, value: float) -> Callable[[Mapper], list]:
+    """A message as TouchDesigner's OSC Out CHOP sends it: raw bytes, parsed as the receiver
+    parses them."""
+    b = OscMessageBuilder(address)
+    b.add_arg(value, "f")
+    ((addr, args),) = parse_datagram(b.build().dgram)
+    return lambda m: m.feed_osc(addr, args)
+
+
+def test_default_preset_tours_the_models_encoded_images(tiny_model: Path) -> None:
+    """What ``latentsketch`` starts with plays: z stays finite and moves, and the walk is a
+    tour that comes to rest on each of the model's keyframes (encoded training images)."""
+    space = _space(tiny_model)
+    us = _play(load("default"), space, 4 * 2.5 * 2)  # twice round 4 keyframes, ~2.5 s each
+    assert np.isfinite(us).all() and np.abs(np.diff(us, axis=0)).max() > 0
+    keys = space.keyframes.astype(np.float64)
+    nearest = np.linalg.norm(us[:, None, :] - keys[None], axis=2).min(axis=0)  # per keyframe
+    assert (nearest < 0.01).all(), nearest
+
+
+def test_default_preset_lifts_contrast_and_colour() -> None:
+    """Its look is the subtle lift it describes: more contrast and more saturated colour
+    than the declared defaults, on the same picture."""
+    rng = np.random.default_rng(0)
+    frame = (64 + rng.integers(0, 128, (32, 32, 3))).astype(np.uint8)  # a flat, dull picture
+
+    def shown(values: dict[str, float]) -> np.ndarray:
+        look = Look()
+        look.advance(values, 1 / 60)
+        out = np.array(look.pre(frame), np.uint8, order="C")
+        look.post(out)
+        return out.astype(float)
+
+    lifted, plain = shown(load("default").values()), shown({p.name: p.default for p in PARAMS})
+    assert lifted.std() > 1.05 * plain.std()                                        # contrast
+    chroma = lambda im: (im.max(axis=2) - im.min(axis=2)).mean()  # noqa: E731
+    assert chroma(lifted) > 1.1 * chroma(plain)                                     # colour
+
+
+def test_gallery_preset_is_a_slower_tour_for_the_wall(make_app, tiny_model: Path) -> None:
+    """Unattended on a wall: the same kind of tour as the default, moving slower, on a window
+    that fills the screen without the HUD."""
+    space = _space(tiny_model)
+    gallery, default = _play(load("gallery"), space, 10), _play(load("default"), space, 10)
+    path = lambda us: np.linalg.norm(np.diff(us, axis=0), axis=1).sum()  # noqa: E731
+    assert np.isfinite(gallery).all() and 0 < path(gallery) < 0.6 * path(default)
+    app = make_app(preset="gallery")
+    app.run(max_frames=3, dt=1 / 60)
+    assert app.state.mode == "tour" and app.display.fit == "fill" and not app.hud.visible
+    assert app.display.fullscreen or "fullscreen failed" in " ".join(app.display.warnings)
+
+
+def test_nanokontrol2_routes_its_faders_knobs_and_buttons(tiny_model: Path) -> None:
+    """Factory-mode nanoKONTROL2 messages on channel 1 reach what the preset says: fader n pins
+    dimension n (soft takeover: swept through the current value first), knobs set walk and
+    look, the S/M/R buttons store, recall and release, REC records; channel 2 does nothing."""
+    space = _space(tiny_model)
     nano = load("nanokontrol2")
-    assert nano.params == {} and nano.display is None and nano.midi_input == "nanoKONTROL2"
-    by_cc = {m.cc: m for m in nano.mappings}
-    assert [by_cc[c].target for c in range(8)] == [f"z/{i}" for i in range(8)]   # faders
-    assert by_cc[16].target == "walk.speed" and by_cc[23].target == "look.trails"  # knobs
-    assert by_cc[32].target == "slot/recall/1" and by_cc[64].target == "slot/store/1"
-    assert by_cc[48].target == "z/0/release" and by_cc[45].target == "record"
-    assert all(m.channel == 1 for m in nano.mappings) and len(by_cc) == len(nano.mappings)
+    assert nano.midi_input == "nanoKONTROL2"
+    state, _ = _route(nano, space, [_cc(n, v) for n in range(8) for v in (0, 127)])
+    ranked = np.array([state.pin[space.raw_index(k)] for k in range(8)])
+    assert all(state.pinned[space.raw_index(k)] for k in range(8))
+    assert np.allclose(ranked, 3.0, atol=1e-3)         # each fader at the top: +3 std
+    before = state.params
+    state, _ = _route(nano, space, [_cc(16, 127), _cc(16, 0), _cc(23, 0), _cc(23, 127)])
+    assert state.params["walk.speed"] < before["walk.speed"]
+    assert state.params["look.trails"] > before["look.trails"]
+    state, cmds = _route(nano, space, [_cc(64, 127), _cc(64, 0), _cc(32, 127)])
+    assert state.slots[0] is not None and state.slots[1:] == (None,) * 8   # S1 stores slot 1
+    assert cmds.index(StoreSlot(1)) < cmds.index(RecallSlot(1))          # M1 recalls it
+    settle = [lambda m: []] * 60                                  # a second for the glide
+    state, _ = _route(nano, space, [_cc(0, 0), _cc(0, 127), *settle, _cc(48, 127)])
+    assert not state.pinned[space.raw_index(0)]                            # R1 releases z/0
+    _, cmds = _route(nano, space, [_cc(45, 127)])
+    assert any(isinstance(c, Record) for c in cmds)
+    _, cmds = _route(nano, space, [_cc(0, 0, channel=2), _cc(0, 127, channel=2)])
+    assert cmds == []
+
+
+def test_touchdesigner_routes_chan1_to_chan8_over_their_whole_range(tiny_model: Path) -> None:
+    """/chan1../chan8 carrying a slider's 0..1, as raw OSC bytes: 1 puts dims 0-3 at +3 std
+    and the walk and look targets at the top of their ranges, 0 at the bottom."""
+    space = _space(tiny_model)
     td = load("touchdesigner")
-    assert [m.osc for m in td.mappings] == [f"/chan{i}" for i in range(1, 9)]
-    assert all(m.input_range() == (0.0, 1.0) for m in td.mappings)
+    for v, std in ((1.0, 3.0), (0.0, -3.0)):
+        state, _ = _route(td, space, [_osc(f"/chan{i}", v) for i in range(1, 9)])
+        for k in range(4):
+            raw = space.raw_index(k)
+            assert state.pinned[raw] and state.pin[raw] == pytest.approx(std, abs=1e-3)
+        assert not any(state.pinned[space.raw_index(k)] for k in range(4, space.dim))
+        top = {n: (param(n).hi if v else param(n).lo) for n in
+               ("walk.temperature", "look.posterize", "look.trails")}
+        top["walk.speed"] = 10.0 if v else 0.05    # the preset's own range, on an exp curve
+        for name, want in top.items():
+            assert state.params[name] == pytest.approx(want, abs=1e-3), name
 
 
 def test_full_preset_round_trip_through_a_file(tmp_path):
