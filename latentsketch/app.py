@@ -27,13 +27,13 @@ from latentsketch import preset as presets
 from latentsketch.control.addresses import OscTranslator
 from latentsketch.control.keyboard import Keyboard, KeyContext
 from latentsketch.control.mapper import Mapper
-from latentsketch.control.mapping import MappingError
 from latentsketch.control.midi import MidiInputs
 from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
 from latentsketch.control.mouse import Mouse
 from latentsketch.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscReceiver, OscUnavailable
 from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
 from latentsketch.errors import UserError
+from latentsketch.mapping import MappingError
 from latentsketch.model import checkpoint
 from latentsketch.model.engine_upgrade import EngineUpgrade
 from latentsketch.model.engines import ENGINES

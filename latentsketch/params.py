@@ -15,6 +15,11 @@ from typing import Literal
 Kind = Literal["float", "int", "bool", "enum"]
 
 WALK_MODES: tuple[str, ...] = ("drift", "noise", "orbit", "tour")
+FIT_MODES: tuple[str, ...] = ("fit", "fill", "stretch")
+"""How the picture meets a window of another shape (``output/geometry.py`` draws each); a
+preset's ``[display] fit``, ``--fit`` and the Z key choose among them."""
+UPSCALE_FILTERS: tuple[str, ...] = ("bicubic", "bilinear", "lanczos", "live")
+"""How ``render`` scales the model's picture to the output size (``live``: as the window does)."""
 
 # Largest |value|, in prior standard deviations, that any input (OSC, MIDI, mappings) may set a
 # latent dimension to; beyond it decoders produce garbage, so inputs refuse or clamp.

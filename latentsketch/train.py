@@ -36,7 +36,7 @@ from latentsketch.measure import N_KEYFRAMES, SHEET_ROWS
 from latentsketch.model import checkpoint
 from latentsketch.model.loss import kl_weight, psnr, vae_loss
 from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
-from latentsketch.output.sheets import labelled_sheet, loss_curve, save_png
+from latentsketch.sheets import labelled_sheet, loss_curve, save_png
 from latentsketch.stopping import StopSignals
 
 __all__ = ["N_KEYFRAMES", "SHEET_ROWS", "TrainConfig", "TrainEvent", "Trainer", "train"]

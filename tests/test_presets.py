@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from latentsketch.commands import SetParam
-from latentsketch.control.mapping import Mapping
+from latentsketch.mapping import Mapping
 from latentsketch.params import PARAMS
 from latentsketch.preset import (
     Display,

@@ -49,13 +49,13 @@ from latentsketch.commands import (
     SetVector,
     Snapshot,
     StoreSlot,
+    preset_name,
 )
 from latentsketch.control.droplog import DropLog
 from latentsketch.control.mapper import Mapper
 from latentsketch.control.osc import OscInput
 from latentsketch.engine import SLOTS
 from latentsketch.params import PARAMS, Z_LIMIT, Param
-from latentsketch.preset import PresetError, check_name
 
 PREFIX = "/latentsketch"
 
@@ -221,8 +221,8 @@ class OscTranslator:
         if not isinstance(name, str):
             raise _Reject("type", f"{name!r} is not a preset name (a string)")
         try:
-            return [LoadPreset(check_name(name))]
-        except PresetError as e:
+            return [LoadPreset(preset_name(name))]
+        except ValueError as e:
             raise _Reject("range", str(e)) from None
 
 

@@ -29,7 +29,7 @@ from latentsketch.commands import (
     SetPause,
 )
 from latentsketch.control.droplog import DropLog
-from latentsketch.control.mapping import Mapping, MappingError, Target, parse_target, shape, unshape
+from latentsketch.mapping import Mapping, MappingError, Target, parse_target, shape, unshape
 from latentsketch.params import Z_LIMIT
 from latentsketch.timestep import clamp_dt
 
