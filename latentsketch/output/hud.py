@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pygame
 
-from latentsketch.params import PARAM_BY_NAME
+from latentsketch.params import PARAM_BY_NAME, Z_RANGE
 
 TEXT = (235, 235, 235)
 DIM_TEXT = (160, 160, 160)
@@ -37,7 +37,7 @@ LIGHT_SECONDS = 0.25         # an input light stays on this long after a message
 MESSAGE_FADE = 1.0           # messages and the hint fade out over their last second
 VALUE_SECONDS = 1.5          # a parameter changed from a key is shown this long...
 VALUE_FADE = 0.5             # ...fading out over the end
-BAR_RANGE = 3.0              # a full bar is 3 standard deviations
+BAR_RANGE = Z_RANGE          # a full bar is 3 standard deviations, as a knob's range
 
 
 @dataclass(frozen=True)
@@ -338,4 +338,4 @@ class Hud:
 def _describe(name: str, value: float) -> str:
     """``look.posterize`` at 3 -> ``posterize 3``; the value as its declaration formats it."""
     p = PARAM_BY_NAME[name]
-    return f"{p.key.replace('_', ' ')} {p.format(p.clamp(value))}"
+    return f"{p.title} {p.format(p.clamp(value))}"
