@@ -138,13 +138,21 @@ def _int(key: str, v: Any, lo: int, hi: int) -> int:
 _TOML_KEYS = {"in_range": "in", "out_range": "out"}
 
 
+def _declared_range(t: Target) -> tuple[float, float]:
+    """A continuous target's default output range: its parameter's declared range, or
+    -Z_RANGE..Z_RANGE std for a latent dimension."""
+    return (t.param.lo, t.param.hi) if t.param is not None else (-Z_RANGE, Z_RANGE)
+
+
 @dataclass(frozen=True)
 class Mapping:
     """One binding from a control to a target. Exactly one of ``osc``, ``cc``, ``note`` is set.
 
     ``in_range``/``out_range`` of None mean the source's natural range (0..1 for OSC, 0..127 for
-    MIDI, 0..16383 for 14-bit CC) and the target's range (the parameter's, or -3..3 std for a
-    latent dimension); TOML spells them ``in`` and ``out``.
+    MIDI, 0..16383 for 14-bit CC) and the target's declared range (the parameter's, or -3..3 std
+    for a latent dimension: ``params.Z_RANGE``); an ``out_range`` equal to the declared one is
+    stored as None, so a file that spells the default out loads equal to one that leaves it
+    out. TOML spells them ``in`` and ``out``.
     """
 
     target: str
@@ -216,6 +224,8 @@ class Mapping:
             if not all(lo <= v <= hi for v in self.out_range):
                 raise MappingError(f"out = {list(self.out_range)} is outside {self.target}'s range "
                                    f"{lo:g}..{hi:g}")
+            if self.out_range == _declared_range(t):
+                object.__setattr__(self, "out_range", None)  # the default, spelled out
 
     @property
     def parsed_target(self) -> Target:
@@ -229,10 +239,8 @@ class Mapping:
         return (0.0, 16383.0) if self.cc14 else (0.0, 127.0)
 
     def output_range(self) -> tuple[float, float]:
-        if self.out_range is not None:
-            return self.out_range
-        p = self.parsed_target.param
-        return (p.lo, p.hi) if p is not None else (-Z_RANGE, Z_RANGE)
+        return self.out_range if self.out_range is not None else _declared_range(
+            self.parsed_target)
 
     def effective_curve(self) -> str:
         if self.curve is not None:

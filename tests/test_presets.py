@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,23 @@ def test_shipped_presets_say_what_they_claim():
     td = load("touchdesigner")
     assert [m.osc for m in td.mappings] == [f"/chan{i}" for i in range(1, 9)]
     assert all(m.input_range() == (0.0, 1.0) for m in td.mappings)
+
+
+def test_shipped_presets_load_as_when_they_spelled_out_the_knob_range():
+    """The shipped presets once wrote ``out = [-3.0, 3.0]`` on every latent-dimension mapping;
+    that is the declared default now, so they leave it out and must load to the same state."""
+    for name in SHIPPED:
+        f = find(name)
+        text = f.read_text(encoding="utf-8")
+        assert "out = [-3.0, 3.0]" not in text
+        spelled = re.sub(r'(?m)^(target = "z/\d+")$', r"\1\nout = [-3.0, 3.0]", text)
+        assert spelled.count("out = [-3.0, 3.0]") == {"nanokontrol2": 8,
+                                                      "touchdesigner": 4}.get(name, 0)
+        before = Preset.from_toml(spelled, source=str(f))
+        assert load(name) == before
+        for m in before.mappings:
+            if m.parsed_target.kind == "dim":
+                assert m.output_range() == (-3.0, 3.0)
 
 
 def test_full_preset_round_trip_through_a_file(tmp_path):
