@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,13 +27,13 @@ from latentsketch import preset as presets
 from latentsketch.control.addresses import OscTranslator
 from latentsketch.control.keyboard import Keyboard, KeyContext
 from latentsketch.control.mapper import Mapper
-from latentsketch.control.mapping import MappingError
 from latentsketch.control.midi import MidiInputs
 from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
 from latentsketch.control.mouse import Mouse
 from latentsketch.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscReceiver, OscUnavailable
 from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
 from latentsketch.errors import UserError
+from latentsketch.mapping import MappingError
 from latentsketch.model import checkpoint
 from latentsketch.model.engine_upgrade import EngineUpgrade
 from latentsketch.model.engines import ENGINES
@@ -410,8 +410,9 @@ class App:
             else:
                 engine_cmds.append(c)
                 self._select(c)
+        before = self.state.params
         self.state = engine.step(self.state, engine_cmds, dt, self.space)
-        self._show_changed(local)
+        self._show_changed(local, before)
         if self.state.last_errors and now >= self._err_next:
             self._err_next = now + 1.0
             self.say(self.state.last_errors[0], error=True)
@@ -437,16 +438,20 @@ class App:
                      self.decode_ms)
         self.frames += 1
 
-    def _show_changed(self, cmds: Sequence[C.Command]) -> None:
-        """Show the parameters that keys (and the mouse wheel) just set, with their values."""
-        names: list[str] = []
-        for c in cmds:
+    def _show_changed(self, local: Sequence[C.Command], before: Mapping[str, float]) -> None:
+        """Show every parameter this frame changed, whatever input changed it (keys, wheel,
+        MIDI, OSC, mappings), with its new value; a key or the wheel also shows the value it
+        could not change (at the end of the range), so a press never goes unanswered. A
+        sender repeating the current value (TouchDesigner cooks every frame) shows nothing."""
+        params = self.state.params
+        names = [n for n, v in params.items() if before.get(n) != v]
+        for c in local:
             name = "walk.mode" if isinstance(c, C.CycleMode) else (
                 c.name if isinstance(c, C.SetParam | C.NudgeParam) else None)
-            if name in self.state.params and name not in names:
+            if name in params and name not in names:
                 names.append(name)
         if names:
-            self.hud.show_params([(n, self.state.params[n]) for n in names])
+            self.hud.show_params([(n, params[n]) for n in names])
 
     def _select(self, c: C.Command) -> None:
         if isinstance(c, C.SetParam | C.NudgeParam) and not c.name.startswith("mouse."):

@@ -85,6 +85,7 @@ def _colour(text: str) -> tuple[int, int, int]:
 
 def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from latentsketch.control.osc import DEFAULT_PORT
+    from latentsketch.params import FIT_MODES
 
     p = sub.add_parser("play", help="open the live window (the default command)")
     p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
@@ -96,7 +97,7 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--display", type=int, default=0, help="monitor index (projectors)")
     p.add_argument("--borderless", action="store_true", help="window without a frame")
-    p.add_argument("--fit", choices=("fit", "fill", "stretch"), default=None)
+    p.add_argument("--fit", choices=FIT_MODES, default=None)
     p.add_argument("--out-dir", default="latentsketch-out",
                    help="recordings, snapshots, logs (default ./latentsketch-out)")
     p.add_argument("--record-size", type=_size, default=None,
@@ -180,7 +181,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
     from latentsketch.latent.interp import EASINGS
-    from latentsketch.params import WALK_MODES
+    from latentsketch.params import FIT_MODES, UPSCALE_FILTERS, WALK_MODES
 
     p = sub.add_parser("render", help="export keyframes, a walk or a logged performance as video")
     p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
@@ -223,10 +224,10 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                         "logged frame times)")
     p.add_argument("--size", type=_size, default=None,
                    help="WxH of any aspect (default 1024x1024; --replay: the recording's)")
-    p.add_argument("--fit", default=None, choices=("fit", "fill", "stretch"),
+    p.add_argument("--fit", default=None, choices=FIT_MODES,
                    help="fit letterboxes, fill crops (default fit; --replay: the recording's)")
     p.add_argument("--filter", default="auto",
-                   choices=("auto", "bicubic", "bilinear", "lanczos", "live"),
+                   choices=("auto", *UPSCALE_FILTERS),
                    help="upscale filter (auto: live, the window's own, for --replay; else bicubic)")
     p.add_argument("--backend", default=None,
                    help="decoder: auto (the engine the live window measured fastest here), fp32 "

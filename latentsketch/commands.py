@@ -11,6 +11,7 @@ log stores); ``AppCommand`` acts on the program around the engine (recording, wi
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -174,10 +175,28 @@ class Snapshot(AppCommand):
 
 @dataclass(frozen=True)
 class LoadPreset(AppCommand):
-    """A preset by name, looked up only in the preset folders."""
+    """A preset by name, looked up only in the preset folders (``preset_name`` says which
+    names are allowed)."""
 
     kind: ClassVar[str] = "load_preset"
     name: str
+
+
+PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,63}")
+"""A preset's file name without ``.toml``: no ``/``, ``\\`` or ``..``, so it stays in its folder."""
+
+
+def preset_name(name: str) -> str:
+    """A preset name as sent over OSC or typed on the command line, without ``.toml``.
+
+    Here rather than in ``preset`` so the OSC layer can refuse a bad name where it arrives
+    (counted, with its sender) without importing the preset package; ValueError, one line.
+    """
+    stem = name[:-5] if name.endswith(".toml") else name
+    if ".." in stem or not PRESET_NAME.fullmatch(stem):
+        raise ValueError(f"preset name {name[:80]!r} is not a plain name (letters, digits, "
+                         "'_', '-', '.', spaces; no '/' or '..')")
+    return stem
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,13 @@ from latentsketch import commands as C
 from latentsketch.latent import walks
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan
-from latentsketch.params import PARAM_BY_NAME, WALK_MODES, Param, defaults, param
+from latentsketch.params import PARAM_BY_NAME, WALK_MODES, Z_LIMIT, Param, defaults, param
 from latentsketch.timestep import MAX_DT as MAX_DT  # re-exported: callers read engine.MAX_DT
 from latentsketch.timestep import clamp_dt
 
 TICK_HZ = 240
 TICK = 1.0 / TICK_HZ
-PIN_LIMIT = 6.0      # |value| of pins, offsets and nudges, in std
+PIN_LIMIT = Z_LIMIT  # |value| of pins, offsets and nudges, in std
 CENTRE_LIMIT = 12.0  # |centre| per dimension, in std
 U_LIMIT = 8.0        # |u| per dimension of what is decoded
 NORM_LIMIT = 5.0     # |u| <= NORM_LIMIT * sqrt(dim) for what is decoded

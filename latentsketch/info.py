@@ -12,7 +12,7 @@ from latentsketch.model import checkpoint
 from latentsketch.model.inference import Decoder
 from latentsketch.model.vae import count_params, decoder_flops
 from latentsketch.output.paths import output_error, write_atomically
-from latentsketch.output.sheets import labelled_sheet
+from latentsketch.sheets import labelled_sheet
 
 SWEEP = np.linspace(-2.5, 2.5, 9)
 WALK_FRAMES = 16      # the walk sheet: frames of the default preset's walk ...

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from latentsketch.latent.interp import slerp
 from latentsketch.model.loss import edge_p99, psnr
 from latentsketch.model.vae import VAE
-from latentsketch.output.sheets import to_uint8
+from latentsketch.sheets import to_uint8
 
 ACTIVE_KL = 0.01  # nats: a dimension carrying less than this is inactive
 N_KEYFRAMES = 48  # varied encoded images: the default tour, for hours without repeats

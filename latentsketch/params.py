@@ -1,8 +1,10 @@
 """Every performable parameter, declared once.
 
-One declaration drives key bindings, OSC addresses, MIDI mappings, preset fields, the HUD and
-validation, so adding a parameter is one line in ``PARAMS``. Values live in the engine state
-(``State.params``), never here.
+One declaration drives key bindings, OSC addresses (and OSC feedback), MIDI mappings, preset
+fields, the HUD, help and validation, so adding a parameter is one line in ``PARAMS``: its range
+and unit, how far a key moves it (``step`` or ``stops``), how many decimals it shows, and the key
+that moves it. Values live in the engine state (``State.params``), never here. The actions
+(triggers and switches) are declared the same way in ``actions.py``.
 """
 
 from __future__ import annotations
@@ -18,20 +20,62 @@ from latentsketch.latent.walks import WALKS
 Kind = Literal["float", "int", "bool", "enum"]
 
 WALK_MODES: tuple[str, ...] = tuple(WALKS)   # the registry's order is the enum's
+FIT_MODES: tuple[str, ...] = ("fit", "fill", "stretch")
+"""How the picture meets a window of another shape (``output/geometry.py`` draws each); a
+preset's ``[display] fit``, ``--fit`` and the Z key choose among them."""
+UPSCALE_FILTERS: tuple[str, ...] = ("bicubic", "bilinear", "lanczos", "live")
+"""How ``render`` scales the model's picture to the output size (``live``: as the window does)."""
 
+OSC_PREFIX = "/latentsketch"
+"""Every address of the instrument starts with it; addresses outside it belong to mappings."""
 
-# Largest |value|, in prior standard deviations, that any input (OSC, MIDI, mappings) may set a
-# latent dimension to; beyond it decoders produce garbage, so inputs refuse or clamp.
 Z_LIMIT: float = 6.0
+"""Largest |value|, in prior standard deviations, that any input (OSC, MIDI, mappings, pins)
+may set a latent dimension to; beyond it decoders produce garbage, so inputs refuse or clamp."""
+Z_RANGE: float = 3.0
+"""What a knob, the mouse pad and the HUD's bars span on a latent dimension: -3..3 std, where
+nearly all of the data lies (``Z_LIMIT`` leaves room beyond it for offsets and nudges)."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Keys bound to a parameter or an action, named so that this module needs no pygame.
+
+    Each of ``codes`` is a pygame constant's name: ``K_t`` (a key code, which follows the
+    layout), ``KSCAN_0`` (a physical position, so digits stay on the top row on AZERTY), or
+    else the character a key types (``?``, wherever the layout puts it). ``{n}`` in a name
+    stands for a slot number. On a parameter ``codes`` raise it and ``down`` lowers it; without
+    ``down`` Shift+``codes`` lowers it. ``mods``: "" (none), "shift", "ctrl", "alt", or None
+    (any: ``+`` is Shift+= on a US layout). ``label`` is what help shows ("" = built from the
+    first code, e.g. ``T / Shift+T``).
+    """
+
+    codes: tuple[str, ...]
+    label: str = ""
+    down: tuple[str, ...] = ()
+    mods: Literal["", "shift", "ctrl", "alt"] | None = ""
+
+    def text(self, *, stepped: bool = False) -> str:
+        """The label help shows; ``stepped``: a parameter's key, lowered with Shift."""
+        if self.label:
+            return self.label
+        name = self.codes[0].split("_", 1)[-1]
+        name = name.upper() if len(name) == 1 else name.title()
+        if stepped and not self.down:
+            return f"{name} / Shift+{name}"
+        return f"{self.mods.title()}+{name}" if self.mods else name
 
 
 @dataclass(frozen=True)
 class Param:
-    """A performable parameter: name, range, default and unit.
+    """A performable parameter: name, range, default, unit, and how people step and read it.
 
     ``name`` is dotted (``walk.speed``); its OSC address is ``/latentsketch/walk/speed`` and its
     preset field is ``[walk] speed``. Enum values are stored as their index (a float in the
-    state) and accept either the index or the choice's name on input.
+    state) and accept either the index or the choice's name on input. ``step`` is what one key
+    press adds (``stops``, when given, are the values a key steps through instead: posterize
+    levels are not evenly useful); ``decimals`` is the precision the HUD shows and OSC feedback
+    sends; ``keys`` the key that raises it; ``label`` what help calls it.
     """
 
     name: str
@@ -43,10 +87,20 @@ class Param:
     choices: tuple[str, ...] = ()
     help: str = ""
     curve: Literal["linear", "exp"] = "linear"
+    step: float = 1.0
+    stops: tuple[float, ...] = ()
+    decimals: int = 2
+    keys: Keys | None = None
+    label: str = ""
 
     @property
     def osc_address(self) -> str:
-        return "/latentsketch/" + self.name.replace(".", "/")
+        return f"{OSC_PREFIX}/{self.name.replace('.', '/')}"
+
+    @property
+    def title(self) -> str:
+        """Its short name as the HUD shows it: ``look.posterize`` -> ``posterize``."""
+        return self.key.replace("_", " ")
 
     @property
     def section(self) -> str:
@@ -98,6 +152,20 @@ class Param:
             return math.log(max(v, self.lo) / self.lo) / math.log(self.hi / self.lo)
         return (v - self.lo) / (self.hi - self.lo)
 
+    def stepped(self, v: float, direction: int) -> float:
+        """The value one key press up (``direction`` 1) or down (-1) from ``v`` reaches."""
+        if self.stops:
+            if direction > 0:
+                return self.clamp(next((s for s in self.stops if s > v), self.stops[-1]))
+            return self.clamp(next((s for s in reversed(self.stops) if s < v), self.stops[0]))
+        return self.clamp(v + direction * self.step)
+
+    def rounded(self, v: float) -> float | int:
+        """The value at the precision people see (HUD) and receivers get (OSC feedback)."""
+        if self.kind != "float":
+            return int(round(v))
+        return round(float(v), self.decimals)
+
     def format(self, v: float) -> str:
         if self.kind == "enum":
             return self.choices[int(v)]
@@ -105,24 +173,36 @@ class Param:
             return "on" if v else "off"
         if self.kind == "int":
             return f"{int(v)}{self.unit}"
-        return f"{v:.2f}{self.unit}"
+        return f"{v:.{self.decimals}f}{self.unit}"
 
 
 PARAMS: tuple[Param, ...] = (
     Param("walk.mode", WALK_MODES.index("tour"), 0, len(WALK_MODES) - 1, kind="enum",
           choices=WALK_MODES, help="; ".join(f"{n}: {w.help}" for n, w in WALKS.items())),
-    Param("walk.speed", 1.0, 0.0, 10.0, "x", help="how fast the walk moves"),
-    Param("walk.temperature", 1.0, 0.0, 3.0, "x", help="spread of the walk around the data"),
-    Param("walk.dwell", 1.5, 0.0, 30.0, " s", help="tour: pause on each keyframe"),
+    Param("walk.speed", 1.0, 0.0, 10.0, "x", help="how fast the walk moves", step=0.25,
+          keys=Keys(("K_EQUALS", "K_PLUS", "K_KP_PLUS", "K_PAGEUP"), "+ / -  (PgUp / PgDn)",
+                    down=("K_MINUS", "K_KP_MINUS", "K_PAGEDOWN"), mods=None),
+          label="walk speed"),
+    Param("walk.temperature", 1.0, 0.0, 3.0, "x", help="spread of the walk around the data",
+          step=0.1, keys=Keys(("K_t",)), label="temperature (spread)"),
+    Param("walk.dwell", 1.5, 0.0, 30.0, " s", help="tour: pause on each keyframe", step=0.5),
     Param("walk.easing", tuple(EASINGS).index("cosine"), 0, len(EASINGS) - 1, kind="enum",
           choices=tuple(EASINGS), help="tour: how a move between keyframes starts and ends"),
-    Param("walk.glide", 0.6, 0.0, 10.0, " s", help="time constant of every transition"),
-    Param("look.contrast", 1.0, 0.0, 3.0, "x", help="contrast around mid-grey"),
-    Param("look.saturation", 1.0, 0.0, 3.0, "x", help="colour saturation"),
-    Param("look.posterize", 0, 0, 16, kind="int", help="colour levels per channel (0 = off)"),
-    Param("look.softness", 0.3, 0.0, 1.0, help="softness of posterize steps"),
-    Param("look.trails", 0.0, 0.0, 0.95, help="feedback: how much of the last frame stays"),
-    Param("look.brightness", 1.0, 0.0, 1.0, help="master brightness"),
+    Param("walk.glide", 0.6, 0.0, 10.0, " s", help="time constant of every transition",
+          step=0.1),
+    Param("look.contrast", 1.0, 0.0, 3.0, "x", help="contrast around mid-grey", step=0.1,
+          keys=Keys(("K_c",))),
+    Param("look.saturation", 1.0, 0.0, 3.0, "x", help="colour saturation", step=0.1,
+          keys=Keys(("K_v",)), label="saturation (vividness)"),
+    Param("look.posterize", 0, 0, 16, kind="int", help="colour levels per channel (0 = off)",
+          stops=(0, 2, 3, 4, 5, 6, 8, 12, 16), keys=Keys(("K_p",)),
+          label="posterize levels (0 = off)"),
+    Param("look.softness", 0.3, 0.0, 1.0, help="softness of posterize steps", step=0.1,
+          keys=Keys(("K_o",)), label="posterize softness"),
+    Param("look.trails", 0.0, 0.0, 0.95, help="feedback: how much of the last frame stays",
+          step=0.05, keys=Keys(("K_e",)), label="trails (echo)"),
+    Param("look.brightness", 1.0, 0.0, 1.0, help="master brightness", step=0.05,
+          keys=Keys(("K_l",)), label="master brightness (light)"),
     Param("look.blackout", 0, 0, 1, kind="bool", help="fade to black"),
     Param("mouse.dim_x", 0, 0, 127, kind="int", help="dimension under the mouse's x axis"),
     Param("mouse.dim_y", 1, 0, 127, kind="int", help="dimension under the mouse's y axis"),

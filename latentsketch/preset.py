@@ -31,18 +31,15 @@ from typing import Any
 
 import tomlkit
 
-from latentsketch.commands import SetParam
-from latentsketch.control.mapping import Mapping, MappingError
+from latentsketch.commands import PRESET_NAME, SetParam, preset_name
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError, os_error_line
-from latentsketch.output.geometry import FIT_MODES
-from latentsketch.params import PARAM_BY_NAME, PARAMS
+from latentsketch.mapping import Mapping, MappingError
+from latentsketch.params import FIT_MODES, PARAM_BY_NAME, PARAMS
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
 
-FITS = FIT_MODES
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,63}")
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
         "midi", *_SECTIONS)
@@ -54,11 +51,10 @@ class PresetError(UserError, ValueError):
 
 def check_name(name: str) -> str:
     """A preset name as given over OSC or on the command line, without ``.toml``; or PresetError."""
-    stem = name[:-5] if name.endswith(".toml") else name
-    if ".." in stem or not _NAME.fullmatch(stem):
-        raise PresetError(f"preset name {name[:80]!r} is not a plain name (letters, digits, "
-                          "'_', '-', '.', spaces; no '/' or '..')")
-    return stem
+    try:
+        return preset_name(name)
+    except ValueError as e:
+        raise PresetError(str(e)) from None
 
 
 def bundled_dir() -> Traversable:
@@ -97,7 +93,7 @@ def available(folders: tuple[Path, ...] | None = None) -> list[str]:
         try:
             if folder.is_dir():
                 names.update(f.name[:-5] for f in folder.iterdir()
-                             if f.name.endswith(".toml") and _NAME.fullmatch(f.name[:-5]))
+                             if f.name.endswith(".toml") and PRESET_NAME.fullmatch(f.name[:-5]))
         except OSError:  # an unreadable user folder hides its presets, nothing more
             continue
     return sorted(names)
@@ -405,8 +401,8 @@ def _display(t: dict[str, Any]) -> Display:
     out: dict[str, Any] = {}
     for k, v in t.items():
         if k == "fit":
-            if v not in FITS:
-                raise _KeyError(f"display.fit = {v!r} is not one of {', '.join(FITS)}")
+            if v not in FIT_MODES:
+                raise _KeyError(f"display.fit = {v!r} is not one of {', '.join(FIT_MODES)}")
         elif k in ("fullscreen", "borderless", "hud"):
             if not isinstance(v, bool):
                 raise _KeyError(f"display.{k} = {v!r} is not true or false")

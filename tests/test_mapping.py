@@ -20,7 +20,7 @@ from latentsketch.commands import (
     StoreSlot,
 )
 from latentsketch.control.mapper import Mapper
-from latentsketch.control.mapping import Mapping, MappingError, parse_target, shape, unshape
+from latentsketch.mapping import Mapping, MappingError, parse_target, shape, unshape
 
 DIM = 8
 

@@ -27,13 +27,13 @@ from latentsketch.commands import (
 )
 from latentsketch.control.addresses import OscTranslator
 from latentsketch.control.mapper import Mapper
-from latentsketch.control.mapping import Mapping
 from latentsketch.control.osc import (
     OscInput,
     OscReceiver,
     OscUnavailable,
     parse_datagram,
 )
+from latentsketch.mapping import Mapping
 from latentsketch.params import PARAMS
 
 DIM = 16

@@ -16,8 +16,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from latentsketch.commands import Command, SetParam
 from latentsketch.control.addresses import OscTranslator
 from latentsketch.control.mapper import Mapper
-from latentsketch.control.mapping import Mapping
 from latentsketch.control.osc import OscReceiver, parse_datagram
+from latentsketch.mapping import Mapping
 
 DIM = 16
 N = 10_000

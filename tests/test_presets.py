@@ -3,6 +3,7 @@ trips are exact, bad files give one line naming file+key."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from latentsketch import engine
 from latentsketch.commands import RecallSlot, Record, SetParam, StoreSlot
 from latentsketch.control.mapper import Mapper
-from latentsketch.control.mapping import Mapping
 from latentsketch.control.osc import parse_datagram
 from latentsketch.latent.space import LatentSpace
+from latentsketch.mapping import Mapping
 from latentsketch.output.look import Look
 from latentsketch.params import PARAMS, param
 from latentsketch.preset import (
@@ -180,6 +181,23 @@ def test_touchdesigner_routes_chan1_to_chan8_over_their_whole_range(tiny_model: 
         top["walk.speed"] = 10.0 if v else 0.05    # the preset's own range, on an exp curve
         for name, want in top.items():
             assert state.params[name] == pytest.approx(want, abs=1e-3), name
+
+
+def test_shipped_presets_load_as_when_they_spelled_out_the_knob_range():
+    """The shipped presets once wrote ``out = [-3.0, 3.0]`` on every latent-dimension mapping;
+    that is the declared default now, so they leave it out and must load to the same state."""
+    for name in SHIPPED:
+        f = find(name)
+        text = f.read_text(encoding="utf-8")
+        assert "out = [-3.0, 3.0]" not in text
+        spelled = re.sub(r'(?m)^(target = "z/\d+")$', r"\1\nout = [-3.0, 3.0]", text)
+        assert spelled.count("out = [-3.0, 3.0]") == {"nanokontrol2": 8,
+                                                      "touchdesigner": 4}.get(name, 0)
+        before = Preset.from_toml(spelled, source=str(f))
+        assert load(name) == before
+        for m in before.mappings:
+            if m.parsed_target.kind == "dim":
+                assert m.output_range() == (-3.0, 3.0)
 
 
 def test_full_preset_round_trip_through_a_file(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from latentsketch.control.addresses import markdown_table
 from latentsketch.control.keyboard import Keyboard
 from latentsketch.control.mouse import HELP_ROWS
 
@@ -16,6 +17,12 @@ def test_key_table_matches_the_binding_table() -> None:
     table = re.search(r"<!-- keys:.*?-->\n(.*?)<!-- /keys -->", README, re.S)
     assert table, "README lost its generated key table"
     assert table.group(1).strip() == Keyboard().help_markdown(HELP_ROWS).strip()
+
+
+def test_osc_table_matches_the_declarations() -> None:
+    table = re.search(r"<!-- osc:.*?-->\n(.*?)<!-- /osc -->", README, re.S)
+    assert table, "README lost its generated OSC table"
+    assert table.group(1).strip() == markdown_table().strip()
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

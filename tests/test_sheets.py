@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from latentsketch.output.sheets import label_font, labelled_sheet, text_layout
+from latentsketch.sheets import label_font, labelled_sheet, text_layout
 
 TITLE = "latent atlas 0123abcd4567: each row sweeps one dimension from -2.5 to +2.5 std"
 

@@ -18,7 +18,7 @@ from latentsketch import engine
 from latentsketch.app import App
 from latentsketch.control.keyboard import ARROW_RATE, Keyboard, KeyContext
 from latentsketch.control.mapper import Mapper
-from latentsketch.control.mapping import Mapping
+from latentsketch.mapping import Mapping
 from latentsketch.output.look import Look
 from latentsketch.output.recorder import Recorder, RecorderState
 from latentsketch.output.video import H264Writer

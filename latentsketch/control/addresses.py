@@ -1,23 +1,16 @@
 """The OSC address space: received messages -> validated commands.
 
-These names are a public interface (TouchDesigner networks and controller layouts depend on them):
+These names are a public interface (TouchDesigner networks and controller layouts depend on them),
+and all of them come from declarations: every parameter in ``params.PARAMS`` has
+``/latentsketch/<section>/<name>`` and every action in ``actions.ACTIONS`` has
+``/latentsketch/<name>``. Only the latent vector and preset loading are written here:
 
     /latentsketch/z/<i> f            pin dimension i (KL rank) at f prior standard deviations
     /latentsketch/z/<i>/release      unpin dimension i                       (trigger)
-    /latentsketch/z/release          unpin every dimension                   (trigger)
     /latentsketch/z f f f ...        pin the leading dimensions at once
-    /latentsketch/walk/mode s|i      drift, noise, orbit, tour = 0..3
-    /latentsketch/<section>/<name> f every parameter declared in params.PARAMS, e.g.
-                                     /latentsketch/walk/speed, /latentsketch/look/contrast
-    /latentsketch/walk/next          jump to a new target                    (trigger)
-    /latentsketch/walk/reset         glide back to the origin                (trigger)
-    /latentsketch/pause i            1 pauses the walk, 0 resumes
-    /latentsketch/blackout i         1 fades to black, 0 back
-    /latentsketch/record i           1 starts recording, 0 stops
-    /latentsketch/slot/recall i      glide to slot i (1..9)
-    /latentsketch/slot/store i       store the current point in slot i
-    /latentsketch/snapshot           write a PNG                             (trigger)
     /latentsketch/preset s           load a preset by name from the preset folders
+
+``markdown_table()`` writes the whole space for README (tests keep the two equal).
 
 Numbers may arrive as i, h, f, d or T/F (TouchDesigner sends floats for everything). A message
 missing its argument is ignored, never taken as a toggle. A trigger fires on a message without
@@ -35,29 +28,22 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from latentsketch.actions import ACTIONS, Action
 from latentsketch.commands import (
     Command,
     LoadPreset,
-    NewTarget,
-    RecallSlot,
-    Record,
     ReleaseDim,
-    Reset,
     SetDim,
     SetParam,
-    SetPause,
     SetVector,
-    Snapshot,
-    StoreSlot,
+    preset_name,
 )
 from latentsketch.control.droplog import DropLog
 from latentsketch.control.mapper import Mapper
 from latentsketch.control.osc import OscInput
 from latentsketch.engine import SLOTS
+from latentsketch.params import OSC_PREFIX as PREFIX
 from latentsketch.params import PARAMS, Z_LIMIT, Param
-from latentsketch.preset import PresetError, check_name
-
-PREFIX = "/latentsketch"
 
 log = logging.getLogger("latentsketch.osc")
 
@@ -112,19 +98,8 @@ class OscTranslator:
         self.dropped = DropLog(logger, "OSC")
         self._edges: dict[str, float] = {}
         self._table: dict[str, Handler] = {p.osc_address: self._param_handler(p) for p in PARAMS}
-        self._table.update({
-            f"{PREFIX}/z": self._vector,
-            f"{PREFIX}/z/release": self._trigger(ReleaseDim),
-            f"{PREFIX}/walk/next": self._trigger(NewTarget),
-            f"{PREFIX}/walk/reset": self._trigger(Reset),
-            f"{PREFIX}/snapshot": self._trigger(Snapshot),
-            f"{PREFIX}/pause": self._gate(lambda on: SetPause(on)),
-            f"{PREFIX}/record": self._gate(lambda on: Record(on)),
-            f"{PREFIX}/blackout": self._gate(lambda on: SetParam("look.blackout", float(on))),
-            f"{PREFIX}/slot/recall": lambda a, x: [RecallSlot(_slot(x))],
-            f"{PREFIX}/slot/store": lambda a, x: [StoreSlot(_slot(x))],
-            f"{PREFIX}/preset": self._preset,
-        })
+        self._table.update({a.osc_address: self._action_handler(a) for a in ACTIONS})
+        self._table.update({f"{PREFIX}/z": self._vector, f"{PREFIX}/preset": self._preset})
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -170,15 +145,17 @@ class OscTranslator:
                 raise _Reject("range", str(e)) from None
         return handle
 
-    def _trigger(self, make: Callable[[], Command]) -> Handler:
-        def handle(address: str, args: tuple[Any, ...]) -> list[Command]:
-            return [make()] if self._edge(address, args) else []
-        return handle
+    def _action_handler(self, a: Action) -> Handler:
+        """Triggers fire on an edge, switches gate on their value, slot actions take a slot."""
+        def trigger(address: str, args: tuple[Any, ...]) -> list[Command]:
+            return [a.command()] if self._edge(address, args) else []
 
-    def _gate(self, make: Callable[[bool], Command]) -> Handler:
-        def handle(address: str, args: tuple[Any, ...]) -> list[Command]:
-            return [make(_as_float(_one(args)) > 0.5)]
-        return handle
+        def gate(address: str, args: tuple[Any, ...]) -> list[Command]:
+            return [a.command(_as_float(_one(args)) > 0.5)]
+
+        def slot(address: str, args: tuple[Any, ...]) -> list[Command]:
+            return [a.command(_slot(args))]
+        return {"trigger": trigger, "switch": gate, "slot": slot}[a.kind]
 
     def _edge(self, key: str, args: tuple[Any, ...]) -> bool:
         if not args:
@@ -221,9 +198,40 @@ class OscTranslator:
         if not isinstance(name, str):
             raise _Reject("type", f"{name!r} is not a preset name (a string)")
         try:
-            return [LoadPreset(check_name(name))]
-        except PresetError as e:
+            return [LoadPreset(preset_name(name))]
+        except ValueError as e:
             raise _Reject("range", str(e)) from None
+
+
+def markdown_table() -> str:
+    """The address space as README's Markdown table, generated from the declarations: each
+    row's address, arguments, effect, and the mapping target (MIDI, OSC mappings, learn)."""
+    rows = [
+        (f"{PREFIX}/z/<i>", "f", f"pin dimension *i* (KL rank) at f standard deviations "
+                                 f"(-{Z_LIMIT:g}..{Z_LIMIT:g})", "z/<i>"),
+        (f"{PREFIX}/z/<i>/release", "", "unpin dimension *i*", "z/<i>/release"),
+        (f"{PREFIX}/z", "f f f ...", "pin the leading dimensions at once", ""),
+    ]
+    for p in PARAMS:
+        if p.kind == "enum":
+            args = "s or i"
+            what = f"{', '.join(f'`{c}`' for c in p.choices)} (or 0..{len(p.choices) - 1})"
+        elif p.kind == "bool":
+            args, what = "i", f"{p.help}: 1 on, 0 off"
+        else:
+            args, what = ("i" if p.kind == "int" else "f"), f"{p.help}: {p.lo:g}..{p.hi:g}{p.unit}"
+        rows.append((p.osc_address, args, what, p.name))
+    for x in ACTIONS:
+        what = {"trigger": x.help, "switch": f"{x.help}: 1 on, 0 off",
+                "slot": f"{x.help} 1..{SLOTS}"}[x.kind]
+        target = f"{x.name}/<n>" if x.kind == "slot" else x.name
+        rows.append((x.osc_address, x.osc_args, what, target))
+    rows.append((f"{PREFIX}/preset", "s", "load a preset by name (only from the preset "
+                                           "folders; `/` and `..` refused)", ""))
+    lines = ["| address | arguments | effect | mapping target |", "|---|---|---|---|"]
+    for address, args, what, target in rows:
+        lines.append(f"| `{address}` | {args} | {what} | {f'`{target}`' if target else ''} |")
+    return "\n".join(lines)
 
 
 def _show(args: tuple[Any, ...]) -> str:

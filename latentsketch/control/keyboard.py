@@ -6,6 +6,10 @@ Digits are bound by physical position (scancode), so slot keys sit on the top ro
 and other layouts too; scancode bindings win over key codes (AZERTY's 6 key types "-").
 "?" is bound by the character it types, wherever the layout puts it.
 
+Keys of parameters and actions are declared with them (``params.Param.keys``,
+``actions.Action.keys``) and bound here; this module adds only what is the keyboard's own
+(Escape, quit, learn, the arrows, the mouse pad's dimensions).
+
 Held keys: a binding with ``while_held`` (the arrows) nudges once on the press and then
 continuously every frame while the key stays down (``Keyboard.held(dt)``), at a rate in
 standard deviations per second, so the motion is smooth and frame-rate independent. Other
@@ -22,13 +26,15 @@ from typing import Literal
 import pygame
 
 from latentsketch import commands as c
-from latentsketch.params import param
+from latentsketch.actions import ACTIONS, Action
+from latentsketch.engine import SLOTS
+from latentsketch.params import PARAMS, Param, param
 from latentsketch.timestep import clamp_dt
 
 KEY_REPEAT = (400, 45)     # ms before repeating, ms between repeats (pygame.key.set_repeat)
 ARROW_TAP = 0.1            # std per key press
 ARROW_RATE = 1.5           # std per second while held
-POSTERIZE_STEPS = (0, 2, 3, 4, 5, 6, 8, 12, 16)
+REMOTE_ONLY = "OSC / MIDI"  # help's key column for an action that has no key
 
 Mods = Literal["", "shift", "ctrl", "alt"] | None
 Result = c.Command | Sequence[c.Command] | None
@@ -78,17 +84,6 @@ def _escape(ctx: KeyContext) -> c.Command:
     return c.ToggleFullscreen() if ctx.fullscreen else c.Quit()
 
 
-def _posterize(step: int) -> Callable[[KeyContext], c.Command]:
-    def act(ctx: KeyContext) -> c.Command:
-        cur = ctx.value("look.posterize")
-        if step > 0:
-            nxt = next((v for v in POSTERIZE_STEPS if v > cur), POSTERIZE_STEPS[-1])
-        else:
-            nxt = next((v for v in reversed(POSTERIZE_STEPS) if v < cur), 0)
-        return _set("look.posterize", nxt)
-    return act
-
-
 def _mouse_plane(step: int) -> Callable[[KeyContext], list[c.Command]]:
     """Move the mouse's XY pad to the next (or previous) pair of dimensions."""
     def act(ctx: KeyContext) -> list[c.Command]:
@@ -107,60 +102,72 @@ def _arrow(dim: int, sign: float) -> dict[str, object]:
     }
 
 
-def _pair(letter: str, name: str, step: float, what: str) -> list[Binding]:
-    """``letter`` raises a parameter by ``step``, Shift+``letter`` lowers it (with repeat)."""
-    key = getattr(pygame, f"K_{letter}")
-    return [
-        Binding(f"{letter.upper()} / Shift+{letter.upper()}", f"{what} up / down",
-                lambda ctx: c.NudgeParam(name, step), keys=(key,), repeat=True),
-        Binding(f"{letter.upper()} / Shift+{letter.upper()}", f"{what} up / down",
-                lambda ctx: c.NudgeParam(name, -step), keys=(key,), mods="shift", repeat=True),
-    ]
+def _codes(codes: tuple[str, ...], n: int = 0) -> dict[str, object]:
+    """``Keys`` names -> Binding's keys, scancodes and chars (``{n}``: a slot number)."""
+    out: dict[str, list] = {"keys": [], "scancodes": [], "chars": []}
+    for name in (code.format(n=n) for code in codes):
+        if name.startswith("KSCAN_"):
+            out["scancodes"].append(getattr(pygame, name))
+        elif name.startswith("K_"):
+            out["keys"].append(getattr(pygame, name))
+        else:
+            out["chars"].append(name)
+    return {"keys": tuple(out["keys"]), "scancodes": tuple(out["scancodes"]),
+            "chars": "".join(out["chars"])}
 
 
-_DIGITS = tuple(getattr(pygame, f"KSCAN_{i}") for i in range(1, 10))
-_KP_DIGITS = tuple(getattr(pygame, f"KSCAN_KP_{i}") for i in range(1, 10))
+def _step(p: Param, direction: int) -> Callable[[KeyContext], c.Command]:
+    """One press: a nudge by ``step`` (the engine clamps), or the next of ``stops``."""
+    if p.stops:
+        return lambda ctx: c.SetParam(p.name, p.stepped(ctx.value(p.name), direction))
+    return lambda ctx: c.NudgeParam(p.name, direction * p.step)
 
 
-def _slots() -> list[Binding]:
-    rows = []
-    for i in range(1, 10):
-        rows.append(Binding("1..9", "recall slot (glides there)",
-                            lambda ctx, i=i: c.RecallSlot(i),
-                            scancodes=(_DIGITS[i - 1], _KP_DIGITS[i - 1])))
-        rows.append(Binding("Shift+1..9", "store the current point in slot",
-                            lambda ctx, i=i: c.StoreSlot(i),
-                            scancodes=(_DIGITS[i - 1],), mods="shift"))
+def param_bindings(params: Iterable[Param] = PARAMS) -> list[Binding]:
+    """Up and down bindings of every parameter that declares keys (they repeat when held)."""
+    rows: list[Binding] = []
+    for p in params:
+        if p.keys is None:
+            continue
+        k = p.keys
+        label, what = k.text(stepped=True), f"{p.label or p.title} up / down"
+        down_mods = k.mods if k.down else "shift"
+        rows.append(Binding(label, what, _step(p, 1), mods=k.mods, repeat=True,
+                            **_codes(k.codes)))
+        rows.append(Binding(label, what, _step(p, -1), mods=down_mods, repeat=True,
+                            **_codes(k.down or k.codes)))
+    return rows
+
+
+def action_bindings(actions: Iterable[Action] = ACTIONS) -> list[Binding]:
+    """A binding for every action that declares keys (a slot action: one per slot)."""
+    rows: list[Binding] = []
+    for a in actions:
+        if a.keys is None:
+            continue
+        k = a.keys
+        if a.kind == "slot":
+            rows += [Binding(k.text(), a.help, lambda ctx, a=a, n=n: a.command(n), mods=k.mods,
+                             **_codes(k.codes, n)) for n in range(1, SLOTS + 1)]
+        else:
+            rows.append(Binding(k.text(), a.help, lambda ctx, a=a: a.command(None, ctx.params),
+                                mods=k.mods, **_codes(k.codes)))
     return rows
 
 
 def default_bindings() -> tuple[Binding, ...]:
-    """The key map. Order is the order help lists it in."""
+    """The key map: the actions' keys, the keyboard's own, then the parameters' keys. Order
+    is the order help lists it in."""
     k = pygame
     return (
-        Binding("Space", "pause / resume the walk", lambda ctx: c.SetPause(None),
-                keys=(k.K_SPACE,), mods=None),
-        Binding("? / F1", "help (this list)", lambda ctx: c.ToggleHelp(),
-                keys=(k.K_F1,), chars="?", mods=None),
-        Binding("H", "HUD on / off", lambda ctx: c.ToggleHud(), keys=(k.K_h,)),
-        Binding("F", "fullscreen on / off", lambda ctx: c.ToggleFullscreen(), keys=(k.K_f,)),
+        *action_bindings(),
+        Binding("Shift+Tab", "previous walk mode", lambda ctx: c.CycleMode(-1),
+                keys=(k.K_TAB,), mods="shift"),
         Binding("Esc", "close help, leave fullscreen, or quit when windowed", _escape,
                 keys=(k.K_ESCAPE,), mods=None),
         Binding("Q", "quit", lambda ctx: c.Quit(), keys=(k.K_q,)),
-        Binding("B", "blackout: fade to black / back",
-                lambda ctx: _set("look.blackout", 0.0 if ctx.value("look.blackout") else 1.0),
-                keys=(k.K_b,), mods=None),
-        Binding("R", "record on / off", lambda ctx: c.Record(None), keys=(k.K_r,)),
-        Binding("S", "snapshot (PNG)", lambda ctx: c.Snapshot(), keys=(k.K_s,)),
-        Binding("Ctrl+S", "save preset", lambda ctx: c.SavePreset(), keys=(k.K_s,),
-                mods="ctrl"),
         Binding("K", "MIDI/OSC learn: the next control moved drives what you last changed",
                 lambda ctx: c.ArmLearn(), keys=(k.K_k,)),
-        *_slots(),
-        Binding("Tab / Shift+Tab", "next / previous walk mode", lambda ctx: c.CycleMode(1),
-                keys=(k.K_TAB,)),
-        Binding("Tab / Shift+Tab", "next / previous walk mode", lambda ctx: c.CycleMode(-1),
-                keys=(k.K_TAB,), mods="shift"),
         Binding("Left / Right", "nudge dimension 0 (hold to keep moving)",
                 keys=(k.K_LEFT,), **_arrow(0, -1.0)),
         Binding("Left / Right", "nudge dimension 0 (hold to keep moving)",
@@ -169,32 +176,11 @@ def default_bindings() -> tuple[Binding, ...]:
                 keys=(k.K_UP,), **_arrow(1, 1.0)),
         Binding("Up / Down", "nudge dimension 1 (hold to keep moving)",
                 keys=(k.K_DOWN,), **_arrow(1, -1.0)),
-        Binding("+ / -  (PgUp / PgDn)", "walk speed up / down",
-                lambda ctx: c.NudgeParam("walk.speed", 0.25),
-                keys=(k.K_EQUALS, k.K_PLUS, k.K_KP_PLUS, k.K_PAGEUP), mods=None, repeat=True),
-        Binding("+ / -  (PgUp / PgDn)", "walk speed up / down",
-                lambda ctx: c.NudgeParam("walk.speed", -0.25),
-                keys=(k.K_MINUS, k.K_KP_MINUS, k.K_PAGEDOWN), mods=None, repeat=True),
-        *_pair("t", "walk.temperature", 0.1, "temperature (spread)"),
-        Binding("N", "jump to a new random target", lambda ctx: c.NewTarget(), keys=(k.K_n,)),
-        Binding("0 / Home", "glide back to the origin", lambda ctx: c.Reset(),
-                keys=(k.K_HOME,), scancodes=(k.KSCAN_0, k.KSCAN_KP_0), mods=None),
-        Binding("X / Delete", "release all pinned dimensions", lambda ctx: c.ReleaseDim(None),
-                keys=(k.K_x, k.K_DELETE)),
         Binding("M / Shift+M", "mouse pad: next / previous pair of dimensions",
                 _mouse_plane(1), keys=(k.K_m,)),
         Binding("M / Shift+M", "mouse pad: next / previous pair of dimensions",
                 _mouse_plane(-1), keys=(k.K_m,), mods="shift"),
-        Binding("Z", "picture: fit / fill / stretch", lambda ctx: c.CycleFit(), keys=(k.K_z,)),
-        Binding("P / Shift+P", "posterize: more / fewer levels (0 = off)", _posterize(1),
-                keys=(k.K_p,), repeat=True),
-        Binding("P / Shift+P", "posterize: more / fewer levels (0 = off)", _posterize(-1),
-                keys=(k.K_p,), mods="shift", repeat=True),
-        *_pair("o", "look.softness", 0.1, "posterize softness"),
-        *_pair("c", "look.contrast", 0.1, "contrast"),
-        *_pair("v", "look.saturation", 0.1, "saturation (vividness)"),
-        *_pair("e", "look.trails", 0.05, "trails (echo)"),
-        *_pair("l", "look.brightness", 0.05, "master brightness (light)"),
+        *param_bindings(),
     )
 
 
@@ -294,13 +280,14 @@ class Keyboard:
         self._down.clear()
 
     def help_rows(self) -> list[tuple[str, str]]:
-        """(keys, description) for the help overlay and README, one row per distinct pair."""
+        """(keys, description) for the help overlay and README, one row per distinct pair;
+        an action without a key is listed too, as reachable over OSC and MIDI."""
         rows: list[tuple[str, str]] = []
         for b in self.bindings:
             row = (b.label, b.description)
             if row not in rows:
                 rows.append(row)
-        return rows
+        return rows + [(REMOTE_ONLY, a.help) for a in ACTIONS if a.keys is None]
 
     def help_markdown(self, extra: Iterable[tuple[str, str]] = ()) -> str:
         """The key map as a Markdown table (README), plus ``extra`` rows such as the mouse."""

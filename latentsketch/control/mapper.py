@@ -20,24 +20,16 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Mapping as AbstractMapping
 from typing import Any
 
-from latentsketch.commands import (
-    Command,
-    OffsetDim,
-    Record,
-    SetDim,
-    SetParam,
-    SetPause,
-)
+from latentsketch.commands import Command, OffsetDim, SetDim, SetParam
 from latentsketch.control.droplog import DropLog
-from latentsketch.control.mapping import Mapping, MappingError, Target, parse_target, shape, unshape
-from latentsketch.params import Z_LIMIT
+from latentsketch.mapping import Mapping, MappingError, Target, parse_target, shape, unshape
+from latentsketch.params import OSC_PREFIX, Z_LIMIT
 from latentsketch.timestep import clamp_dt
 
 log = logging.getLogger("latentsketch.mapping")
 
 PICKUP = 0.02
 """Soft-takeover window and "moved by someone else" tolerance, as a share of the output range."""
-OSC_PREFIX = "/latentsketch/"
 
 
 class _Live:
@@ -169,7 +161,7 @@ class Mapper:
     def accepts_osc(self, address: str) -> bool:
         """Whether ``feed_osc`` wants this address (mapped, or learn armed and address foreign)."""
         return address in self._by_osc or (
-            self._armed is not None and not address.startswith(OSC_PREFIX))
+            self._armed is not None and not address.startswith(OSC_PREFIX + "/"))
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -210,7 +202,7 @@ class Mapper:
         """Apply one OSC message to the mappings on ``address`` (or learn it when armed)."""
         lives = self._by_osc.get(address)
         if lives is None:
-            if self._armed is not None and not address.startswith(OSC_PREFIX) and args:
+            if self._armed is not None and not address.startswith(OSC_PREFIX + "/") and args:
                 first = _number(args[0])
                 if first is None:
                     return []
@@ -301,11 +293,9 @@ class Mapper:
         return [self._switch(t, None)] if on and not was else []
 
     def _switch(self, t: Target, on: bool | None) -> Command:
-        """Gate (``on`` given) or toggle (``on`` None) of pause, record or a bool parameter."""
-        if t.name == "pause":
-            return SetPause(on)
-        if t.name == "record":
-            return Record(on)
+        """Gate (``on`` given) or toggle (``on`` None) of a switch action or a bool parameter."""
+        if t.action is not None:
+            return t.action.command(on, self._current)
         if on is None:
             assert t.param is not None
             cur = self._current.get(t.name, t.param.default)

@@ -1,10 +1,11 @@
 """The mouse as an XY pad over the picture: drag to steer two dimensions, click, wheel.
 
 The picture's on-screen rectangle (the fit rectangle, so letterbox bars are outside it) maps
-to -3..3 standard deviations in the two dimensions named by ``mouse.dim_x`` / ``mouse.dim_y``
-(KL rank), up = positive. A drag pins both while the button is held and releases them on
-mouse-up, so the walk takes over again from where the hand left and glides on (a spring, not
-a latch: a pad left pinned would silently freeze two dimensions of the walk). A click without
+to -3..3 standard deviations (``params.Z_RANGE``, as a knob) in the two dimensions named by
+``mouse.dim_x`` / ``mouse.dim_y`` (KL rank), up = positive. A drag pins both while the button
+is held and releases them on mouse-up, so the walk takes over again from where the hand left
+and glides on (a spring, not a latch: a pad left pinned would silently freeze two dimensions
+of the walk). A click without
 a drag sets the walk's target there instead. The wheel changes the walk speed.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 import pygame
 
 from latentsketch import commands as c
-from latentsketch.params import param
+from latentsketch.params import Z_RANGE, param
 
 HELP_ROWS: tuple[tuple[str, str], ...] = (
     ("Mouse drag", "steer the pad's two dimensions (released on let-go)"),
@@ -35,7 +36,7 @@ class Mouse:
             until released by key X, OSC or MIDI).
     """
 
-    def __init__(self, *, range_std: float = 3.0, drag_threshold: int = 4,
+    def __init__(self, *, range_std: float = Z_RANGE, drag_threshold: int = 4,
                  wheel_step: float = 0.1, release_on_up: bool = True) -> None:
         self.range_std = range_std
         self.drag_threshold = drag_threshold

@@ -2,8 +2,9 @@
 
 So a TouchDesigner network, a tablet layout or a controller's motor faders can follow what the
 instrument does: ``/latentsketch/z/<i>`` for the top dimensions (KL-rank order, std units), every
-declared parameter on its own address (``/latentsketch/walk/mode`` as its index), ``pause``,
-``record``, ``preset`` and ``/latentsketch/fps``. Only changed values go out, plus everything once
+declared parameter on its own address at the precision the HUD shows (``/latentsketch/walk/mode``
+as its index), every switch action (``pause``, ``record``, ``blackout``), ``preset`` and
+``/latentsketch/fps``. Only changed values go out, plus everything once
 a second for receivers that join late. It takes a small ``Feedback`` value rather than the engine
 state, and never raises into the loop: send errors are counted and logged at a bounded rate.
 """
@@ -20,11 +21,12 @@ from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from latentsketch.actions import ACTIONS
 from latentsketch.control.droplog import DropLog
 from latentsketch.control.osc import OscUnavailable
+from latentsketch.params import OSC_PREFIX as PREFIX
 from latentsketch.params import PARAM_BY_NAME
 
-PREFIX = "/latentsketch"
 RATE = 30.0
 REFRESH = 1.0
 TOP = 8
@@ -102,9 +104,14 @@ class OscFeedback:
         for name, v in fb.params.items():
             p = PARAM_BY_NAME.get(name)
             if p is not None and math.isfinite(v):
-                out[p.osc_address] = int(v) if p.kind != "float" else float(v)
-        out[f"{PREFIX}/pause"] = int(fb.paused)
-        out[f"{PREFIX}/record"] = int(fb.recording)
+                out[p.osc_address] = p.rounded(v)  # what the HUD shows: no chatter below it
+        states = {"pause": fb.paused, "record": fb.recording}
+        for a in ACTIONS:
+            if a.kind != "switch":
+                continue
+            on = fb.params.get(a.param) if a.param else states.get(a.name)
+            if on is not None and math.isfinite(on):
+                out[a.osc_address] = int(on > 0.5)
         out[f"{PREFIX}/preset"] = fb.preset
         if math.isfinite(fb.fps):
             out[f"{PREFIX}/fps"] = float(fb.fps)

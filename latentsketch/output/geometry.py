@@ -6,7 +6,8 @@ identically.
 
 from __future__ import annotations
 
-FIT_MODES: tuple[str, ...] = ("fit", "fill", "stretch")
+from latentsketch.params import FIT_MODES
+
 Rect = tuple[int, int, int, int]  # x, y, w, h
 
 

@@ -8,8 +8,9 @@ direct edits still move them.
 
 The picture can be any colour, white included, so everything drawn here sits on a dark
 backing: text on a translucent black panel, the input lights inside a black ring. A parameter
-changed from a key (posterize, contrast...) shows its name, value and place in its range for
-a moment, whether or not the HUD is on, formatted from its declaration in ``params``.
+that was just changed — by a key, the mouse wheel, a MIDI knob or an OSC message alike — shows
+its name, value and place in its range for a moment, whether or not the HUD is on, formatted
+from its declaration in ``params``; several changed at once share the line.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import pygame
 
-from latentsketch.params import PARAM_BY_NAME
+from latentsketch.params import PARAM_BY_NAME, Z_RANGE
 
 TEXT = (235, 235, 235)
 DIM_TEXT = (160, 160, 160)
@@ -35,9 +36,10 @@ PANEL_ALPHA = 180            # over white that leaves grey 75: light text stays 
 FIGURE_REFRESH = 0.25        # seconds between updates of the measured figures
 LIGHT_SECONDS = 0.25         # an input light stays on this long after a message
 MESSAGE_FADE = 1.0           # messages and the hint fade out over their last second
-VALUE_SECONDS = 1.5          # a parameter changed from a key is shown this long...
+VALUE_SECONDS = 1.5          # a changed parameter is shown this long after its last change...
 VALUE_FADE = 0.5             # ...fading out over the end
-BAR_RANGE = 3.0              # a full bar is 3 standard deviations
+MAX_VALUES = 4               # at most this many at once: the ones changed last
+BAR_RANGE = Z_RANGE          # a full bar is 3 standard deviations, as a knob's range
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,7 @@ class Hud:
         self._message = ""
         self._message_error = False
         self._message_until = -1.0
-        self._values: list[tuple[str, float]] = []
-        self._values_until = -1.0
+        self._values: dict[str, tuple[float, float]] = {}   # name -> (value, shown until)
         self._figures = (0.0, 0.0)
         self._figures_at = -FIGURE_REFRESH
         self._sums = [0.0, 0.0, 0.0, 0.0]   # frames, seconds, fps sum, decode ms sum
@@ -121,17 +122,24 @@ class Hud:
         self._message_until = self._clock + max(0.0, seconds)
 
     def show_params(self, values: Sequence[tuple[str, float]]) -> None:
-        """Show declared parameters' names and values for ``VALUE_SECONDS`` (the feedback for
-        a key that changed them); unknown names are ignored."""
-        self._values = [(n, float(v)) for n, v in values if n in PARAM_BY_NAME]
-        self._values_until = self._clock + VALUE_SECONDS if self._values else -1.0
+        """Show declared parameters' names and values for ``VALUE_SECONDS`` after this call
+        (the feedback for whatever input changed them); unknown names are ignored. A parameter
+        already shown keeps its place and shows its new value, so a turning knob does not
+        push a key's feedback off the line."""
+        for name, value in values:
+            if name in PARAM_BY_NAME:
+                self._values[name] = (float(value), self._clock + VALUE_SECONDS)
+        while len(self._values) > MAX_VALUES:
+            del self._values[min(self._values, key=lambda n: self._values[n][1])]
+
+    def _shown(self) -> list[tuple[str, float, float]]:
+        """(name, value, until) of the parameters on screen now, oldest first."""
+        return [(n, v, until) for n, (v, until) in self._values.items() if self._clock < until]
 
     @property
     def value_text(self) -> str:
         """The parameter feedback on screen now ("" when none), e.g. ``posterize 3``."""
-        if self._clock >= self._values_until:
-            return ""
-        return "   ".join(_describe(n, v) for n, v in self._values)
+        return "   ".join(_describe(n, v) for n, v, _ in self._shown())
 
     # --- drawing ---------------------------------------------------------------------------
 
@@ -160,8 +168,11 @@ class Hud:
             self._blit_panel(surface, (8, surface.get_height() - self._line - 14,
                                        text.get_width() + 12, self._line + 8), fade)
             surface.blit(text, (14, surface.get_height() - self._line - 10))
-        if self._clock < self._values_until:
-            self._draw_values(surface, self._fade(self._values_until, VALUE_FADE))
+        shown = self._shown()
+        if len(shown) < len(self._values):
+            self._values = {n: (v, until) for n, v, until in shown}
+        if shown:
+            self._draw_values(surface, shown)
 
     def _average(self, info: HudInfo, dt: float) -> None:
         """Average the figures over each refresh period, so they are steady enough to read.
@@ -183,18 +194,21 @@ class Hud:
     def _fade(self, until: float, over: float = MESSAGE_FADE) -> int:
         return int(255 * min(1.0, max(0.0, (until - self._clock) / over)))
 
-    def _draw_values(self, surface: pygame.Surface, alpha: int) -> None:
+    def _draw_values(self, surface: pygame.Surface,
+                     shown: Sequence[tuple[str, float, float]]) -> None:
         """Each parameter's name and value, centred near the top, with a bar showing where
-        the value sits in its declared range (none for a choice such as the walk mode)."""
-        texts = [self._text(_describe(n, v), TEXT, alpha, self._value_font)
-                 for n, v in self._values]
+        the value sits in its declared range (none for a choice such as the walk mode); each
+        fades on its own clock."""
+        alphas = [self._fade(until, VALUE_FADE) for _, _, until in shown]
+        texts = [self._text(_describe(n, v), TEXT, a, self._value_font)
+                 for (n, v, _), a in zip(shown, alphas, strict=True)]
         gap, bar_h = 24, 4
         width = sum(t.get_width() for t in texts) + gap * (len(texts) - 1)
         height = max(t.get_height() for t in texts)
         x = (surface.get_width() - width) // 2
         y = max(8, surface.get_height() // 12)
-        self._blit_panel(surface, (x - 12, y - 8, width + 24, height + bar_h + 20), alpha)
-        for (name, value), text in zip(self._values, texts, strict=True):
+        self._blit_panel(surface, (x - 12, y - 8, width + 24, height + bar_h + 20), max(alphas))
+        for (name, value, _), text, alpha in zip(shown, texts, alphas, strict=True):
             surface.blit(text, (x, y))
             p = PARAM_BY_NAME[name]
             if p.kind != "enum":
@@ -338,4 +352,4 @@ class Hud:
 def _describe(name: str, value: float) -> str:
     """``look.posterize`` at 3 -> ``posterize 3``; the value as its declaration formats it."""
     p = PARAM_BY_NAME[name]
-    return f"{p.key.replace('_', ' ')} {p.format(p.clamp(value))}"
+    return f"{p.title} {p.format(p.clamp(value))}"

@@ -16,7 +16,7 @@ import torch
 
 from latentsketch.model import checkpoint
 from latentsketch.model.vae import VAE
-from latentsketch.output.sheets import labelled_sheet, loss_curve, save_png
+from latentsketch.sheets import labelled_sheet, loss_curve, save_png
 from latentsketch.train.folder import write_into, write_text
 
 

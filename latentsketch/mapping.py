@@ -2,38 +2,24 @@
 
 A mapping says where a value comes from (``osc`` address + ``arg`` index, or ``cc``/``note`` +
 ``channel``, optionally a 14-bit CC pair), what it drives (``z/<i>``, any declared parameter,
-``pause``, ``record``, ``snapshot``, ``slot/recall/<n>``...), and how: input and output ranges,
-curve, smoothing, absolute or relative (endless encoders), pin or offset for latent dimensions,
-soft takeover, toggle or gate for buttons. It is a frozen value, read from and written to TOML
-tables; the moving parts live in ``control/mapper.py``.
+any action declared in ``actions``: ``pause``, ``record``, ``snapshot``, ``slot/recall/<n>``...),
+and how: input and output ranges, curve, smoothing, absolute or relative (endless encoders), pin
+or offset for latent dimensions, soft takeover, toggle or gate for buttons. It is a frozen value,
+read from and written to TOML tables; the moving parts live in ``control/mapper.py``. Pure data
+below ``preset`` and ``control``, which both read it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from latentsketch.commands import (
-    Command,
-    CycleMode,
-    NewTarget,
-    RecallSlot,
-    ReleaseDim,
-    Reset,
-    SavePreset,
-    Snapshot,
-    StoreSlot,
-    ToggleFullscreen,
-    ToggleHud,
-)
-from latentsketch.engine import SLOTS
+from latentsketch.actions import ACTION_BY_NAME, Action, target_names
+from latentsketch.commands import Command, ReleaseDim
 from latentsketch.errors import UserError
-from latentsketch.params import PARAM_BY_NAME, Z_LIMIT, Param
+from latentsketch.params import PARAM_BY_NAME, Z_LIMIT, Z_RANGE, Param
 
-Z_RANGE = (-3.0, 3.0)
-"""Default output range of a knob on a latent dimension, in prior standard deviations."""
 EXP_K = 4.0
 """Steepness of the ``exp`` curve on ranges that touch zero: half a turn gives 1/5 of the range."""
 
@@ -44,18 +30,6 @@ Z_MODES = ("pin", "offset")
 TAKEOVERS = ("jump", "soft")
 BUTTONS = ("toggle", "gate")
 
-TRIGGERS: dict[str, Callable[[], Command]] = {
-    "snapshot": Snapshot,
-    "z/release": ReleaseDim,
-    "walk/next": NewTarget,
-    "walk/reset": Reset,
-    "walk/cycle": CycleMode,
-    "fullscreen": ToggleFullscreen,
-    "hud": ToggleHud,
-    "preset/save": SavePreset,
-}
-SWITCHES = ("pause", "record")
-
 
 class MappingError(UserError, ValueError):
     """Invalid mapping; the message starts with the offending key (``curve = 'log' is ...``)."""
@@ -63,12 +37,15 @@ class MappingError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """What a mapping drives. ``kind``: dim, param (continuous), switch (on/off) or trigger."""
+    """What a mapping drives. ``kind``: dim, param (continuous), switch (on/off) or trigger;
+    a switch or trigger declared in ``actions`` carries its ``action`` (and a slot its
+    ``index``), a bool parameter used as a switch its ``param``."""
 
     kind: Literal["dim", "param", "switch", "trigger"]
     name: str
     index: int = -1
     param: Param | None = None
+    action: Action | None = None
 
     @property
     def key(self) -> str:
@@ -77,12 +54,9 @@ class Target:
 
     def command(self) -> Command:
         """The command a trigger target fires."""
-        parts = self.name.split("/")
-        if parts[0] == "slot":
-            return RecallSlot(self.index) if parts[1] == "recall" else StoreSlot(self.index)
-        if parts[0] == "z" and self.index >= 0:
-            return ReleaseDim(self.index)
-        return TRIGGERS[self.name]()
+        if self.action is not None:
+            return self.action.command(self.index if self.action.kind == "slot" else None)
+        return ReleaseDim(self.index)     # z/<i>/release
 
 
 def _small_int(text: str, limit: int) -> int | None:
@@ -97,10 +71,9 @@ def parse_target(text: object) -> Target:
         p = PARAM_BY_NAME.get(text)
         if p is not None:
             return Target("switch" if p.kind == "bool" else "param", text, param=p)
-        if text in SWITCHES:
-            return Target("switch", text)
-        if text in TRIGGERS:
-            return Target("trigger", text)
+        a = ACTION_BY_NAME.get(text)
+        if a is not None and a.kind != "slot":
+            return Target("switch" if a.kind == "switch" else "trigger", text, action=a)
         parts = text.split("/")
         if parts[0] == "z" and len(parts) in (2, 3):
             i = _small_int(parts[1], 4095)
@@ -108,14 +81,12 @@ def parse_target(text: object) -> Target:
                 return Target("dim", text, index=i)
             if i is not None and parts[2] == "release":
                 return Target("trigger", text, index=i)
-        if parts[0] == "slot" and len(parts) == 3 and parts[1] in ("recall", "store"):
-            n = _small_int(parts[2], SLOTS)
-            if n is not None and n >= 1:
-                return Target("trigger", text, index=n)
+        a = ACTION_BY_NAME.get("/".join(parts[:-1]))
+        if a is not None and a.kind == "slot" and text in a.targets:
+            return Target("trigger", text, index=int(parts[-1]), action=a)
     raise MappingError(
         f"target = {text!r} is not a target (z/<i>, z/<i>/release, a parameter such as "
-        f"walk.speed, slot/recall/<1-{SLOTS}>, slot/store/<1-{SLOTS}>, "
-        f"{', '.join((*SWITCHES, *TRIGGERS))})"
+        f"walk.speed, {', '.join(target_names())})"
     )
 
 
@@ -167,13 +138,21 @@ def _int(key: str, v: Any, lo: int, hi: int) -> int:
 _TOML_KEYS = {"in_range": "in", "out_range": "out"}
 
 
+def _declared_range(t: Target) -> tuple[float, float]:
+    """A continuous target's default output range: its parameter's declared range, or
+    -Z_RANGE..Z_RANGE std for a latent dimension."""
+    return (t.param.lo, t.param.hi) if t.param is not None else (-Z_RANGE, Z_RANGE)
+
+
 @dataclass(frozen=True)
 class Mapping:
     """One binding from a control to a target. Exactly one of ``osc``, ``cc``, ``note`` is set.
 
     ``in_range``/``out_range`` of None mean the source's natural range (0..1 for OSC, 0..127 for
-    MIDI, 0..16383 for 14-bit CC) and the target's range (the parameter's, or -3..3 std for a
-    latent dimension); TOML spells them ``in`` and ``out``.
+    MIDI, 0..16383 for 14-bit CC) and the target's declared range (the parameter's, or -3..3 std
+    for a latent dimension: ``params.Z_RANGE``); an ``out_range`` equal to the declared one is
+    stored as None, so a file that spells the default out loads equal to one that leaves it
+    out. TOML spells them ``in`` and ``out``.
     """
 
     target: str
@@ -245,6 +224,8 @@ class Mapping:
             if not all(lo <= v <= hi for v in self.out_range):
                 raise MappingError(f"out = {list(self.out_range)} is outside {self.target}'s range "
                                    f"{lo:g}..{hi:g}")
+            if self.out_range == _declared_range(t):
+                object.__setattr__(self, "out_range", None)  # the default, spelled out
 
     @property
     def parsed_target(self) -> Target:
@@ -258,10 +239,8 @@ class Mapping:
         return (0.0, 16383.0) if self.cc14 else (0.0, 127.0)
 
     def output_range(self) -> tuple[float, float]:
-        if self.out_range is not None:
-            return self.out_range
-        p = self.parsed_target.param
-        return (p.lo, p.hi) if p is not None else Z_RANGE
+        return self.out_range if self.out_range is not None else _declared_range(
+            self.parsed_target)
 
     def effective_curve(self) -> str:
         if self.curve is not None:
