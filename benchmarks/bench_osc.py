@@ -19,8 +19,8 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from latentsketch.control.addresses import OscTranslator
 from latentsketch.control.osc import OscInput, OscReceiver, parse_datagram
+from latentsketch.control.osc_addresses import OscTranslator
 
 FRAME = 1 / 60
 

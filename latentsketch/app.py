@@ -24,13 +24,13 @@ import pygame
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch import preset as presets
-from latentsketch.control.addresses import OscTranslator
 from latentsketch.control.keyboard import Keyboard, KeyContext
-from latentsketch.control.mapper import Mapper
+from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.midi import MidiInputs
 from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
 from latentsketch.control.mouse import Mouse
 from latentsketch.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscReceiver, OscUnavailable
+from latentsketch.control.osc_addresses import OscTranslator
 from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
 from latentsketch.errors import UserError
 from latentsketch.mapping import MappingError
@@ -114,7 +114,7 @@ class App:
         self.mouse = Mouse()
         self.hud = Hud(self.keyboard.help_rows() + list(MOUSE_HELP),
                        visible=opts.hud or bool(pd and pd.hud))
-        self.mapper = Mapper(self.preset.mappings, self.space.dim)
+        self.mapper = MappingRuntime(self.preset.mappings, self.space.dim)
         self.translator = OscTranslator(self.space.dim, mapper=self.mapper)
         self.outputs = SessionOutputs(self.out, opts.fps or 60.0, self.say, opts.log_control)
         self.osc: OscReceiver | None = None

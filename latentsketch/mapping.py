@@ -5,8 +5,8 @@ A mapping says where a value comes from (``osc`` address + ``arg`` index, or ``c
 any action declared in ``actions``: ``pause``, ``record``, ``snapshot``, ``slot/recall/<n>``...),
 and how: input and output ranges, curve, smoothing, absolute or relative (endless encoders), pin
 or offset for latent dimensions, soft takeover, toggle or gate for buttons. It is a frozen value,
-read from and written to TOML tables; the moving parts live in ``control/mapper.py``. Pure data
-below ``preset`` and ``control``, which both read it.
+read from and written to TOML tables; the moving parts live in ``control/mapping_runtime.py``.
+Pure data below ``preset`` and ``control``, which both read it.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class Target:
 
     @property
     def key(self) -> str:
-        """Key of this target's value in the ``current`` mapping handed to ``Mapper.update``."""
+        """Key of this target's value in the ``current`` mapping handed to
+        ``MappingRuntime.update``."""
         return self.name
 
     def command(self) -> Command:
@@ -145,7 +146,7 @@ def _declared_range(t: Target) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class Mapping:
+class ControlMapping:
     """One binding from a control to a target. Exactly one of ``osc``, ``cc``, ``note`` is set.
 
     ``in_range``/``out_range`` of None mean the source's natural range (0..1 for OSC, 0..127 for
@@ -248,7 +249,7 @@ class Mapping:
         p = self.parsed_target.param
         return p.curve if p is not None else "linear"
 
-    def same_source(self, other: Mapping) -> bool:
+    def same_source(self, other: ControlMapping) -> bool:
         return (self.osc, self.arg if self.osc else 0, self.cc, self.note, self.channel) == (
             other.osc, other.arg if other.osc else 0, other.cc, other.note, other.channel)
 
@@ -261,7 +262,7 @@ class Mapping:
         return f"note {self.note}{ch}"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Mapping:
+    def from_dict(cls, d: dict[str, Any]) -> ControlMapping:
         """Build from a TOML table; raises MappingError naming the key."""
         if not isinstance(d, dict):
             raise MappingError(f"= {d!r} is not a table")

@@ -31,10 +31,10 @@ from typing import Any
 
 import tomlkit
 
-from latentsketch.commands import PRESET_NAME, SetParam, preset_name
+from latentsketch.commands import PRESET_NAME, preset_name
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError, os_error_line
-from latentsketch.mapping import Mapping, MappingError
+from latentsketch.mapping import ControlMapping, MappingError
 from latentsketch.params import FIT_MODES, PARAM_BY_NAME, PARAMS
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
@@ -124,7 +124,7 @@ class Keyframe:
 
 
 @dataclass(frozen=True)
-class Display:
+class DisplaySettings:
     """Window settings; a preset without a ``[display]`` table leaves the window alone."""
 
     fit: str = "fit"
@@ -146,8 +146,8 @@ class Preset:
     slots: MappingProxyType[int, tuple[float, ...]] = field(
         default_factory=lambda: MappingProxyType({}))
     keyframes: tuple[Keyframe, ...] = ()
-    mappings: tuple[Mapping, ...] = ()
-    display: Display | None = None
+    mappings: tuple[ControlMapping, ...] = ()
+    display: DisplaySettings | None = None
     midi_input: str | None = None
     source: str = field(default="<preset>", compare=False)
 
@@ -179,9 +179,6 @@ class Preset:
     def values(self) -> dict[str, float]:
         """Every declared parameter: the preset's value, or the declared default."""
         return {p.name: self.params.get(p.name, float(p.default)) for p in PARAMS}
-
-    def param_commands(self) -> tuple[SetParam, ...]:
-        return tuple(SetParam(k, v) for k, v in self.params.items())
 
     def check_model(self, model_id: str, dim: int) -> None:
         """Refuse slots/keyframes stored for another model (raises PresetError)."""
@@ -380,7 +377,7 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
     mappings = []
     for i, m in enumerate(maps):
         try:
-            mappings.append(Mapping.from_dict(m))
+            mappings.append(ControlMapping.from_dict(m))
         except MappingError as e:
             text = str(e)
             raise _KeyError(f"mappings[{i}]{'' if text.startswith('=') else '.'}{text}") from None
@@ -397,7 +394,7 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
     return Preset(**kw)
 
 
-def _display(t: dict[str, Any]) -> Display:
+def _display(t: dict[str, Any]) -> DisplaySettings:
     out: dict[str, Any] = {}
     for k, v in t.items():
         if k == "fit":
@@ -409,4 +406,4 @@ def _display(t: dict[str, Any]) -> Display:
         else:
             raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud)")
         out[k] = v
-    return Display(**out)
+    return DisplaySettings(**out)

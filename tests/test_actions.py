@@ -21,13 +21,13 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from latentsketch import commands as c
 from latentsketch.actions import ACTIONS, Action, action
 from latentsketch.app import App
-from latentsketch.control.addresses import OscTranslator, markdown_table
 from latentsketch.control.keyboard import REMOTE_ONLY, Keyboard, KeyContext
-from latentsketch.control.mapper import Mapper
+from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.osc import OscInput, OscReceiver
+from latentsketch.control.osc_addresses import OscTranslator, markdown_table
 from latentsketch.control.osc_out import Feedback, OscFeedback
 from latentsketch.engine import SLOTS
-from latentsketch.mapping import Mapping, parse_target
+from latentsketch.mapping import ControlMapping, parse_target
 from latentsketch.output.hud import Hud, HudInfo
 from latentsketch.params import OSC_PREFIX, PARAMS, Param, defaults, param
 from tests.test_hud import _overlay
@@ -100,7 +100,7 @@ def test_every_action_has_a_help_row_and_its_key_makes_its_command() -> None:
 @pytest.mark.parametrize("a", ACTIONS, ids=lambda a: a.name)
 def test_midi_learn_targets_every_action(a: Action) -> None:
     for target in a.targets:
-        m = Mapper(latent_dim=DIM)
+        m = MappingRuntime(latent_dim=DIM)
         m.arm(target)
         m.feed_midi(mido.Message("control_change", channel=0, control=20, value=127))
         learned = m.take_learned()
@@ -188,11 +188,12 @@ def test_stops_decimals_and_feedback_precision() -> None:
 
 
 def test_a_mapping_out_range_defaults_to_the_declared_range() -> None:
-    assert Mapping("z/0", cc=1).output_range() == (-3.0, 3.0)
-    assert Mapping("z/0", cc=1, out_range=(-3.0, 3.0)) == Mapping("z/0", cc=1)
+    assert ControlMapping("z/0", cc=1).output_range() == (-3.0, 3.0)
+    assert ControlMapping("z/0", cc=1, out_range=(-3.0, 3.0)) == ControlMapping("z/0", cc=1)
     t = param("walk.temperature")
-    assert Mapping(t.name, cc=1, out_range=(t.lo, t.hi)).to_dict() == {"target": t.name, "cc": 1}
-    assert Mapping("z/0", cc=1, out_range=(-2.0, 2.0)).to_dict()["out"] == [-2.0, 2.0]
+    assert ControlMapping(t.name, cc=1, out_range=(t.lo, t.hi)).to_dict() == {"target": t.name,
+    "cc": 1}
+    assert ControlMapping("z/0", cc=1, out_range=(-2.0, 2.0)).to_dict()["out"] == [-2.0, 2.0]
 
 
 # --- the HUD shows what changed, whatever changed it -----------------------------------------
@@ -244,7 +245,7 @@ def test_a_parameter_changed_over_osc_shows_on_the_hud(osc_app: App) -> None:
 
 def test_a_parameter_changed_by_a_midi_mapping_shows_on_the_hud(make_app) -> None:
     app = make_app(seed=1, size=(320, 240))
-    app.mapper.set_mappings([Mapping("look.trails", cc=23, channel=1)])
+    app.mapper.set_mappings([ControlMapping("look.trails", cc=23, channel=1)])
     app.run(max_frames=2, dt=DT)
     app.mapper.feed_midi(mido.Message("control_change", channel=0, control=23, value=127))
     app.run(max_frames=app.frames + 1, dt=DT)

@@ -19,8 +19,8 @@ from latentsketch.commands import (
     Snapshot,
     StoreSlot,
 )
-from latentsketch.control.mapper import Mapper
-from latentsketch.mapping import Mapping, MappingError, parse_target, shape, unshape
+from latentsketch.control.mapping_runtime import MappingRuntime
+from latentsketch.mapping import ControlMapping, MappingError, parse_target, shape, unshape
 
 DIM = 8
 
@@ -33,7 +33,7 @@ def values(cmds: list) -> list[float]:
     return [c.value for c in cmds]
 
 
-def settle(mapper: Mapper, current: dict | None = None, frames: int = 1) -> list:
+def settle(mapper: MappingRuntime, current: dict | None = None, frames: int = 1) -> list:
     out: list = []
     for _ in range(frames):
         out += mapper.update(1 / 60, current or {})
@@ -43,17 +43,18 @@ def settle(mapper: Mapper, current: dict | None = None, frames: int = 1) -> list
 # --- absolute, ranges, curves ---------------------------------------------------------------
 
 def test_midi_cc_linear_to_param_range():
-    m = Mapper([Mapping("walk.speed", cc=16)], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", cc=16)], DIM)
     for v, want in ((0, 0.0), (127, 10.0), (254 // 4, 10.0 * 63 / 127)):
         m.feed_midi(cc(16, v))
         assert settle(m) == [SetParam("walk.speed", pytest.approx(want))]
 
 
 def test_osc_floats_and_ints_by_input_range():
-    unit = Mapper([Mapping("walk.temperature", osc="/fader")], DIM)
+    unit = MappingRuntime([ControlMapping("walk.temperature", osc="/fader")], DIM)
     unit.feed_osc("/fader", (0.5,))
     assert settle(unit) == [SetParam("walk.temperature", 1.5)]
-    midi_style = Mapper([Mapping("walk.temperature", osc="/ctl", arg=2, in_range=(0, 127))], DIM)
+    midi_style = MappingRuntime([ControlMapping("walk.temperature", osc="/ctl", arg=2,
+                                                in_range=(0, 127))], DIM)
     midi_style.feed_osc("/ctl", (1, 16, 127))
     assert settle(midi_style) == [SetParam("walk.temperature", 3.0)]
     unit.feed_osc("/fader", (7.0,))  # beyond the input range: clamped, not extrapolated
@@ -61,7 +62,7 @@ def test_osc_floats_and_ints_by_input_range():
 
 
 def test_inverted_and_custom_ranges_on_a_dimension():
-    m = Mapper([Mapping("z/3", cc=1, in_range=(127, 0), out_range=(-2, 2))], DIM)
+    m = MappingRuntime([ControlMapping("z/3", cc=1, in_range=(127, 0), out_range=(-2, 2))], DIM)
     m.feed_midi(cc(1, 127))
     assert settle(m) == [SetDim(3, -2.0)]
     m.feed_midi(cc(1, 0))
@@ -69,16 +70,18 @@ def test_inverted_and_custom_ranges_on_a_dimension():
 
 
 def test_default_dimension_range_is_three_std():
-    m = Mapper([Mapping("z/0", osc="/x")], DIM)
+    m = MappingRuntime([ControlMapping("z/0", osc="/x")], DIM)
     m.feed_osc("/x", (0.0,))
     assert settle(m) == [SetDim(0, -3.0)]
 
 
 def test_exponential_curve_geometric_and_through_zero():
-    geo = Mapper([Mapping("walk.speed", osc="/s", out_range=(0.1, 10), curve="exp")], DIM)
+    geo = MappingRuntime([ControlMapping("walk.speed", osc="/s", out_range=(0.1, 10),
+                                         curve="exp")], DIM)
     geo.feed_osc("/s", (0.5,))
     assert values(settle(geo)) == [pytest.approx(1.0)]  # geometric mean of 0.1 and 10
-    zero = Mapper([Mapping("walk.speed", osc="/s", curve="exp")], DIM)  # 0..10 touches zero
+    # 0..10 touches zero
+    zero = MappingRuntime([ControlMapping("walk.speed", osc="/s", curve="exp")], DIM)
     zero.feed_osc("/s", (0.5,))
     assert values(settle(zero)) == [pytest.approx(2.0)]  # half a turn -> a fifth of the range
     zero.feed_osc("/s", (1.0,))
@@ -89,7 +92,8 @@ def test_exponential_curve_geometric_and_through_zero():
 
 
 def test_int_and_enum_targets_round_and_emit_only_on_change():
-    m = Mapper([Mapping("walk.mode", cc=5), Mapping("look.posterize", cc=6)], DIM)
+    m = MappingRuntime([ControlMapping("walk.mode", cc=5), ControlMapping("look.posterize",
+                                                                          cc=6)], DIM)
     m.feed_midi(cc(5, 127))
     m.feed_midi(cc(6, 64))
     assert settle(m) == [SetParam("walk.mode", 3.0), SetParam("look.posterize", 8.0)]
@@ -98,7 +102,7 @@ def test_int_and_enum_targets_round_and_emit_only_on_change():
 
 
 def test_channel_filter():
-    m = Mapper([Mapping("walk.speed", cc=7, channel=2)], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", cc=7, channel=2)], DIM)
     m.feed_midi(cc(7, 127, channel=1))
     assert settle(m) == []
     m.feed_midi(cc(7, 127, channel=2))
@@ -109,7 +113,7 @@ def test_channel_filter():
 
 def test_smoothing_is_one_pole_and_frame_rate_independent():
     def run(fps: int) -> float:
-        m = Mapper([Mapping("walk.speed", osc="/s", smooth=0.2)], DIM)
+        m = MappingRuntime([ControlMapping("walk.speed", osc="/s", smooth=0.2)], DIM)
         m.feed_osc("/s", (1.0,))
         out: list = []
         for _ in range(round(fps * 0.2)):
@@ -122,7 +126,7 @@ def test_smoothing_is_one_pole_and_frame_rate_independent():
 
 
 def test_jumpy_knob_glides_from_the_current_value_and_arrives():
-    m = Mapper([Mapping("z/0", cc=0, smooth=0.05)], DIM)
+    m = MappingRuntime([ControlMapping("z/0", cc=0, smooth=0.05)], DIM)
     m.feed_midi(cc(0, 127))
     glide = values(settle(m, {"z/0": 0.0}, frames=60))
     assert glide[0] == pytest.approx(3.0 * (1 - math.exp(-1 / 60 / 0.05)))
@@ -132,14 +136,14 @@ def test_jumpy_knob_glides_from_the_current_value_and_arrives():
 
 
 def test_burst_costs_one_command_per_frame():
-    m = Mapper([Mapping("walk.speed", osc="/s")], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", osc="/s")], DIM)
     for i in range(1000):
         m.feed_osc("/s", (i / 999,))
     assert settle(m) == [SetParam("walk.speed", 10.0)]
 
 
 def test_bad_values_and_dt_never_produce_nan():
-    m = Mapper([Mapping("walk.speed", osc="/s", smooth=0.1)], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", osc="/s", smooth=0.1)], DIM)
     m.feed_osc("/s", (float("nan"),))
     m.feed_osc("/s", ("fast",))
     m.feed_osc("/s", ())
@@ -153,7 +157,7 @@ def test_bad_values_and_dt_never_produce_nan():
 # --- soft takeover --------------------------------------------------------------------------
 
 def test_soft_takeover_waits_for_the_knob_to_cross_the_value():
-    m = Mapper([Mapping("walk.speed", cc=16, takeover="soft")], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", cc=16, takeover="soft")], DIM)
     cur = {"walk.speed": 5.0}
     settle(m, cur)
     for v in (0, 10, 30, 50):  # 0 .. 3.9: below the current 5.0
@@ -174,13 +178,13 @@ def test_soft_takeover_waits_for_the_knob_to_cross_the_value():
 
 
 def test_soft_takeover_engages_when_close_enough():
-    m = Mapper([Mapping("z/1", cc=1, takeover="soft")], DIM)
+    m = MappingRuntime([ControlMapping("z/1", cc=1, takeover="soft")], DIM)
     m.feed_midi(cc(1, 64))  # 0.02 std, within 2 % of the range of the current 0.0
     assert values(settle(m, {"z/1": 0.0})) == [pytest.approx(6 * 64 / 127 - 3)]
 
 
 def test_jump_takeover_moves_at_once():
-    m = Mapper([Mapping("walk.speed", cc=16)], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", cc=16)], DIM)
     m.feed_midi(cc(16, 0))
     assert settle(m, {"walk.speed": 5.0}) == [SetParam("walk.speed", 0.0)]
 
@@ -188,7 +192,8 @@ def test_jump_takeover_moves_at_once():
 # --- pin and offset -------------------------------------------------------------------------
 
 def test_pin_and_offset_modes_for_dimensions():
-    m = Mapper([Mapping("z/2", cc=2), Mapping("z/3", cc=3, z_mode="offset", out_range=(-1, 1))],
+    m = MappingRuntime([ControlMapping("z/2", cc=2), ControlMapping("z/3", cc=3, z_mode="offset",
+                                                                    out_range=(-1, 1))],
                DIM)
     m.feed_midi(cc(2, 127))
     m.feed_midi(cc(3, 0))
@@ -196,7 +201,7 @@ def test_pin_and_offset_modes_for_dimensions():
 
 
 def test_offset_mode_soft_takeover_uses_its_own_offset():
-    m = Mapper([Mapping("z/3", cc=3, z_mode="offset", takeover="soft")], DIM)
+    m = MappingRuntime([ControlMapping("z/3", cc=3, z_mode="offset", takeover="soft")], DIM)
     m.feed_midi(cc(3, 127))  # offset starts at 0: the knob at +3 has not crossed it
     assert settle(m, {"z/3": 2.9}) == []
     m.feed_midi(cc(3, 64))
@@ -209,7 +214,8 @@ def test_offset_mode_soft_takeover_uses_its_own_offset():
     ("twos", 1, 127), ("offset64", 65, 63), ("signbit", 1, 65),
 ])
 def test_relative_encoders_step_from_the_current_value(encoding, up, down):
-    m = Mapper([Mapping("walk.speed", cc=20, mode="relative", encoding=encoding)], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", cc=20, mode="relative", encoding=encoding)],
+                       DIM)
     step = 10 / 127
     m.feed_midi(cc(20, up))
     assert values(settle(m, {"walk.speed": 5.0})) == [pytest.approx(5.0 + step)]
@@ -225,14 +231,14 @@ def test_relative_encoders_step_from_the_current_value(encoding, up, down):
 
 
 def test_relative_clamps_and_accepts_bigger_steps():
-    m = Mapper([Mapping("walk.speed", cc=20, mode="relative", encoding="twos")], DIM)
+    m = MappingRuntime([ControlMapping("walk.speed", cc=20, mode="relative", encoding="twos")], DIM)
     m.feed_midi(cc(20, 0x40 + 0x3F))  # -1 in two's complement ... -65 steps
     m.feed_midi(cc(20, 0x40))         # -64
     assert values(settle(m, {"walk.speed": 0.5})) == [0.0]
 
 
 def test_relative_osc_delta():
-    m = Mapper([Mapping("z/0", osc="/enc", mode="relative", encoding="delta")], DIM)
+    m = MappingRuntime([ControlMapping("z/0", osc="/enc", mode="relative", encoding="delta")], DIM)
     m.feed_osc("/enc", (0.1,))  # a tenth of the output range per unit
     assert values(settle(m, {"z/0": 0.0})) == [pytest.approx(0.6)]
 
@@ -240,9 +246,9 @@ def test_relative_osc_delta():
 # --- buttons --------------------------------------------------------------------------------
 
 def test_triggers_fire_once_per_press():
-    m = Mapper([Mapping("snapshot", cc=60), Mapping("slot/recall/3", cc=33),
-                Mapping("slot/store/3", cc=65), Mapping("z/4/release", cc=52),
-                Mapping("z/release", cc=42), Mapping("walk/cycle", cc=46)], DIM)
+    m = MappingRuntime([ControlMapping("snapshot", cc=60), ControlMapping("slot/recall/3", cc=33),
+                ControlMapping("slot/store/3", cc=65), ControlMapping("z/4/release", cc=52),
+                ControlMapping("z/release", cc=42), ControlMapping("walk/cycle", cc=46)], DIM)
     out = []
     for control in (60, 33, 65, 52, 42, 46):
         out += m.feed_midi(cc(control, 127)) + m.feed_midi(cc(control, 127))
@@ -252,8 +258,9 @@ def test_triggers_fire_once_per_press():
 
 
 def test_toggle_and_gate_switches():
-    m = Mapper([Mapping("pause", cc=41), Mapping("record", cc=45, button="gate"),
-                Mapping("look.blackout", cc=50)], DIM)
+    m = MappingRuntime([ControlMapping("pause", cc=41), ControlMapping("record", cc=45,
+    button="gate"),
+                ControlMapping("look.blackout", cc=50)], DIM)
     assert m.feed_midi(cc(41, 127)) == [SetPause(None)]
     assert m.feed_midi(cc(41, 0)) == []
     assert m.feed_midi(cc(45, 127)) == [Record(True)]
@@ -266,7 +273,8 @@ def test_toggle_and_gate_switches():
 
 
 def test_notes_any_velocity_presses_and_velocity_drives_values():
-    m = Mapper([Mapping("snapshot", note=36, channel=10), Mapping("walk.speed", note=37)], DIM)
+    m = MappingRuntime([ControlMapping("snapshot", note=36, channel=10),
+                        ControlMapping("walk.speed", note=37)], DIM)
     on = mido.Message("note_on", channel=9, note=36, velocity=20)
     off = mido.Message("note_on", channel=9, note=36, velocity=0)
     assert m.feed_midi(on) == [Snapshot()] and m.feed_midi(off) == []
@@ -280,7 +288,7 @@ def test_notes_any_velocity_presses_and_velocity_drives_values():
 # --- 14-bit CC ------------------------------------------------------------------------------
 
 def test_fourteen_bit_cc_pairs():
-    m = Mapper([Mapping("z/0", cc=1, cc14=True, out_range=(0, 1))], DIM)
+    m = MappingRuntime([ControlMapping("z/0", cc=1, cc14=True, out_range=(0, 1))], DIM)
     m.feed_midi(cc(1, 0x40))   # MSB; LSB resets to 0
     assert values(settle(m)) == [pytest.approx(0x2000 / 16383)]
     m.feed_midi(cc(33, 0x7F))  # LSB
@@ -293,7 +301,7 @@ def test_fourteen_bit_cc_pairs():
 # --- learn ----------------------------------------------------------------------------------
 
 def test_midi_learn_binds_the_next_moved_control():
-    m = Mapper([Mapping("walk.temperature", cc=21, channel=3)], DIM)
+    m = MappingRuntime([ControlMapping("walk.temperature", cc=21, channel=3)], DIM)
     m.arm("walk.speed")
     assert m.learning == "walk.speed"
     assert m.feed_midi(cc(21, 100, channel=3)) == []  # binds; replaces the old use of cc 21
@@ -306,7 +314,7 @@ def test_midi_learn_binds_the_next_moved_control():
 
 
 def test_learn_notes_and_osc_and_refusals():
-    m = Mapper([], DIM)
+    m = MappingRuntime([], DIM)
     m.arm("snapshot")
     m.feed_midi(mido.Message("note_off", note=40))  # releases don't bind
     m.feed_midi(mido.Message("note_on", note=40, velocity=90))
@@ -327,17 +335,17 @@ def test_learn_notes_and_osc_and_refusals():
 
 
 def test_set_mappings_keeps_state_of_unchanged_mappings():
-    keep = Mapping("walk.speed", cc=16, smooth=1.0)
-    m = Mapper([keep], DIM)
+    keep = ControlMapping("walk.speed", cc=16, smooth=1.0)
+    m = MappingRuntime([keep], DIM)
     m.feed_midi(cc(16, 127))
     first = settle(m, {"walk.speed": 0.0})
-    m.set_mappings([keep, Mapping("snapshot", cc=60)])
+    m.set_mappings([keep, ControlMapping("snapshot", cc=60)])
     more = settle(m, {"walk.speed": first[0].value})
     assert more and more[0].value > first[0].value  # the glide went on
 
 
 def test_dimensions_beyond_the_model_are_ignored(caplog):
-    m = Mapper([Mapping("z/12", cc=1)], DIM)
+    m = MappingRuntime([ControlMapping("z/12", cc=1)], DIM)
     m.feed_midi(cc(1, 127))
     assert settle(m) == [] and len(m.mappings) == 1
     assert "z/12" in caplog.text
@@ -346,13 +354,14 @@ def test_dimensions_beyond_the_model_are_ignored(caplog):
 # --- the mapping value ----------------------------------------------------------------------
 
 def test_toml_tables_round_trip_and_defaults_stay_out():
-    m = Mapping("walk.speed", cc=16, channel=1, out_range=(0.05, 10), curve="exp",
+    m = ControlMapping("walk.speed", cc=16, channel=1, out_range=(0.05, 10), curve="exp",
                 smooth=0.08, takeover="soft")
     d = m.to_dict()
     assert d == {"target": "walk.speed", "cc": 16, "channel": 1, "out": [0.05, 10.0],
                  "curve": "exp", "smooth": 0.08, "takeover": "soft"}
-    assert Mapping.from_dict(d) == m
-    assert Mapping.from_dict({"target": "z/0", "osc": "/a", "in": [0, 127]}).in_range == (0, 127)
+    assert ControlMapping.from_dict(d) == m
+    d = {"target": "z/0", "osc": "/a", "in": [0, 127]}
+    assert ControlMapping.from_dict(d).in_range == (0, 127)
 
 
 @pytest.mark.parametrize("table, message", [
@@ -375,7 +384,7 @@ def test_toml_tables_round_trip_and_defaults_stay_out():
 ])
 def test_invalid_tables_name_the_key(table, message):
     with pytest.raises(MappingError) as e:
-        Mapping.from_dict(table)
+        ControlMapping.from_dict(table)
     assert message in str(e.value) and "\n" not in str(e.value)
 
 

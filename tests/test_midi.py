@@ -12,7 +12,7 @@ import mido
 import pytest
 
 from latentsketch.commands import RecallSlot, SetDim, SetParam, SetPause
-from latentsketch.control.mapper import Mapper
+from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.midi import (
     VIRTUAL_NAME,
     MidiInputs,
@@ -27,8 +27,8 @@ NO_SEQ = sys.platform.startswith("linux") and not os.path.exists("/dev/snd/seq")
 
 
 def test_raw_bytes_through_mido_parser_drive_the_mappings():
-    """The same path a device feeds: bytes -> mido.Parser -> Mapper -> commands."""
-    mapper = Mapper(load("nanokontrol2").mappings, latent_dim=16)
+    """The same path a device feeds: bytes -> mido.Parser -> MappingRuntime -> commands."""
+    mapper = MappingRuntime(load("nanokontrol2").mappings, latent_dim=16)
     current = {"z/0": -2.0, "walk.speed": 1.0}
     assert mapper.update(1 / 60, current) == []  # a frame: the mapper sees the state
     parser = mido.Parser()

@@ -25,15 +25,15 @@ from latentsketch.commands import (
     Snapshot,
     StoreSlot,
 )
-from latentsketch.control.addresses import OscTranslator
-from latentsketch.control.mapper import Mapper
+from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.osc import (
     OscInput,
     OscReceiver,
     OscUnavailable,
     parse_datagram,
 )
-from latentsketch.mapping import Mapping
+from latentsketch.control.osc_addresses import OscTranslator
+from latentsketch.mapping import ControlMapping
 from latentsketch.params import PARAMS
 
 DIM = 16
@@ -221,7 +221,8 @@ def test_drops_are_logged_at_a_bounded_rate(caplog):
 
 
 def test_mapped_addresses_go_to_the_mapper(rx, tx):
-    mapper = Mapper([Mapping("z/1", osc="/chan1"), Mapping("walk.speed", osc="/xy", arg=1)], DIM)
+    mapper = MappingRuntime([ControlMapping("z/1", osc="/chan1"),
+                             ControlMapping("walk.speed", osc="/xy", arg=1)], DIM)
     tr = OscTranslator(DIM, mapper=mapper)
     assert roundtrip(rx, tx, [msg("/chan1", 1.0), msg("/xy", 0.0, 0.5)], 2, tr) == []
     assert mapper.update(0.016, {}) == [SetDim(1, 3.0), SetParam("walk.speed", 5.0)]

@@ -14,10 +14,10 @@ from dataclasses import fields
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from latentsketch.commands import Command, SetParam
-from latentsketch.control.addresses import OscTranslator
-from latentsketch.control.mapper import Mapper
+from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.osc import OscReceiver, parse_datagram
-from latentsketch.mapping import Mapping
+from latentsketch.control.osc_addresses import OscTranslator
+from latentsketch.mapping import ControlMapping
 
 DIM = 16
 N = 10_000
@@ -95,7 +95,7 @@ def finite(cmd: Command) -> bool:
 
 def test_hostile_datagrams_leave_receiver_running_and_commands_finite(caplog):
     rng = random.Random(1234)
-    mapper = Mapper([Mapping("z/2", osc="/chan1")], DIM)
+    mapper = MappingRuntime([ControlMapping("z/2", osc="/chan1")], DIM)
     tr = OscTranslator(DIM, mapper=mapper)
     rx = OscReceiver("127.0.0.1", 0).start()
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from latentsketch.commands import Record, SetDim, SetParam, SetPause
-from latentsketch.control.addresses import OscTranslator
 from latentsketch.control.osc import OscReceiver, OscUnavailable
+from latentsketch.control.osc_addresses import OscTranslator
 from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
 
 

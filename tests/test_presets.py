@@ -13,15 +13,15 @@ import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from latentsketch import engine
-from latentsketch.commands import RecallSlot, Record, SetParam, StoreSlot
-from latentsketch.control.mapper import Mapper
+from latentsketch.commands import RecallSlot, Record, StoreSlot
+from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.osc import parse_datagram
 from latentsketch.latent.space import LatentSpace
-from latentsketch.mapping import Mapping
+from latentsketch.mapping import ControlMapping
 from latentsketch.output.look import Look
 from latentsketch.params import PARAMS, param
 from latentsketch.preset import (
-    Display,
+    DisplaySettings,
     Keyframe,
     Preset,
     PresetError,
@@ -64,11 +64,11 @@ def _play(p: Preset, space: LatentSpace, seconds: float) -> np.ndarray:
     return np.array(us)
 
 
-def _route(p: Preset, space: LatentSpace, inputs: list[Callable[[Mapper], list]],
+def _route(p: Preset, space: LatentSpace, inputs: list[Callable[[MappingRuntime], list]],
            frames: int = 120) -> tuple[engine.State, list]:
     """Feed real inputs through the preset's mappings into the engine, one a frame, then let
     smoothing settle; returns the state and every command, as the live loop runs them."""
-    mapper, s, cmds = Mapper(p.mappings, space.dim), _start(p, space), []
+    mapper, s, cmds = MappingRuntime(p.mappings, space.dim), _start(p, space), []
     for i in range(len(inputs) + frames):
         new = inputs[i](mapper) if i < len(inputs) else []
         current = dict(s.params)  # what the loop tells the mapper (soft takeover, relative)
@@ -81,12 +81,12 @@ def _route(p: Preset, space: LatentSpace, inputs: list[Callable[[Mapper], list]]
     return s, cmds
 
 
-def _cc(control: int, value: int, channel: int = 1) -> Callable[[Mapper], list]:
+def _cc(control: int, value: int, channel: int = 1) -> Callable[[MappingRuntime], list]:
     msg = mido.Message("control_change", channel=channel - 1, control=control, value=value)
     return lambda m: m.feed_midi(msg)
 
 
-def _osc(address: str, value: float) -> Callable[[Mapper], list]:
+def _osc(address: str, value: float) -> Callable[[MappingRuntime], list]:
     """A message as TouchDesigner's OSC Out CHOP sends it: raw bytes, parsed as the receiver
     parses them."""
     b = OscMessageBuilder(address)
@@ -210,18 +210,17 @@ def test_full_preset_round_trip_through_a_file(tmp_path):
         model="0123456789ab",
         slots={1: (0.1, -2.5, 1e-9), 9: (3.0, 0.0, -0.0)},
         keyframes=(Keyframe((1.0, 2.0, 3.0)), Keyframe((0.5, 0.25, 0.125), hold=2.5)),
-        mappings=(Mapping("z/0", cc=0, channel=1, takeover="soft", smooth=0.05),
-                  Mapping("walk.speed", osc="/chan5", curve="exp", out_range=(0.05, 10)),
-                  Mapping("pause", note=36, button="gate")),
-        display=Display(fit="stretch", fullscreen=True, borderless=True, hud=True),
+        mappings=(ControlMapping("z/0", cc=0, channel=1, takeover="soft", smooth=0.05),
+                  ControlMapping("walk.speed", osc="/chan5", curve="exp", out_range=(0.05, 10)),
+                  ControlMapping("pause", note=36, button="gate")),
+        display=DisplaySettings(fit="stretch", fullscreen=True, borderless=True, hud=True),
         midi_input="Launch",
     )
     path = p.save(tmp_path / "sub" / "live.toml")
     q = Preset.from_file(path)
     assert q == p and q.source == str(path)
     assert Preset.from_toml(q.to_toml()) == p
-    assert p.param_commands() == (SetParam("walk.mode", 1.0), SetParam("walk.speed", 0.1 + 0.2),
-                                  SetParam("look.posterize", 4.0), SetParam("look.blackout", 1.0))
+    assert q.values()["walk.speed"] == 0.1 + 0.2 and q.values()["walk.glide"] == 0.6  # default
     p.check_model("0123456789ab", 3)
     with pytest.raises(PresetError, match="model 0123456789ab, the running model is ffffffffffff"):
         p.check_model("ffffffffffff", 3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from latentsketch.control.addresses import markdown_table
 from latentsketch.control.keyboard import Keyboard
 from latentsketch.control.mouse import HELP_ROWS
+from latentsketch.control.osc_addresses import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -17,8 +17,8 @@ from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.app import App
 from latentsketch.control.keyboard import ARROW_RATE, Keyboard, KeyContext
-from latentsketch.control.mapper import Mapper
-from latentsketch.mapping import Mapping
+from latentsketch.control.mapping_runtime import MappingRuntime
+from latentsketch.mapping import ControlMapping
 from latentsketch.output.look import Look
 from latentsketch.output.recorder import Recorder, RecorderState
 from latentsketch.output.video import H264Writer
@@ -258,7 +258,7 @@ def test_every_consumer_of_dt_advances_a_stall_as_one_clamped_step(stall: float)
     assert kb.held(stall, ctx) == kb.held(MAX_DT, ctx)
 
     def glide(dt: float) -> list[C.Command]:
-        m = Mapper([Mapping("walk.speed", osc="/s", smooth=2.0)], 8)
+        m = MappingRuntime([ControlMapping("walk.speed", osc="/s", smooth=2.0)], 8)
         m.feed_osc("/s", (1.0,))
         return m.update(dt, {"walk.speed": 0.0})
     assert glide(stall) == glide(MAX_DT) != glide(MAX_DT / 2)

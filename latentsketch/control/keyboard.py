@@ -275,10 +275,6 @@ class Keyboard:
                 out.extend(_flatten(binding.while_held(ctx, dt)))
         return out
 
-    def release_all(self) -> None:
-        """Forget held keys (e.g. after the window lost focus)."""
-        self._down.clear()
-
     def help_rows(self) -> list[tuple[str, str]]:
         """(keys, description) for the help overlay and README, one row per distinct pair;
         an action without a key is listed too, as reachable over OSC and MIDI."""

@@ -8,7 +8,8 @@ OS hands out per connection (ALSA's ``20:0`` client:port, Windows' trailing port
 device unplugged and back as ``... 24:0`` is the same device, even when ``--midi`` named it
 in full with its old number. A machine without MIDI support starts
 normally with one line saying so. The messages it returns are ``mido.Message`` objects for
-``Mapper.feed_midi`` — the same code that tests drive from raw bytes through ``RawMidiParser``.
+``MappingRuntime.feed_midi`` — the same code that tests drive from raw bytes through
+``RawMidiParser``.
 """
 
 from __future__ import annotations

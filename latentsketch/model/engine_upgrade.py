@@ -20,7 +20,7 @@ from pathlib import Path
 
 from latentsketch.model import engines
 from latentsketch.model.engine_build import CHOICE
-from latentsketch.model.vae import Decoder as DecoderNet
+from latentsketch.model.vae import DecoderNet
 
 log = logging.getLogger("latentsketch")
 

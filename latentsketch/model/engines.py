@@ -29,7 +29,7 @@ import torch
 from latentsketch import userdirs
 from latentsketch.errors import UserError
 from latentsketch.latent.space import LatentSpace
-from latentsketch.model.vae import Decoder as DecoderNet
+from latentsketch.model.vae import DecoderNet
 
 Runner = Callable[[np.ndarray], np.ndarray]  # (B, latent) float32 -> (B, C, H, W) float32
 

@@ -143,7 +143,7 @@ class ResBlock(nn.Module):
         return F.silu(x + self.norm2(self.conv2(h)))
 
 
-class Encoder(nn.Module):
+class EncoderNet(nn.Module):
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(cfg.channels, cfg.enc_widths[0], 3, padding=1),
@@ -161,7 +161,7 @@ class Encoder(nn.Module):
         return mu, logvar.clamp(-12.0, 8.0)
 
 
-class Decoder(nn.Module):
+class DecoderNet(nn.Module):
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -191,8 +191,8 @@ class VAE(nn.Module):
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
-        self.decoder = Decoder(cfg)
+        self.encoder = EncoderNet(cfg)
+        self.decoder = DecoderNet(cfg)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, C, H, W) in 0..1 -> (mu, logvar), each (B, latent)."""

@@ -39,7 +39,7 @@ from latentsketch.commands import (
     preset_name,
 )
 from latentsketch.control.droplog import DropLog
-from latentsketch.control.mapper import Mapper
+from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.osc import OscInput
 from latentsketch.engine import SLOTS
 from latentsketch.params import OSC_PREFIX as PREFIX
@@ -91,7 +91,7 @@ class OscTranslator:
     user mapped (or any foreign address while MIDI/OSC learn is armed) go to it first.
     """
 
-    def __init__(self, latent_dim: int, *, mapper: Mapper | None = None,
+    def __init__(self, latent_dim: int, *, mapper: MappingRuntime | None = None,
                  logger: logging.Logger = log) -> None:
         self.latent_dim = latent_dim
         self.mapper = mapper

@@ -22,7 +22,7 @@ from typing import Any
 
 from latentsketch.commands import Command, OffsetDim, SetDim, SetParam
 from latentsketch.control.droplog import DropLog
-from latentsketch.mapping import Mapping, MappingError, Target, parse_target, shape, unshape
+from latentsketch.mapping import ControlMapping, MappingError, Target, parse_target, shape, unshape
 from latentsketch.params import OSC_PREFIX, Z_LIMIT
 from latentsketch.timestep import clamp_dt
 
@@ -33,12 +33,12 @@ PICKUP = 0.02
 
 
 class _Live:
-    """Per-mapping state that changes as controls move (the Mapping itself stays frozen)."""
+    """Per-mapping state that changes as controls move (the ControlMapping itself stays frozen)."""
 
     __slots__ = ("m", "t", "in_lo", "in_hi", "out_lo", "out_hi", "curve", "tol", "edge", "knob",
                  "engaged", "goal", "y", "sent", "pos", "msb")
 
-    def __init__(self, m: Mapping, t: Target) -> None:
+    def __init__(self, m: ControlMapping, t: Target) -> None:
         self.m, self.t = m, t
         self.in_lo, self.in_hi = m.input_range()
         self.out_lo, self.out_hi = m.output_range()
@@ -82,7 +82,7 @@ def _number(v: Any) -> float | None:
     return None
 
 
-class Mapper:
+class MappingRuntime:
     """Runs a set of mappings for a model with ``latent_dim`` dimensions.
 
     Feed it controls (``feed_midi``, ``feed_osc``), then call ``update`` once per frame. Learn:
@@ -90,31 +90,31 @@ class Mapper:
     becomes a mapping to that target; ``take_learned()`` returns it once.
     """
 
-    def __init__(self, mappings: Iterable[Mapping] = (), latent_dim: int = 0,
+    def __init__(self, mappings: Iterable[ControlMapping] = (), latent_dim: int = 0,
                  logger: logging.Logger = log) -> None:
         self.latent_dim = latent_dim
         self.dropped = DropLog(logger, "mapping")
         self._log = logger
-        self._mappings: tuple[Mapping, ...] = ()
+        self._mappings: tuple[ControlMapping, ...] = ()
         self._lives: list[_Live] = []
         self._by_cc: dict[int, list[_Live]] = {}
         self._by_note: dict[int, list[_Live]] = {}
         self._by_osc: dict[str, list[_Live]] = {}
         self._current: AbstractMapping[str, float] = {}
         self._armed: str | None = None
-        self._learned: Mapping | None = None
+        self._learned: ControlMapping | None = None
         self.set_mappings(mappings)
 
     # --- configuration -------------------------------------------------------------------------
 
     @property
-    def mappings(self) -> tuple[Mapping, ...]:
+    def mappings(self) -> tuple[ControlMapping, ...]:
         """All mappings, including inactive ones (kept so a saved preset loses nothing)."""
         return self._mappings
 
-    def set_mappings(self, mappings: Iterable[Mapping]) -> None:
+    def set_mappings(self, mappings: Iterable[ControlMapping]) -> None:
         """Replace the mappings; unchanged ones keep their glide and takeover state."""
-        old: dict[Mapping, list[_Live]] = {}
+        old: dict[ControlMapping, list[_Live]] = {}
         for live in self._lives:
             old.setdefault(live.m, []).append(live)
         self._mappings = tuple(mappings)
@@ -153,7 +153,7 @@ class Mapper:
         """The armed target, or None."""
         return self._armed
 
-    def take_learned(self) -> Mapping | None:
+    def take_learned(self) -> ControlMapping | None:
         """The mapping made by the last completed learn, once (for the HUD and 'save preset')."""
         m, self._learned = self._learned, None
         return m
@@ -171,7 +171,7 @@ class Mapper:
         if kind == "control_change":
             ch, num, val = msg.channel + 1, msg.control, msg.value
             if self._armed is not None:
-                return self._learn(Mapping(self._armed, cc=num, channel=ch, smooth=0.1))
+                return self._learn(ControlMapping(self._armed, cc=num, channel=ch, smooth=0.1))
             out: list[Command] = []
             for live in self._by_cc.get(num, ()):
                 m = live.m
@@ -190,7 +190,7 @@ class Mapper:
             ch, num = msg.channel + 1, msg.note
             vel = msg.velocity if kind == "note_on" else 0
             if self._armed is not None:
-                return self._learn(Mapping(self._armed, note=num, channel=ch)) if vel else []
+                return self._learn(ControlMapping(self._armed, note=num, channel=ch)) if vel else []
             out = []
             for live in self._by_note.get(num, ()):
                 if live.m.channel is None or live.m.channel == ch:
@@ -208,7 +208,8 @@ class Mapper:
                     return []
                 # a bridge sending MIDI-style 0..127 integers gets that input range
                 rng = (0.0, 127.0) if isinstance(args[0], int) and first > 1 else None
-                return self._learn(Mapping(self._armed, osc=address, in_range=rng, smooth=0.1))
+                return self._learn(ControlMapping(self._armed, osc=address, in_range=rng,
+                                                  smooth=0.1))
             return []
         out: list[Command] = []
         for live in lives:
@@ -256,7 +257,7 @@ class Mapper:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _learn(self, m: Mapping) -> list[Command]:
+    def _learn(self, m: ControlMapping) -> list[Command]:
         self._armed = None
         self.set_mappings([*(x for x in self._mappings if not x.same_source(m)), m])
         self._learned = m
