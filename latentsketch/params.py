@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from latentsketch import effects
+
 Kind = Literal["float", "int", "bool", "enum"]
 
 WALK_MODES: tuple[str, ...] = ("drift", "noise", "orbit", "tour")
@@ -104,6 +106,12 @@ class Param:
         return f"{v:.2f}{self.unit}"
 
 
+def from_knob(knob: effects.Knob) -> Param:
+    """The parameter of a look effect's knob (the effects registry sits below this module)."""
+    return Param(knob.name, knob.default, knob.lo, knob.hi, knob.unit, kind=knob.kind,
+                 help=knob.help)
+
+
 PARAMS: tuple[Param, ...] = (
     Param("walk.mode", 3, 0, len(WALK_MODES) - 1, kind="enum", choices=WALK_MODES,
           help="drift, noise, orbit or tour"),
@@ -111,13 +119,7 @@ PARAMS: tuple[Param, ...] = (
     Param("walk.temperature", 1.0, 0.0, 3.0, "x", help="spread of the walk around the data"),
     Param("walk.dwell", 1.5, 0.0, 30.0, " s", help="tour: pause on each keyframe"),
     Param("walk.glide", 0.6, 0.0, 10.0, " s", help="time constant of every transition"),
-    Param("look.contrast", 1.0, 0.0, 3.0, "x", help="contrast around mid-grey"),
-    Param("look.saturation", 1.0, 0.0, 3.0, "x", help="colour saturation"),
-    Param("look.posterize", 0, 0, 16, kind="int", help="colour levels per channel (0 = off)"),
-    Param("look.softness", 0.3, 0.0, 1.0, help="softness of posterize steps"),
-    Param("look.trails", 0.0, 0.0, 0.95, help="feedback: how much of the last frame stays"),
-    Param("look.brightness", 1.0, 0.0, 1.0, help="master brightness"),
-    Param("look.blackout", 0, 0, 1, kind="bool", help="fade to black"),
+    *(from_knob(k) for k in effects.knobs()),   # look.*: each effect declares its own
     Param("mouse.dim_x", 0, 0, 127, kind="int", help="dimension under the mouse's x axis"),
     Param("mouse.dim_y", 1, 0, 127, kind="int", help="dimension under the mouse's y axis"),
 )
