@@ -110,6 +110,7 @@ class GainEffect(Effect):
 # --- the registry ----------------------------------------------------------------------------
 
 _REGISTRY: dict[str, type[Effect]] = {}
+_KNOBS: tuple[Knob, ...] = ()   # every registered knob, kept with the registry (read per frame)
 E = TypeVar("E", bound=type[Effect])
 
 
@@ -128,12 +129,19 @@ def register(cls: E) -> E:
     if clash:
         raise ValueError(f"effect {cls.name!r}: knob look.{clash[0]} belongs to another effect")
     _REGISTRY[cls.name] = cls
+    _update_knobs()
     return cls
 
 
 def unregister(name: str) -> None:
     """Remove an effect (a test's temporary one); looks made before keep their instance."""
     del _REGISTRY[name]
+    _update_knobs()
+
+
+def _update_knobs() -> None:
+    global _KNOBS
+    _KNOBS = tuple(k for cls in _REGISTRY.values() for k in cls.knobs)
 
 
 def registered() -> tuple[type[Effect], ...]:
@@ -142,8 +150,9 @@ def registered() -> tuple[type[Effect], ...]:
 
 
 def knobs() -> tuple[Knob, ...]:
-    """Every effect's knobs, in registration order."""
-    return tuple(k for cls in _REGISTRY.values() for k in cls.knobs)
+    """Every effect's knobs, in registration order (the same tuple until the registry
+    changes)."""
+    return _KNOBS
 
 
 # --- the effects -----------------------------------------------------------------------------

@@ -21,7 +21,6 @@ snapshots, the offline exporter and the tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
@@ -39,9 +38,17 @@ _IDENTITY = np.arange(256, dtype=np.uint8)
 E = TypeVar("E", bound=effects.Effect)
 
 
-@lru_cache(maxsize=8)
-def _declared(knobs: tuple[effects.Knob, ...]) -> tuple[tuple[effects.Knob, Param], ...]:
-    return tuple((k, from_knob(k)) for k in knobs)
+_declared_for: tuple[tuple[effects.Knob, ...], tuple[tuple[effects.Knob, Param], ...]] = ((), ())
+
+
+def _declared() -> tuple[tuple[effects.Knob, Param], ...]:
+    """The registered knobs with their parameters (for clamping), rebuilt when the registry
+    changes; read once per frame, so it is looked up by identity."""
+    global _declared_for
+    knobs = effects.knobs()
+    if knobs is not _declared_for[0]:
+        _declared_for = (knobs, tuple((k, from_knob(k)) for k in knobs))
+    return _declared_for[1]
 
 
 class LookParams(Mapping[str, float]):
@@ -52,7 +59,7 @@ class LookParams(Mapping[str, float]):
     __slots__ = ("_values",)
 
     def __init__(self, **values: float) -> None:
-        declared = _declared(effects.knobs())
+        declared = _declared()
         unknown = set(values) - {k.key for k, _ in declared}
         if unknown:
             raise TypeError(f"unknown look values: {', '.join(sorted(unknown))}")
@@ -61,8 +68,11 @@ class LookParams(Mapping[str, float]):
 
     @classmethod
     def from_params(cls, values: Mapping[str, float]) -> LookParams:
-        """Pick the ``look.*`` values out of the engine's parameter values."""
-        return cls(**{k.key: values[k.name] for k in effects.knobs() if k.name in values})
+        """Pick the ``look.*`` values out of the engine's parameter values (once a frame)."""
+        self = cls.__new__(cls)
+        self._values = {k.key: p.clamp(float(values.get(k.name, k.default)))
+                        for k, p in _declared()}
+        return self
 
     def __getitem__(self, key: str) -> float:
         return self._values[key]
@@ -145,6 +155,7 @@ class Look:
         self._blackout.fade_seconds = max(1e-3, fade_seconds)
         self.params = LookParams()
         self._gain = 1.0
+        self._needs_post = False
         self._tone_key: tuple[object, ...] | None = None
         self._tone = Tone(_IDENTITY)
 
@@ -165,7 +176,10 @@ class Look:
         for g in self._gains:
             gain *= g.gain
         self._gain = gain
-        key = (tuple(e.settings for e in self._tones), gain)
+        settings = tuple(e.settings for e in self._tones)
+        self._needs_post = gain > 0.0 and any(
+            e.crisp and s is not None for e, s in zip(self._tones, settings, strict=True))
+        key = (settings, gain)
         if key != self._tone_key:
             self._tone_key = key
             self._tone = Tone(tone_table(self._tones, gain))
@@ -192,7 +206,7 @@ class Look:
     @property
     def needs_post(self) -> bool:
         """Whether the tone table must run on the upscaled picture (a crisp effect is on)."""
-        return not self.is_black and any(e.crisp and e.settings is not None for e in self._tones)
+        return self._needs_post
 
     @property
     def tone(self) -> Tone:
@@ -225,7 +239,7 @@ class Look:
             out = np.clip(np.rint(f), 0, 255).astype(np.uint8)
         else:
             out = np.ascontiguousarray(frame, dtype=np.uint8)
-        if not self.needs_post and not self._tone.identity:
+        if not self._needs_post and not self._tone.identity:
             out = self._tone.lut[out]
         return out
 
