@@ -157,14 +157,14 @@ class Display:
         borderless: windowed mode without a frame (for a projector placed by hand).
         fit: "fit", "fill" or "stretch".
         fps: target frame rate for ``wait``; 0 runs unthrottled.
-        pipeline: the picture pipeline to draw (the app shares its own with the recorder);
-            None makes one with a ``SurfaceScaler``.
+
+    ``pipeline`` is the picture pipeline it draws (with a ``SurfaceScaler``); the app feeds
+    it and hands the same object to the recorder.
     """
 
     def __init__(self, size: tuple[int, int] | None = None, *, fullscreen: bool = False,
                  display: int = 0, borderless: bool = False, fit: str = "fit",
-                 fps: float = 60.0, title: str = "latentsketch",
-                 pipeline: Picture[pygame.Surface] | None = None) -> None:
+                 fps: float = 60.0, title: str = "latentsketch") -> None:
         if fit not in FIT_MODES:
             raise ValueError(f"fit mode {fit!r} is not one of {', '.join(FIT_MODES)}")
         self.warnings: list[str] = []
@@ -176,7 +176,7 @@ class Display:
         self.display_index = display
         self.borderless = borderless
         self.fit = fit
-        self.pipeline = pipeline if pipeline is not None else Picture(SurfaceScaler())
+        self.pipeline: Picture[pygame.Surface] = Picture(SurfaceScaler())
         self.pacer = FramePacer(fps)
         if size is None:
             desk = pygame.display.get_desktop_sizes()[display]
