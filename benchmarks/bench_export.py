@@ -30,7 +30,8 @@ from latentsketch import engine
 from latentsketch.model import checkpoint
 from latentsketch.model.inference import Decoder
 from latentsketch.model.vae import VAE, VAEConfig
-from latentsketch.output.export import Clip, ExportSettings, export, resize
+from latentsketch.output.export import Clip, ExportSettings, export
+from latentsketch.output.picture import ArrayScaler
 from latentsketch.output.video import H264Writer
 from latentsketch.render import walk_clip
 
@@ -82,9 +83,14 @@ def breakdown(c: Clip, decoder: Decoder, size: int, folder: Path) -> str:
     batch = ms(lambda: decoder.decode_batch(z), 3) / len(z)
     single = ms(lambda: decoder.decode(z[0]))
     frame = decoder.decode(z[0])
-    up = ms(lambda: resize(frame, (size, size), "bicubic"))
+    bicubic, full = ArrayScaler("bicubic"), (0, 0, frame.shape[1], frame.shape[0])
+
+    def resize(img: np.ndarray) -> np.ndarray:
+        return bicubic.scale([img], full, (size, size))[0]
+
+    up = ms(lambda: resize(frame))
     pil = ms(lambda: Image.fromarray(frame).resize((size, size), Image.Resampling.BICUBIC))
-    big = [resize(decoder.decode(f.z), (size, size), "bicubic") for f in c.frames[:30]]
+    big = [resize(decoder.decode(f.z)) for f in c.frames[:30]]
     t = time.perf_counter()
     with H264Writer(folder / "enc.mp4", size, size, FPS, preset="superfast", crf=18,
                     crash_safe=False) as w:

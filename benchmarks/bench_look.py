@@ -27,9 +27,10 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
+from latentsketch.effects import LUMA  # noqa: E402
 from latentsketch.output.display import Display, FramePacer  # noqa: E402
 from latentsketch.output.hud import Hud, HudInfo  # noqa: E402
-from latentsketch.output.look import LUMA, Look, LookParams  # noqa: E402
+from latentsketch.output.look import Look, LookParams  # noqa: E402
 
 NATIVE = 64
 SETTINGS = {

@@ -41,7 +41,8 @@ from latentsketch.commands import (
     ToggleHud,
 )
 from latentsketch.engine import SLOTS
-from latentsketch.params import OSC_PREFIX, Keys, param
+from latentsketch.keys import Keys
+from latentsketch.params import OSC_PREFIX, param
 
 Kind = Literal["trigger", "switch", "slot"]
 

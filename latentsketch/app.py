@@ -110,6 +110,7 @@ class App:
                                display=opts.display,
                                borderless=opts.borderless or bool(pd and pd.borderless),
                                fit=opts.fit or (pd.fit if pd else "fit"), fps=opts.fps)
+        self.picture = self.display.pipeline   # the one picture pipeline: window, recorder, S
         self.keyboard = Keyboard()
         self.mouse = Mouse()
         self.hud = Hud(self.keyboard.help_rows() + list(MOUSE_HELP),
@@ -270,19 +271,19 @@ class App:
     def _log_context(self) -> LogContext:
         return LogContext(self.loaded.model_id, self.preset.name, self.decoder.backend,
                           self.display.fit, self.opts.fps or 60.0,
-                          self.display.look.visibility, self.decoder.describe())
+                          self.picture.look.visibility, self.decoder.describe())
 
     def _snapshot(self) -> None:
         """What the audience sees now, with the look, at the model's size and as shown; the
         metadata holds the point that made it (the state this frame has not stepped yet)."""
         meta = SnapshotMeta.from_z(engine.output_z(self.state, self.space), self.loaded.model_id,
                                    preset=self.preset.name, seed=self.state.seed, time=self.t)
-        native = self.display.native_picture()
+        native = self.picture.native()
         if native is None:   # nothing shown yet (a snapshot command before the first frame)
             self.outputs.snapshot(self.frame, meta)
             return
         w, h = self.display.picture_size
-        picture = self.display.picture() if w > 0 and h > 0 else None
+        picture = self.picture.render((w, h), self.display.fit) if w > 0 and h > 0 else None
         self.outputs.snapshot(native, meta, picture)
 
     def _record_size(self) -> tuple[int, int]:
@@ -426,8 +427,9 @@ class App:
         t0 = time.perf_counter()
         self.frame = self.decoder.decode(engine.output_z(self.state, self.space))
         self.decode_ms = (time.perf_counter() - t0) * 1e3
-        self.display.show(self.frame, self.state.params, dt)
-        self.outputs.submit(self.display.picture, self.t)  # at the recording's own size
+        self.picture.feed(self.frame, self.state.params, dt)
+        self.display.draw()
+        self.outputs.submit(self.picture, self.t)  # at the recording's own size and fit
         self.hud.draw(self.display.screen, self._hud_info(now), self._wall_dt)
         self.display.flip()
         if self.osc_out is not None:

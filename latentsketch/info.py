@@ -50,8 +50,7 @@ def walk_frames(loaded: checkpoint.LoadedModel, decoder: Decoder, preset_name: s
     seconds from the start, stepped by the engine at 60 fps as the live loop does."""
     from latentsketch import engine
     from latentsketch import preset as presets
-    from latentsketch.output.export import Picture
-    from latentsketch.output.look import Look
+    from latentsketch.output.picture import ArrayScaler, Picture
 
     pre = presets.load(preset_name)
     space = loaded.space
@@ -65,8 +64,8 @@ def walk_frames(loaded: checkpoint.LoadedModel, decoder: Decoder, preset_name: s
         for _ in range(per):
             state = engine.step(state, [], 1 / 60, space)
     frames = decoder.decode_batch(np.stack(zs))
-    pic = Picture((decoder.size, decoder.size), (side, side), "fit", "bicubic", Look())
-    return np.stack(pic.batch(list(frames), params, [spacing] * n))
+    pic = Picture(ArrayScaler("bicubic"))
+    return np.stack(pic.batch(list(frames), params, [spacing] * n, (side, side), "fit"))
 
 
 def describe(model: str | None, out: Path, dims: int = 6) -> str:

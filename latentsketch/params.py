@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from latentsketch import effects
+from latentsketch.keys import Keys
 from latentsketch.latent.interp import EASINGS
 from latentsketch.latent.walks import WALKS
 
@@ -35,35 +37,6 @@ may set a latent dimension to; beyond it decoders produce garbage, so inputs ref
 Z_RANGE: float = 3.0
 """What a knob, the mouse pad and the HUD's bars span on a latent dimension: -3..3 std, where
 nearly all of the data lies (``Z_LIMIT`` leaves room beyond it for offsets and nudges)."""
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Keys bound to a parameter or an action, named so that this module needs no pygame.
-
-    Each of ``codes`` is a pygame constant's name: ``K_t`` (a key code, which follows the
-    layout), ``KSCAN_0`` (a physical position, so digits stay on the top row on AZERTY), or
-    else the character a key types (``?``, wherever the layout puts it). ``{n}`` in a name
-    stands for a slot number. On a parameter ``codes`` raise it and ``down`` lowers it; without
-    ``down`` Shift+``codes`` lowers it. ``mods``: "" (none), "shift", "ctrl", "alt", or None
-    (any: ``+`` is Shift+= on a US layout). ``label`` is what help shows ("" = built from the
-    first code, e.g. ``T / Shift+T``).
-    """
-
-    codes: tuple[str, ...]
-    label: str = ""
-    down: tuple[str, ...] = ()
-    mods: Literal["", "shift", "ctrl", "alt"] | None = ""
-
-    def text(self, *, stepped: bool = False) -> str:
-        """The label help shows; ``stepped``: a parameter's key, lowered with Shift."""
-        if self.label:
-            return self.label
-        name = self.codes[0].split("_", 1)[-1]
-        name = name.upper() if len(name) == 1 else name.title()
-        if stepped and not self.down:
-            return f"{name} / Shift+{name}"
-        return f"{self.mods.title()}+{name}" if self.mods else name
 
 
 @dataclass(frozen=True)
@@ -176,6 +149,13 @@ class Param:
         return f"{v:.{self.decimals}f}{self.unit}"
 
 
+def from_knob(knob: effects.Knob) -> Param:
+    """The parameter of a look effect's knob (the effects registry sits below this module)."""
+    return Param(knob.name, knob.default, knob.lo, knob.hi, knob.unit, kind=knob.kind,
+                 help=knob.help, step=knob.step, stops=knob.stops, decimals=knob.decimals,
+                 keys=knob.keys, label=knob.label)
+
+
 PARAMS: tuple[Param, ...] = (
     Param("walk.mode", WALK_MODES.index("tour"), 0, len(WALK_MODES) - 1, kind="enum",
           choices=WALK_MODES, help="; ".join(f"{n}: {w.help}" for n, w in WALKS.items())),
@@ -190,20 +170,7 @@ PARAMS: tuple[Param, ...] = (
           choices=tuple(EASINGS), help="tour: how a move between keyframes starts and ends"),
     Param("walk.glide", 0.6, 0.0, 10.0, " s", help="time constant of every transition",
           step=0.1),
-    Param("look.contrast", 1.0, 0.0, 3.0, "x", help="contrast around mid-grey", step=0.1,
-          keys=Keys(("K_c",))),
-    Param("look.saturation", 1.0, 0.0, 3.0, "x", help="colour saturation", step=0.1,
-          keys=Keys(("K_v",)), label="saturation (vividness)"),
-    Param("look.posterize", 0, 0, 16, kind="int", help="colour levels per channel (0 = off)",
-          stops=(0, 2, 3, 4, 5, 6, 8, 12, 16), keys=Keys(("K_p",)),
-          label="posterize levels (0 = off)"),
-    Param("look.softness", 0.3, 0.0, 1.0, help="softness of posterize steps", step=0.1,
-          keys=Keys(("K_o",)), label="posterize softness"),
-    Param("look.trails", 0.0, 0.0, 0.95, help="feedback: how much of the last frame stays",
-          step=0.05, keys=Keys(("K_e",)), label="trails (echo)"),
-    Param("look.brightness", 1.0, 0.0, 1.0, help="master brightness", step=0.05,
-          keys=Keys(("K_l",)), label="master brightness (light)"),
-    Param("look.blackout", 0, 0, 1, kind="bool", help="fade to black"),
+    *(from_knob(k) for k in effects.knobs()),   # look.*: each effect declares its own
     Param("mouse.dim_x", 0, 0, 127, kind="int", help="dimension under the mouse's x axis"),
     Param("mouse.dim_y", 1, 0, 127, kind="int", help="dimension under the mouse's y axis"),
 )

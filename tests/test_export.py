@@ -24,11 +24,12 @@ from latentsketch.output.export import (
     ExportError,
     ExportSettings,
     Frame,
-    Picture,
     export,
     fit_geometry,
+    scaler,
 )
 from latentsketch.output.look import Look
+from latentsketch.output.picture import Picture
 from latentsketch.output.snapshot import SnapshotMeta, write_png
 from latentsketch.params import defaults
 from latentsketch.render import RenderRequest, render, replay_clip, tour_clip
@@ -61,8 +62,9 @@ def png_frames(folder: Path) -> list[np.ndarray]:
 def expected(clip_frames: list[Frame], decoder: Decoder, size: tuple[int, int], fit: str,
              filter: str) -> list[np.ndarray]:
     """What the exporter should produce: each z decoded alone and put through ``Picture``."""
-    pic = Picture((decoder.size,) * 2, size, fit, filter, Look())
-    out = [pic(decoder.decode(f.z), f.params, f.dt) for f in clip_frames]
+    pic = Picture(scaler(filter), Look())
+    out = [pic.batch([decoder.decode(f.z)], [f.params], [f.dt], size, fit)[0]
+           for f in clip_frames]
     return [o for o, f in zip(out, clip_frames, strict=True) if f.emit]
 
 
@@ -108,11 +110,10 @@ def test_live_filter_reproduces_the_window_pixel_for_pixel(
             params = {**LOOK, "look.blackout": float(i in (4, 5)), "look.posterize": i % 5}
             disp.show(frame, params, 1 / 30)
             if pic is None:
-                pic = Picture((decoder.size,) * 2, disp.picture_size, fit, "live", look)
-            ours = pic(frame, params, 1 / 30)
+                pic = Picture(scaler("live"), look)
+            ours = pic.batch([frame], [params], [1 / 30], disp.picture_size, fit)[0]
             live = disp.picture()
-            assert ours.shape == live.shape
-            assert np.abs(ours.astype(int) - live).max() <= 1, f"frame {i}"
+            assert np.array_equal(ours, live), f"frame {i}"   # the window's own scaler
     finally:
         disp.close()
 
@@ -126,10 +127,11 @@ def test_a_batch_with_look_changes_equals_frame_by_frame(decoder: Decoder,
     params = [{**LOOK, "look.posterize": float(i // 3 * 2), "look.blackout": float(i == 6)}
               for i in range(10)]
     dts = [1 / 20] * 10
-    one = Picture((64, 64), (100, 60), "fit", filter, Look())
-    many = Picture((64, 64), (100, 60), "fit", filter, Look())
-    singles = [one(f, p, dt) for f, p, dt in zip(frames, params, dts, strict=True)]
-    batched = many.batch(frames, params, dts)
+    one = Picture(scaler(filter), Look())
+    many = Picture(scaler(filter), Look())
+    singles = [one.batch([f], [p], [dt], (100, 60), "fit")[0]
+               for f, p, dt in zip(frames, params, dts, strict=True)]
+    batched = many.batch(frames, params, dts, (100, 60), "fit")
     for i, (a, b) in enumerate(zip(singles, batched, strict=True)):
         assert_pixels_match(b, a, look=True, what=f"frame {i}")
     assert len({a.tobytes() for a in singles}) == 10

@@ -17,6 +17,7 @@ from latentsketch import cli, engine
 from latentsketch.errors import UserError
 from latentsketch.output.controllog import ControlLog
 from latentsketch.output.paths import OutputDir, OutputError
+from latentsketch.output.picture import ArrayScaler, Picture
 from latentsketch.output.recorder import Recorder, RecorderState
 from latentsketch.output.session import LogContext, SessionOutputs
 from latentsketch.output.snapshot import SnapshotMeta, save_snapshot
@@ -112,8 +113,10 @@ def test_recording_that_cannot_start_leaves_no_empty_files(full_dir: Path) -> No
     state = engine.State.initial(space, 0)
     ctx = LogContext("0123456789ab", "default", "fp32", "fit", 30.0, 1.0)
     out.record(True, (64, 64), state, 0.0, ctx)
+    picture = Picture(ArrayScaler())
+    picture.feed(np.zeros((64, 64, 3), np.uint8), {}, 1 / 30)
     for i in range(30):
-        out.submit(lambda size, fit: np.zeros((64, 64, 3), np.uint8), i / 30)
+        out.submit(picture, i / 30)
         out.log_frame(i / 30, 1 / 30, [])
         time.sleep(0.01)
     st = out.close()

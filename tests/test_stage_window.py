@@ -18,6 +18,7 @@ from latentsketch import engine
 from latentsketch.app import App
 from latentsketch.control.keyboard import ARROW_RATE, Keyboard, KeyContext
 from latentsketch.control.mapping_runtime import MappingRuntime
+from latentsketch.effects import Trails
 from latentsketch.mapping import ControlMapping
 from latentsketch.output.look import Look
 from latentsketch.output.recorder import Recorder, RecorderState
@@ -266,7 +267,7 @@ def test_every_consumer_of_dt_advances_a_stall_as_one_clamped_step(stall: float)
     def look(dt: float) -> tuple[float, float]:
         lk = Look()
         lk.advance({"look.blackout": 1.0, "look.trails": 0.9}, dt)
-        return lk.visibility, lk._keep
+        return lk.visibility, lk.effect(Trails).keep
     assert look(stall) == look(MAX_DT)
 
 

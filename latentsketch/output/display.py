@@ -1,14 +1,12 @@
-"""The pygame-ce window: scaling the small decoded frame to the screen, the look, pacing.
+"""The pygame-ce window: mode, fullscreen, fit, blitting the picture, pacing.
 
-Per frame the native frame (e.g. 64x64) goes through ``Look.pre``, into a reused native-size
-surface in the display's pixel format, then ``transform.smoothscale`` into a reused
-picture-size surface (FACTS.md: ~0.4 ms to 1024x1024, against ~2 ms for a fresh surface
-each frame), then ``Look.post`` in place on that surface's bytes when posterise is on, then a
-blit to the window. That picture surface is the clean picture: the HUD draws on the window
-afterwards, and ``picture()`` reads the recording from the picture surface, never the window.
+The picture itself comes from the one picture pipeline (``output.picture.Picture``), with
+``SurfaceScaler`` plugged in: per frame the pipeline runs the look on the native frame, scales
+the fit's crop into a reused surface in the window's pixel format and applies the tone table
+to that surface's bytes; the window blits it and fills the bars. That surface is the clean
+picture: the HUD draws on the window afterwards, and the recorder and snapshots get their
+frames from the pipeline, never from the window.
 
-Fill crops the native frame before scaling (a 16:9 projector gets a centred 64x36 band scaled
-to the full screen) rather than scaling a larger picture and cropping, which would cost more.
 Pacing sleeps until the next frame's deadline (``FramePacer``): no busy-wait, and unlike
 ``Clock.tick``'s whole milliseconds it holds exactly the target rate on average.
 """
@@ -18,13 +16,15 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pygame
 
 from latentsketch.output.geometry import FIT_MODES, Rect, fit_geometry  # noqa: F401 (API)
 from latentsketch.output.look import Look, LookParams
+from latentsketch.output.picture import Picture
 
 
 class FramePacer:
@@ -74,8 +74,81 @@ def _channel_offsets(surface: pygame.Surface) -> tuple[int, int, int]:
     return offs[0], offs[1], offs[2]
 
 
+class SurfaceScaler:
+    """The window's scaler for the picture pipeline: pygame-ce's ``smoothscale`` on reused
+    32-bit surfaces in the window's pixel format, so the final blit is a plain copy (FACTS.md:
+    ~0.4 ms to 1024x1024, against ~2 ms for a fresh surface each frame).
+
+    It needs no window (without one it uses pygame's default 32-bit layout), so the exporter's
+    ``live`` filter is this very class: a replay scales exactly as the window did.
+    """
+
+    def __init__(self) -> None:
+        self._native: pygame.Surface | None = None   # the frame, at the model's size
+        self._drawn: pygame.Surface | None = None    # the window's picture
+        self._scaled: pygame.Surface | None = None   # the last ``scale`` (read back at once)
+
+    def _surface(self, size: tuple[int, int], reuse: pygame.Surface | None) -> pygame.Surface:
+        """``reuse`` when it has this size and the window's pixel layout, else a new one (the
+        layout may change with the window's mode)."""
+        screen = pygame.display.get_surface() if pygame.display.get_init() else None
+        if screen is not None and screen.get_bitsize() == 32:
+            masks = screen.get_masks()
+        else:
+            masks = _default_masks()
+        if reuse is not None and reuse.get_size() == size and reuse.get_masks() == masks:
+            return reuse
+        return pygame.Surface(size, 0, 32, masks)
+
+    def _load(self, frame: np.ndarray, crop: Rect) -> pygame.Surface:
+        h, w = frame.shape[:2]
+        self._native = native = self._surface((w, h), self._native)
+        native.blit(pygame.image.frombuffer(np.ascontiguousarray(frame), (w, h), "RGB"), (0, 0))
+        return native if (crop[2], crop[3]) == (w, h) else native.subsurface(crop)
+
+    def _into(self, src: pygame.Surface, size: tuple[int, int],
+              dest: pygame.Surface | None) -> pygame.Surface:
+        dest = self._surface(size, dest)
+        if src.get_size() == size:
+            dest.blit(src, (0, 0))
+        else:
+            pygame.transform.smoothscale(src, size, dest)
+        return dest
+
+    def draw(self, frame: np.ndarray, crop: Rect, size: tuple[int, int]) -> pygame.Surface:
+        self._drawn = self._into(self._load(frame, crop), size, self._drawn)
+        return self._drawn
+
+    def scale(self, frames: Sequence[np.ndarray], crop: Rect,
+              size: tuple[int, int]) -> list[np.ndarray]:
+        out = []
+        for frame in frames:
+            self._scaled = self._into(self._load(frame, crop), size, self._scaled)
+            out.append(self.read(self._scaled, *size))
+        return out
+
+    def pixels(self, image: pygame.Surface) -> np.ndarray:
+        return np.frombuffer(image.get_buffer(), np.uint8)
+
+    def read(self, image: pygame.Surface, w: int, h: int) -> np.ndarray:
+        """Copy the top-left w x h into an RGB array (~1 ms at 1024^2)."""
+        pitch = image.get_pitch()
+        raw = np.frombuffer(image.get_buffer(), np.uint8)
+        px = raw.reshape(image.get_height(), pitch)[:h, :w * 4].reshape(h, w, 4)
+        out = np.empty((h, w, 3), np.uint8)
+        for c, off in enumerate(_channel_offsets(image)):
+            out[..., c] = px[..., off]
+        del px, raw
+        return out
+
+
+@lru_cache(maxsize=1)
+def _default_masks() -> tuple[int, int, int, int]:
+    return pygame.Surface((1, 1), 0, 32).get_masks()
+
+
 class Display:
-    """The live window: owns the screen, the scaling surfaces and the look.
+    """The live window: owns the screen and draws a picture pipeline's frames into it.
 
     Args:
         size: windowed size; None picks a square about 80 % of the desktop's height.
@@ -84,6 +157,9 @@ class Display:
         borderless: windowed mode without a frame (for a projector placed by hand).
         fit: "fit", "fill" or "stretch".
         fps: target frame rate for ``wait``; 0 runs unthrottled.
+
+    ``pipeline`` is the picture pipeline it draws (with a ``SurfaceScaler``); the app feeds
+    it and hands the same object to the recorder.
     """
 
     def __init__(self, size: tuple[int, int] | None = None, *, fullscreen: bool = False,
@@ -100,7 +176,7 @@ class Display:
         self.display_index = display
         self.borderless = borderless
         self.fit = fit
-        self.look = Look()
+        self.pipeline: Picture[pygame.Surface] = Picture(SurfaceScaler())
         self.pacer = FramePacer(fps)
         if size is None:
             desk = pygame.display.get_desktop_sizes()[display]
@@ -109,13 +185,7 @@ class Display:
         self._windowed_size = (max(1, int(size[0])), max(1, int(size[1])))
         self._fullscreen = fullscreen
         pygame.display.set_caption(title)
-        self._native: pygame.Surface | None = None
-        self._picture: pygame.Surface | None = None
-        self._record: pygame.Surface | None = None
-        self._src_size = (0, 0)
-        self._pre: np.ndarray | None = None   # the last frame after ``Look.pre``
         self._rect: Rect = (0, 0, 0, 0)
-        self._black = True
         self._set_mode()
 
     # --- window ----------------------------------------------------------------------------
@@ -124,6 +194,11 @@ class Display:
     def screen(self) -> pygame.Surface:
         """The window surface (draw overlays here after ``show``)."""
         return pygame.display.get_surface()
+
+    @property
+    def look(self) -> Look:
+        """The pipeline's look (its state: the blackout fade, trails, the tone table)."""
+        return self.pipeline.look
 
     @property
     def size(self) -> tuple[int, int]:
@@ -156,10 +231,6 @@ class Display:
             self.warnings.append(f"fullscreen failed ({e}); staying windowed")
             self._fullscreen = False
             self._set_mode()
-            return
-        self._native = None    # the pixel format may have changed with the mode
-        self._picture = None
-        self._record = None
 
     def set_fullscreen(self, on: bool) -> None:
         if on != self._fullscreen:
@@ -205,33 +276,30 @@ class Display:
 
     def show(self, frame: np.ndarray, look: Mapping[str, float] | LookParams,
              dt: float) -> None:
-        """Draw ``frame`` (uint8 HxWx3, native size) with the look into the window, no flip.
+        """Feed ``frame`` (uint8 HxWx3, native size) to the pipeline and ``draw`` it, no flip.
 
         ``look`` is the engine's parameter values (only ``look.*`` are read); ``dt`` advances
         the blackout fade and trails.
         """
-        self.look.advance(look, dt)
+        self.pipeline.feed(frame, look, dt)
+        self.draw()
+
+    def draw(self) -> None:
+        """Draw the pipeline's current frame into the window at its size and fit, no flip."""
         screen = self.screen
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
-        pre = self.look.pre(frame)           # also keeps trails moving while blacked out
-        self._pre = pre
-        self._load_native(pre)
-        crop, rect = fit_geometry(self._src_size, screen.get_size(), self.fit)
+        image, rect = self.pipeline.draw(screen.get_size(), self.fit)
         self._rect = rect
-        self._black = self.look.is_black
-        x, y, w, h = rect
-        if self._black or w == 0 or h == 0:
+        if image is None:
             screen.fill((0, 0, 0))
             return
-        self._picture = self._render(crop, (w, h), self._picture)
+        x, y, w, h = rect
         sw, sh = screen.get_size()
         if (w, h) != (sw, sh):
             for bar in ((0, 0, sw, y), (0, y + h, sw, sh - y - h),
                         (0, y, x, h), (x + w, y, sw - x - w, h)):
                 if bar[2] > 0 and bar[3] > 0:
                     screen.fill((0, 0, 0), bar)
-        screen.blit(self._picture, (x, y))
+        screen.blit(image, (x, y))
 
     def flip(self) -> None:
         pygame.display.flip()
@@ -242,82 +310,11 @@ class Display:
 
     def picture(self, size: tuple[int, int] | None = None, fit: str | None = None
                 ) -> np.ndarray:
-        """The clean picture last shown (no HUD) as a new uint8 HxWx3 RGB array.
-
-        ``size`` (w, h) defaults to ``picture_size``, ``fit`` to the current fit mode (a
-        recording passes the size and fit it started with). The same size and fit, or one
-        pixel less (rounding to even for video), crops the on-screen picture surface; anything
-        else renders the last frame again, as a window of that size and fit would show it.
-        """
-        pw, ph = self.picture_size
-        w, h = (pw, ph) if size is None else (int(size[0]), int(size[1]))
-        fit = fit or self.fit
-        if w <= 0 or h <= 0:
-            raise ValueError(f"picture size must be positive, got {w}x{h}")
-        if self._native is None or self._black:
-            return np.zeros((h, w, 3), np.uint8)
-        if (self._picture is not None and fit == self.fit and 0 <= pw - w <= 1
-                and 0 <= ph - h <= 1):
-            return self._read(self._picture, w, h)
-        crop, (x, y, rw, rh) = fit_geometry(self._src_size, (w, h), fit)
-        out = np.zeros((h, w, 3), np.uint8)
-        if rw and rh:
-            self._record = self._render(crop, (rw, rh), self._record)
-            out[y:y + rh, x:x + rw] = self._read(self._record, rw, rh)
-        return out
+        """The clean picture last shown (no HUD) as a new uint8 HxWx3 RGB array, from the
+        pipeline: ``size`` (w, h) defaults to ``picture_size``, ``fit`` to the window's."""
+        return self.pipeline.render(self.picture_size if size is None else size,
+                                    fit or self.fit)
 
     def native_picture(self) -> np.ndarray | None:
-        """The last frame shown, at the model's size, with the whole look (trails, tone,
-        posterise, the blackout fade): what ``picture`` shows before upscaling. A new uint8
-        HxWx3 array, or None before the first ``show``."""
-        if self._pre is None:
-            return None
-        out = np.array(self._pre, np.uint8, order="C")
-        if self._black:
-            out[:] = 0
-        else:
-            self.look.post(out)   # the table of the frame shown: ``advance`` runs in ``show``
-        return out
-
-    # --- internals -------------------------------------------------------------------------
-
-    def _load_native(self, pre: np.ndarray) -> None:
-        h, w = pre.shape[:2]
-        if self._native is None or self._src_size != (w, h):
-            screen = self.screen
-            # The window's own 32-bit format makes the final blit a plain copy.
-            fmt = screen if screen.get_bitsize() == 32 else 32
-            self._native = pygame.Surface((w, h), 0, fmt)
-            self._src_size = (w, h)
-        src = pygame.image.frombuffer(np.ascontiguousarray(pre), (w, h), "RGB")
-        self._native.blit(src, (0, 0))
-
-    def _render(self, crop: Rect, size: tuple[int, int],
-                dest: pygame.Surface | None) -> pygame.Surface:
-        """Scale the native frame's ``crop`` into ``dest`` (reused when its size fits) + post."""
-        native = self._native
-        if native is None:
-            raise RuntimeError("Display.show has not loaded a frame yet")
-        if dest is None or dest.get_size() != size:
-            dest = pygame.Surface(size, 0, native)
-        src = native if crop[2:] == self._src_size else native.subsurface(crop)
-        if src.get_size() == size:
-            dest.blit(src, (0, 0))
-        else:
-            pygame.transform.smoothscale(src, size, dest)
-        if self.look.needs_post:
-            buf = np.frombuffer(dest.get_buffer(), np.uint8)
-            self.look.post(buf)
-            del buf                   # unlock the surface before it is blitted
-        return dest
-
-    def _read(self, surface: pygame.Surface, w: int, h: int) -> np.ndarray:
-        """Copy the top-left w x h of a 32-bit surface into an RGB array (~1 ms at 1024^2)."""
-        pitch = surface.get_pitch()
-        raw = np.frombuffer(surface.get_buffer(), np.uint8)
-        px = raw.reshape(surface.get_height(), pitch)[:h, :w * 4].reshape(h, w, 4)
-        out = np.empty((h, w, 3), np.uint8)
-        for c, off in enumerate(_channel_offsets(surface)):
-            out[..., c] = px[..., off]
-        del px, raw
-        return out
+        """The last frame shown at the model's size with the whole look (``Picture.native``)."""
+        return self.pipeline.native()

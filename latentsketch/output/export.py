@@ -1,11 +1,11 @@
 """Offline export: latent vectors -> decoded, looked, scaled frames -> a video file.
 
-The picture is made exactly as the live window makes it (``output.display``): ``Look.advance``
-and ``Look.pre`` on the native frame, the fit/fill crop, an upscale, ``Look.post`` at output
-resolution, black bars. Only the upscale filter may differ: ``live`` reproduces pygame-ce's
-``smoothscale`` (SSE2 backend) bit for bit, so a replayed performance matches the recording;
-``bicubic`` (the default otherwise, torch's uint8 kernel: the same result as Pillow's bicubic
-at a tenth of its cost), ``bilinear`` and ``lanczos`` (Pillow) are for quality.
+The picture comes from the live window's own pipeline (``output.picture.Picture``): the look,
+the fit, the scaling, the tone table at output resolution, black bars. Only the scaler may
+differ: ``live`` is the window's ``SurfaceScaler`` itself (pygame-ce's smoothscale, no window
+opened), so a replayed performance matches the recording bit for bit; ``bicubic`` (the default
+otherwise, torch's uint8 kernel: the same result as Pillow's bicubic at a tenth of its cost),
+``bilinear`` and ``lanczos`` (Pillow) are ``ArrayScaler``'s, for quality.
 
 Speed comes from decoding in batches and encoding in a second thread behind a small queue:
 libx264 and torch both release the GIL, so decoding the next batch overlaps the encoder. The
@@ -20,25 +20,23 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from PIL import Image
 
 from latentsketch.errors import UserError
 from latentsketch.model.inference import Decoder
-from latentsketch.output.geometry import FIT_MODES, fit_geometry
+from latentsketch.output.geometry import FIT_MODES, fit_geometry  # noqa: F401 (API)
 from latentsketch.output.look import Look
 from latentsketch.output.paths import OutputError, discard, output_error
+from latentsketch.output.picture import ArrayScaler, Picture, Scaler
 from latentsketch.output.video import FrameWriter, H264Writer, open_writer, writer_class
 from latentsketch.tempfiles import temp_beside
 
-FILTERS = ("bicubic", "bilinear", "lanczos", "live")
+FILTERS = (*ArrayScaler.FILTERS, "live")
 FITS = FIT_MODES
 Progress = Callable[[int, int], None]
 
@@ -111,110 +109,15 @@ class ExportResult:
         return self.frames / self.fps / self.seconds if self.seconds > 0 else math.inf
 
 
-# --- geometry and scaling ------------------------------------------------------------------
+# --- scaling -------------------------------------------------------------------------------
 
-@lru_cache(maxsize=16)
-def _expand_table(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """pygame's SSE2 ``filter_expand``: left index and 8-bit weights for each output pixel."""
-    x = np.arange(dst, dtype=np.int64)
-    i0 = x * (src - 1) // dst
-    w1 = (256 * ((x * (src - 1)) % dst)) // dst
-    i1 = np.minimum(i0 + 1, src - 1)
-    return i0, i1, (256 - w1).astype(np.uint16), w1.astype(np.uint16)
-
-
-def _expand(a: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """Linear expansion along ``axis`` in uint16 fixed point (255 * 256 fits), as pygame."""
-    i0, i1, w0, w1 = _expand_table(a.shape[axis], n)
-    shape = [1, 1, 1]
-    shape[axis] = n
-    lo = np.take(a, i0, axis=axis).astype(np.uint16)
-    hi = np.take(a, i1, axis=axis).astype(np.uint16)
-    lo *= w0.reshape(shape)
-    hi *= w1.reshape(shape)
-    lo += hi
-    lo >>= 8
-    return lo.astype(np.uint8)
-
-
-def _live(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    sh, sw = img.shape[:2]
-    if w < sw or h < sh:  # shrinking: an area average, as smoothscale's (not bit-exact)
-        return np.array(Image.fromarray(img).resize((w, h), Image.Resampling.BOX))
-    out = img if w == sw else _expand(img, w, 1)   # x first, then y, like pygame
-    return out if h == sh else _expand(out, h, 0)
-
-
-def resize(img: np.ndarray, size: tuple[int, int], filter: str) -> np.ndarray:
-    """Scale a uint8 HxWx3 image to ``size`` (w, h): a new writable C-contiguous array, or
-    ``img`` itself when the size is already right."""
-    return resize_batch([img], size, filter)[0]
-
-
-def resize_batch(images: Sequence[np.ndarray], size: tuple[int, int],
-                 filter: str) -> list[np.ndarray]:
-    """``resize`` for same-sized images; torch scales them in one call (5x less per frame)."""
-    w, h = size
-    if not images or images[0].shape[:2] == (h, w):
-        return list(images)
+def scaler(filter: str) -> Scaler[Any]:
+    """The picture pipeline's scaler for an export ``filter`` (one of ``FILTERS``)."""
     if filter == "live":
-        return [_live(np.ascontiguousarray(i), w, h) for i in images]
-    if filter == "lanczos":
-        return [np.array(Image.fromarray(np.ascontiguousarray(i)).resize(
-            (w, h), Image.Resampling.LANCZOS)) for i in images]
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)  # (B, 3, H, W) uint8
-    y = torch.nn.functional.interpolate(x, size=(h, w), mode=filter, antialias=True)
-    return list(y.permute(0, 2, 3, 1).contiguous().numpy())
-
-
-class Picture:
-    """The live window's picture path on numpy: look, crop, scale, post, letterbox."""
-
-    def __init__(self, native: tuple[int, int], size: tuple[int, int], fit: str, filter: str,
-                 look: Look) -> None:
-        self.size = size
-        self.filter = filter
-        self.look = look
-        self.crop, self.rect = fit_geometry(native, size, fit)
-
-    def __call__(self, frame: np.ndarray, params: Mapping[str, float], dt: float) -> np.ndarray:
-        """One native uint8 HxWx3 frame -> a new output frame (H, W, 3)."""
-        return self.batch([frame], [params], [dt])[0]
-
-    def batch(self, frames: Sequence[np.ndarray], params: Sequence[Mapping[str, float]],
-              dts: Sequence[float]) -> list[np.ndarray]:
-        """Consecutive frames: the look advances frame by frame, the scaling is one call."""
-        look = self.look
-        w, h = self.size
-        x, y, rw, rh = self.rect
-        cx, cy, cw, ch = self.crop
-        crops: list[np.ndarray | None] = []
-        luts: list[np.ndarray | None] = []   # each frame's tone table, if it needs ``post``
-        for frame, p, dt in zip(frames, params, dts, strict=True):
-            look.advance(p, dt)
-            pre = look.pre(frame)            # keeps the trails moving even while black
-            black = look.is_black or rw == 0 or rh == 0
-            crops.append(None if black else pre[cy:cy + ch, cx:cx + cw])
-            luts.append(look.lut if look.needs_post and not black else None)
-        scaled = iter(resize_batch([c for c in crops if c is not None], (rw, rh), self.filter))
-        out = []
-        for crop, lut in zip(crops, luts, strict=True):
-            if crop is None:
-                out.append(np.zeros((h, w, 3), np.uint8))
-                continue
-            pic = next(scaled)
-            if lut is not None:              # in place: only on an array of our own
-                if (cw, ch) == (rw, rh):
-                    pic = np.array(pic, np.uint8, order="C")
-                if lut is look.lut and look.needs_post:
-                    look.post(pic)               # the current table: the fast paired lookup
-                else:
-                    np.take(lut, pic, out=pic)   # an earlier frame's table (params changed)
-            if (rw, rh) != (w, h):
-                pic, full = np.zeros((h, w, 3), np.uint8), pic
-                pic[y:y + rh, x:x + rw] = full
-            out.append(pic)
-        return out
+        # The window's scaler, so only this filter loads pygame (it opens no window).
+        from latentsketch.output.display import SurfaceScaler
+        return SurfaceScaler()
+    return ArrayScaler(filter)
 
 
 # --- the pipeline --------------------------------------------------------------------------
@@ -309,11 +212,10 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
         writer_class(path)
     except ValueError as e:
         raise ExportError(str(e)) from None
-    native = (decoder.size, decoder.size)
-    size = settings.size or native
+    size = settings.size or (decoder.size, decoder.size)
     look = Look()
     look.visibility = min(1.0, max(0.0, clip.visibility))
-    picture = Picture(native, size, settings.fit, settings.filter, look)
+    picture = Picture(scaler(settings.filter), look)
     if path.suffix and not path.parent.is_dir():  # name the folder, not the hidden partial file
         raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
     target = _partial(path)
@@ -335,7 +237,8 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
     try:
         for batch in _batches(clip.frames, settings.batch):
             images = decoder.decode_batch(np.stack([f.z for f in batch]))  # (B, H, W, 3)
-            pics = picture.batch(list(images), [f.params for f in batch], [f.dt for f in batch])
+            pics = picture.batch(list(images), [f.params for f in batch], [f.dt for f in batch],
+                                 size, settings.fit)
             for f, out in zip(batch, pics, strict=True):
                 if f.emit:
                     sink.put(out, f.t)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from latentsketch import engine
 from latentsketch.errors import os_error_line
 from latentsketch.output.controllog import ControlLog
 from latentsketch.output.paths import OutputDir, OutputError, discard
+from latentsketch.output.picture import Picture
 from latentsketch.output.recorder import Recorder, RecorderState, RecorderStatus
 from latentsketch.output.snapshot import SnapshotMeta, save_snapshot
 
@@ -122,14 +124,14 @@ class SessionOutputs:
         self.say(f"recording {size[0]}x{size[1]} to {video}" + (
             f" (the last one had stopped: {_failure_line(previous)})" if previous else ""))
 
-    def submit(self, picture: Callable[[tuple[int, int], str], np.ndarray], t: float) -> None:
-        """Hand the frame just shown to the recorder, rendered by ``picture(size, fit)`` at
-        the recording's own size and fit (only while recording: reading the picture back
-        costs ~1 ms at 1024 px)."""
+    def submit(self, picture: Picture[Any], t: float) -> None:
+        """Hand the frame just fed to ``picture`` (the pipeline the window draws) to the
+        recorder, rendered at the recording's own size and fit (only while recording: reading
+        the picture back costs ~1 ms at 1024 px)."""
         st = self.recorder.status()
         if st.recording:
-            self.recorder.submit(picture(self._rec_size, self._rec_fit), t - self._rec_t0,
-                                 copy=False)
+            self.recorder.submit(picture.render(self._rec_size, self._rec_fit),
+                                 t - self._rec_t0, copy=False)
         elif st.error and not self._error_shown:
             self._error_shown = True
             st = self.recorder.stop()
