@@ -122,6 +122,8 @@ ACTIONS: tuple[Action, ...] = (   # in the order help lists them
            keys=Keys(("K_x", "K_DELETE"), "X / Delete")),
     Action("fit", "picture: fit / fill / stretch", CycleFit, keys=Keys(("K_z",))),
     Action("walk/cycle", "next walk mode", CycleMode, keys=Keys(("K_TAB",))),
+    Action("walk/back", "previous walk mode", lambda: CycleMode(-1),
+           keys=Keys(("K_TAB",), mods="shift")),
 )
 
 ACTION_BY_NAME: MappingProxyType[str, Action] = MappingProxyType({a.name: a for a in ACTIONS})

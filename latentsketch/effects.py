@@ -232,6 +232,51 @@ class Saturation(PixelEffect):
 
 
 @register
+class Hue(PixelEffect):
+    """Turns every colour around the grey axis by an angle, keeping its luminance: one 3x3
+    matrix per pixel on the native frame. The matrix is feColorMatrix ``hueRotate`` of the W3C
+    Filter Effects Module Level 1 (section 9.6), with its Rec. 709 luma weights."""
+
+    name = "hue"
+    knobs = (Knob("hue", 0.0, -180.0, 180.0, " deg", help="turn every colour around the "
+                  "colour wheel", step=15.0, decimals=0, keys=Keys(("K_u",)),
+                  label="hue turn"),)
+
+    def __init__(self) -> None:
+        self._m: np.ndarray | None = None
+        self._deg = 0.0
+
+    def advance(self, values: Mapping[str, float], dt: float) -> None:
+        deg = values["hue"]
+        if deg != self._deg or (self._m is None and deg % 360.0):
+            self._deg = deg
+            self._m = hue_matrix(deg) if deg % 360.0 else None
+
+    @property
+    def active(self) -> bool:
+        return self._m is not None
+
+    def apply(self, f: np.ndarray) -> np.ndarray:
+        assert self._m is not None
+        out = f @ self._m.T
+        np.clip(out, 0.0, 255.0, out=out)
+        return out
+
+
+def hue_matrix(degrees: float) -> np.ndarray:
+    """The 3x3 float32 hue rotation for RGB column vectors (W3C feColorMatrix hueRotate)."""
+    a = math.radians(degrees)
+    c, s = math.cos(a), math.sin(a)
+    lr, lg, lb = 0.213, 0.715, 0.072
+    m = np.array([
+        [lr + c * (1 - lr) - s * lr, lg - c * lg - s * lg, lb - c * lb + s * (1 - lb)],
+        [lr - c * lr + s * 0.143, lg + c * (1 - lg) + s * 0.140, lb - c * lb - s * 0.283],
+        [lr - c * lr - s * (1 - lr), lg - c * lg + s * lg, lb + c * (1 - lb) + s * lb],
+    ])
+    return m.astype(np.float32)
+
+
+@register
 class Contrast(ToneEffect):
     name = "contrast"
     knobs = (Knob("contrast", 1.0, 0.0, 3.0, "x", help="contrast around mid-grey", step=0.1,

@@ -234,8 +234,8 @@ def test_commands_change_what_they_claim(space):
     assert one(C.NudgeParam("walk.speed", 100)).params["walk.speed"] == 10.0  # clamped
     assert one(C.NudgeParam("walk.temperature", -0.25)).params["walk.temperature"] == 0.75
     start = WALK_MODES.index(base.mode)
-    assert one(C.CycleMode()).mode == WALK_MODES[(start + 1) % 4]
-    assert one(C.CycleMode(-1)).mode == WALK_MODES[(start - 1) % 4]
+    assert one(C.CycleMode()).mode == WALK_MODES[(start + 1) % len(WALK_MODES)]
+    assert one(C.CycleMode(-1)).mode == WALK_MODES[(start - 1) % len(WALK_MODES)]
     s = one(C.SetDim(0, 1.25))
     assert s.pinned[r0] and s.pin[r0] == 1.25 and s.pinned.sum() == 1
     assert one(C.SetDim(0, 99)).pin[r0] == PIN_LIMIT

@@ -178,3 +178,23 @@ def test_saturation_zero_is_grey() -> None:
     look.advance({"look.saturation": 0.0}, 1 / 60)
     out = look.process(_frame(4))
     assert np.abs(out.astype(int) - out[..., :1].astype(int)).max() <= 1
+
+
+def test_hue_turns_colours_around_the_grey_axis() -> None:
+    """look.hue: a third of a turn takes red to green and green to blue, greys stay grey,
+    luminance stays (W3C hueRotate), a whole turn is the identity, and 0 costs nothing."""
+    frame = np.array([[[200, 30, 30], [30, 200, 30], [128, 128, 128], [90, 140, 210]]],
+                     np.uint8)
+    luma = np.array([0.213, 0.715, 0.072])
+    look = Look()
+    look.advance({"look.hue": 120.0}, 1 / 60)
+    out = look.process(frame).astype(int)
+    assert out[0, 0].argmax() == 1 and out[0, 1].argmax() == 2       # red -> green -> blue
+    assert np.abs(out[0, 2] - 128).max() <= 1                        # grey stays grey
+    assert abs(out[0, 3] @ luma - frame[0, 3] @ luma) < 2            # luminance kept
+    look.advance({"look.hue": 180.0}, 1 / 60)
+    half = look.process(frame).astype(int)
+    look.advance({"look.hue": -180.0}, 1 / 60)
+    assert np.array_equal(look.process(frame).astype(int), half)     # -180 = +180
+    look.advance({"look.hue": 0.0}, 1 / 60)
+    assert look.pre(frame) is frame                                  # off: untouched, free

@@ -21,6 +21,7 @@ from latentsketch.commands import (
 )
 from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.mapping import ControlMapping, MappingError, parse_target, shape, unshape
+from latentsketch.params import WALK_MODES
 
 DIM = 8
 
@@ -96,7 +97,8 @@ def test_int_and_enum_targets_round_and_emit_only_on_change():
                                                                           cc=6)], DIM)
     m.feed_midi(cc(5, 127))
     m.feed_midi(cc(6, 64))
-    assert settle(m) == [SetParam("walk.mode", 3.0), SetParam("look.posterize", 8.0)]
+    top = float(len(WALK_MODES) - 1)                        # the last mode
+    assert settle(m) == [SetParam("walk.mode", top), SetParam("look.posterize", 8.0)]
     m.feed_midi(cc(6, 65))  # 8.19 -> still 8
     assert settle(m) == []
 

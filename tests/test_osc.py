@@ -165,8 +165,8 @@ def test_received_messages_are_immutable_and_carry_sender(rx, tx):
     (msg("/latentsketch/walk/speed", "fast"), "type"),
     (msg("/latentsketch/walk/speed", 1.0, 2.0), "arity"),
     (msg("/latentsketch/walk/speed", b"\x00\x01", tags="b"), "type"),
-    (msg("/latentsketch/walk/mode", "spiral"), "range"),
-    (msg("/latentsketch/walk/mode", 4, tags="i"), "range"),
+    (msg("/latentsketch/walk/mode", "zigzag"), "range"),
+    (msg("/latentsketch/walk/mode", 99, tags="i"), "range"),
     (msg("/latentsketch/z/16", 1.0), "range"),                       # DIM = 16
     (msg("/latentsketch/z/3", 7.0), "range"),                        # beyond Z_LIMIT
     (msg("/latentsketch/z/3", float("-inf")), "nonfinite"),

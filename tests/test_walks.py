@@ -123,6 +123,22 @@ def test_orbit_is_a_great_circle_at_the_typical_radius():
     np.testing.assert_allclose(_pos(ws, "orbit"), pts[0], atol=0.02)  # full turn
 
 
+def test_spiral_winds_over_a_sphere_at_the_typical_radius():
+    ws = walks.initial_walk(DIM, 3)
+    pts = []
+    for _ in range(200):                                  # 200 s in 1 s steps
+        ws = _run(ws, "spiral", 240, [240])
+        pts.append(_pos(ws, "spiral"))
+    pts = np.array(pts)
+    np.testing.assert_allclose(np.linalg.norm(pts, axis=1), math.sqrt(DIM), rtol=1e-9)
+    assert np.linalg.matrix_rank(pts, tol=1e-6) == 3      # a sphere in a 3-D subspace
+    steps = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    # smooth: azimuth at ORBIT_RATE plus the elevation's swing, at most ~1.4x the orbit's pace
+    assert steps.max() < 1.5 * walks.ORBIT_RATE * math.sqrt(DIM)
+    period = round(2 * math.pi / walks.ORBIT_RATE)        # one turn of azimuth: not back
+    assert np.linalg.norm(pts[period] - pts[0]) > 0.5
+
+
 def test_tour_dwells_on_keyframes_then_travels():
     keys = np.random.default_rng(0).normal(size=(3, DIM))
     m = _motion(plan=TourPlan.make(keys, DIM))

@@ -161,8 +161,6 @@ def default_bindings() -> tuple[Binding, ...]:
     k = pygame
     return (
         *action_bindings(),
-        Binding("Shift+Tab", "previous walk mode", lambda ctx: c.CycleMode(-1),
-                keys=(k.K_TAB,), mods="shift"),
         Binding("Esc", "close help, leave fullscreen, or quit when windowed", _escape,
                 keys=(k.K_ESCAPE,), mods=None),
         Binding("Q", "quit", lambda ctx: c.Quit(), keys=(k.K_q,)),

@@ -9,12 +9,20 @@ every CPU.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from latentsketch.latent import exactmath as xm
 
 # streams: one independent sequence per use, so adding a draw never shifts another's numbers
 DRIFT, TARGET, ORBIT, NOISE, TOUR = 1, 2, 3, 4, 5
+
+
+def stream(name: str) -> int:
+    """A stream of its own for ``name`` (a new walk mode's draws), from a hash of the name
+    that is the same in every process (Python's ``hash`` of a str is salted per process)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little") | (1 << 63)
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15

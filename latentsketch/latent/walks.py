@@ -275,3 +275,24 @@ class Tour(WalkMode):
     def goto(self, ws: WalkState, u: np.ndarray, centre: np.ndarray, t: float,
              m: Motion) -> tuple[np.ndarray, WalkState]:
         return centre, self.start_at(ws, (u - centre) / t)  # hold at the point, then on
+
+
+@register
+class Spiral(WalkMode):
+    """Spirals over a sphere at the typical radius sqrt(D): the orbit's plane plus a third
+    direction of this epoch, azimuth at ``ORBIT_RATE`` and elevation swinging at that rate
+    over the golden ratio, so the path winds over the whole sphere and never quite repeats."""
+
+    name = "spiral"
+    help = "winds over a sphere of typical points, never quite repeating"
+    _GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0
+
+    def position(self, ws: WalkState, m: Motion) -> np.ndarray:
+        e1, e2 = ws.basis
+        e3 = randoms.normals(ws.seed, randoms.stream(self.name), ws.dim * ws.epoch, ws.dim)
+        e3 = e3 - np.sum(e3 * e1) * e1 - np.sum(e3 * e2) * e2   # np.sum: bit-reproducible
+        e3 = e3 / max(math.sqrt(np.sum(e3 * e3)), 1e-12)
+        a = ORBIT_RATE * ws.clock
+        b = 0.5 * math.pi * math.sin(ORBIT_RATE * ws.clock / self._GOLDEN)  # -90..90 deg
+        return math.sqrt(ws.dim) * (math.cos(b) * (math.cos(a) * e1 + math.sin(a) * e2)
+                                    + math.sin(b) * e3)
