@@ -253,4 +253,4 @@ def test_look_parameters_are_the_registered_knobs() -> None:
     with pytest.raises(ValueError, match="already registered"):
         effects.register(effects.Trails)
     assert [e.name for e in effects.registered()] == [
-        "trails", "saturation", "contrast", "posterize", "brightness", "blackout"]
+        "trails", "saturation", "hue", "contrast", "posterize", "brightness", "blackout"]

@@ -46,7 +46,10 @@ def test_signals_while_saving_never_destroy_the_save(children, tmp_path: Path) -
         if child.saw("look at ") or child.proc.poll() is not None:
             break   # saved: what a signal does after the save is another matter
         child.proc.send_signal(sig)
-    assert child.finish(120) == 0, child.text
+    rc = child.finish(120)
+    # a signal sent before the test read "look at" may land after the save, as the process
+    # exits with the default handlers back: killed then, but with its work done and said
+    assert rc == 0 or (rc < 0 and "look at " in child.text), child.text
     assert "Traceback" not in child.text
     assert "still saving the model" in child.text or "already stopping" in child.text
     training = json.loads((out / "model.json").read_text())["training"]
