@@ -227,7 +227,8 @@ def _peek(s: State, space: LatentSpace) -> np.ndarray:
     """The walk's position one tick after the current one (unit coordinates)."""
     if s.paused:
         return s.walker.position(s.walk, _motion(s, space))
-    return s.walker.move(s.walk, s.tick, 1, _motion(s, space))[2]
+    m = _motion(s, space)
+    return s.walker.position(s.walker.advance(s.walk, s.tick, 1, m), m)
 
 
 def _absorb(s: State, space: LatentSpace) -> State:
@@ -406,9 +407,10 @@ def step(
         cur_t = next_t = _target(s, space)
     else:
         m = _motion(s, space)
-        ws, _, cur_w = s.walker.move(ws, tick, k, m)
+        ws = s.walker.advance(ws, tick, k, m)
         tick += k
-        next_w = s.walker.move(ws, tick, 1, m)[2]
+        cur_w = s.walker.position(ws, m)
+        next_w = s.walker.position(s.walker.advance(ws, tick, 1, m), m)
         cur_t, next_t = _compose(s, cur_w), _compose(s, next_w)
     transit = _ro(s.transit * g ** k)
     return replace(s, walk=ws, tick=tick, acc=acc, transit=transit,

@@ -31,7 +31,7 @@ def _run(ws, mode, ticks, groups, tick0=0, m: Motion | None = None):
     done, i = 0, 0
     while done < ticks:
         k = min(groups[i % len(groups)], ticks - done)
-        ws = walks.WALKS[mode].move(ws, tick0 + done, k, m)[0]
+        ws = walks.WALKS[mode].advance(ws, tick0 + done, k, m)
         done, i = done + k, i + 1
     return ws
 
@@ -58,21 +58,6 @@ def test_path_does_not_depend_on_tick_grouping(mode):
     for other in (big, odd):
         np.testing.assert_allclose(_pos(other, mode), ref, atol=1e-9)
     assert not np.allclose(ref, _pos(ws, mode), atol=0.05)  # and it did move
-
-
-@pytest.mark.parametrize("mode", WALK_MODES)
-@pytest.mark.parametrize("ticks", [1, 2, 9])
-def test_move_returns_the_last_two_tick_positions(mode, ticks):
-    keys = np.random.default_rng(0).normal(size=(3, DIM))
-    m = _motion(speed=3.0, dwell=0.02, plan=TourPlan.make(keys, DIM))
-    walker = walks.WALKS[mode]
-    ws = _run(walks.initial_walk(DIM, 6), mode, 50, [7], m=m)
-    new, prev, cur = walker.move(ws, 50, ticks, m)
-    before = _run(ws, mode, ticks - 1, [ticks], tick0=50, m=m) if ticks > 1 else ws
-    after = walker.move(before, 50 + ticks - 1, 1, m)[0]
-    np.testing.assert_allclose(prev, walker.position(before, m), atol=1e-12)
-    np.testing.assert_allclose(cur, walker.position(after, m), atol=1e-12)
-    np.testing.assert_allclose(walker.position(new, m), cur, atol=1e-12)
 
 
 def test_drift_is_smooth_and_has_unit_stationary_variance():

@@ -1,7 +1,7 @@
 """Latent walks: seeded, tick-based paths in unit coordinates, one class per mode in a registry.
 
 A walk is a ``WalkState`` value plus a ``WalkMode`` that moves it on by a number of fixed ticks
-(``move``) and says where it is (``position``), in unit coordinates ``w`` (typical spread 1 per
+(``advance``) and says where it is (``position``), in unit coordinates ``w`` (typical spread 1 per
 dimension). The engine maps ``w`` to standardised coordinates as ``u = centre + temperature * w``
 and owns pins, glides and the clock; nothing here knows about frames.
 
@@ -97,7 +97,7 @@ def _new_epoch(ws: WalkState) -> WalkState:
 
 class WalkMode:
     """One way of walking. Subclasses set ``name`` and ``help`` and override ``position``;
-    modes with state of their own (drift, tour) override ``move`` and the rest."""
+    modes with state of their own (drift, tour) override ``advance`` and the rest."""
 
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
@@ -107,14 +107,10 @@ class WalkMode:
         """Where the walk is, in unit coordinates (float64, raw order)."""
         raise NotImplementedError
 
-    def move(self, ws: WalkState, tick0: int, ticks: int,
-             m: Motion) -> tuple[WalkState, np.ndarray, np.ndarray]:
-        """Advance ``ticks`` >= 1 ticks from global tick ``tick0``; returns (new state, position
-        one tick before the end, position at the end): the two points the engine interpolates.
-        The default moves the shared clock, which clock-driven modes read."""
-        new = replace(ws, clock=ws.clock + ticks * m.speed * m.h)
-        prev = self.position(replace(ws, clock=ws.clock + (ticks - 1) * m.speed * m.h), m)
-        return new, prev, self.position(new, m)
+    def advance(self, ws: WalkState, tick0: int, ticks: int, m: Motion) -> WalkState:
+        """Move on ``ticks`` >= 1 ticks from global tick ``tick0``. The default moves the
+        shared clock, which clock-driven modes (noise, orbit, spiral) read."""
+        return replace(ws, clock=ws.clock + ticks * m.speed * m.h)
 
     def start_at(self, ws: WalkState, w: np.ndarray) -> WalkState:
         """Continue from the unit point ``w`` (the picture) where the mode can; else unchanged."""
@@ -166,10 +162,10 @@ def drift_noise(seed: int, tick0: int, ticks: int, dim: int) -> np.ndarray:
 
 def _drift(
     x0: np.ndarray, y0: np.ndarray, xi: np.ndarray, a: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Closed form of ``x <- a x + b xi; y <- a y + (1-a) x`` over m = len(xi) ticks.
 
-    Returns (x_m, y_m, y_{m-1}). ``b`` makes y's stationary variance exactly 1:
+    Returns (x_m, y_m). ``b`` makes y's stationary variance exactly 1:
     Var(y) = b^2 (1+a^2) / ((1-a^2) (1+a)^2). The weighted sums add rows elementwise (no BLAS),
     so results are bit-reproducible.
     """
@@ -180,11 +176,9 @@ def _drift(
     w = np.array([
         [pw[m], 0.0] + [b * pw[m - 1 - j] for j in range(m)],
         [c * m * pw[m], pw[m]] + [c * b * (m - j) * pw[m - 1 - j] for j in range(m)],
-        [c * (m - 1) * pw[m - 1], pw[m - 1]]
-        + [c * b * (m - 1 - j) * pw[m - 2 - j] for j in range(m - 1)] + [0.0],
     ])
     r = (w[:, :, None] * np.vstack((x0, y0, xi))[None]).sum(axis=1)
-    return _ro(r[0]), _ro(r[1]), r[2]
+    return _ro(r[0]), _ro(r[1])
 
 
 @register
@@ -197,12 +191,10 @@ class Drift(WalkMode):
     def position(self, ws: WalkState, m: Motion) -> np.ndarray:
         return ws.drift_y
 
-    def move(self, ws: WalkState, tick0: int, ticks: int,
-             m: Motion) -> tuple[WalkState, np.ndarray, np.ndarray]:
+    def advance(self, ws: WalkState, tick0: int, ticks: int, m: Motion) -> WalkState:
         xi = drift_noise(ws.seed, tick0, ticks, ws.dim)
-        x, y, y_prev = _drift(ws.drift_x, ws.drift_y, xi, math.exp(-m.speed * m.h / DRIFT_TAU))
-        return replace(ws, clock=ws.clock + ticks * m.speed * m.h, drift_x=x, drift_y=y), \
-            y_prev, y
+        x, y = _drift(ws.drift_x, ws.drift_y, xi, math.exp(-m.speed * m.h / DRIFT_TAU))
+        return replace(ws, clock=ws.clock + ticks * m.speed * m.h, drift_x=x, drift_y=y)
 
     def start_at(self, ws: WalkState, w: np.ndarray) -> WalkState:
         p = _ro(np.array(w, np.float64))
@@ -251,19 +243,9 @@ class Tour(WalkMode):
     def position(self, ws: WalkState, m: Motion) -> np.ndarray:
         return tour.position(ws.tour, lambda i: m.plan.point(i, ws.seed, ws.dim), m.easing)
 
-    def move(self, ws: WalkState, tick0: int, ticks: int,
-             m: Motion) -> tuple[WalkState, np.ndarray, np.ndarray]:
-        mid = tour.advance(ws.tour, m.plan, (ticks - 1) * m.h, m.speed, m.dwell)
-        end = tour.advance(mid, m.plan, m.h, m.speed, m.dwell)
-        new = replace(ws, clock=ws.clock + ticks * m.speed * m.h, tour=end)
-        points: dict[int, np.ndarray] = {}  # both ticks usually share a segment: fetch once
-
-        def point(i: int) -> np.ndarray:
-            if i not in points:
-                points[i] = m.plan.point(i, ws.seed, ws.dim)
-            return points[i]
-
-        return new, tour.position(mid, point, m.easing), tour.position(end, point, m.easing)
+    def advance(self, ws: WalkState, tick0: int, ticks: int, m: Motion) -> WalkState:
+        return replace(ws, clock=ws.clock + ticks * m.speed * m.h,
+                       tour=tour.advance(ws.tour, m.plan, ticks * m.h, m.speed, m.dwell))
 
     def start_at(self, ws: WalkState, w: np.ndarray) -> WalkState:
         return replace(ws, tour=tour.start_at(ws.tour, w))

@@ -70,9 +70,9 @@ class RecorderStatus:
         return self.state is RecorderState.RECORDING
 
 
-class _Session:
-    """One recording: its queue, thread and counters, so a finishing one never mixes with
-    the next."""
+class _Take:
+    """One take (one recording, named apart from ``output/session.py``'s session outputs): its
+    queue, thread and counters, so a finishing take never mixes with the next."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float | Fraction,
                  maxsize: int) -> None:
@@ -117,7 +117,7 @@ class Recorder:
             lambda path, w, h, fps: H264Writer(path, w, h, fps, preset=preset, crf=crf,
                                                crash_safe=True,
                                                fragment_seconds=fragment_seconds))
-        self._session: _Session | None = None
+        self._take: _Take | None = None
 
     def start(self, path: str | os.PathLike[str], width: int, height: int,
               fps: float | Fraction) -> bool:
@@ -127,7 +127,7 @@ class Recorder:
         ``status().state == FAILED`` a moment later. If the previous recording is still
         finalising, this waits for it first.
         """
-        current = self._session
+        current = self._take
         if current is not None:
             if current.state is RecorderState.RECORDING:
                 return False
@@ -135,11 +135,11 @@ class Recorder:
                 current.thread.join()
         frame_bytes = max(1, int(width) * int(height) * 3)
         maxsize = min(self.max_queue_frames, max(2, self.queue_bytes // frame_bytes))
-        session = _Session(Path(path), int(width), int(height), fps, maxsize)
-        session.thread = threading.Thread(target=self._run, args=(session,),
+        take = _Take(Path(path), int(width), int(height), fps, maxsize)
+        take.thread = threading.Thread(target=self._run, args=(take,),
                                           name="latentsketch-recorder", daemon=True)
-        self._session = session
-        session.thread.start()
+        self._take = take
+        take.thread.start()
         return True
 
     def submit(self, frame: np.ndarray, t: float | None = None, *, copy: bool = True) -> bool:
@@ -152,22 +152,22 @@ class Recorder:
         ``copy=False`` skips the copy when the caller hands over a fresh array it will not
         touch again.
         """
-        session = self._session
-        if session is None or session.state is not RecorderState.RECORDING:
+        take = self._take
+        if take is None or take.state is not RecorderState.RECORDING:
             return False
-        if session.queue.full():
-            with session.lock:
-                session.dropped += 1
+        if take.queue.full():
+            with take.lock:
+                take.dropped += 1
             return False
         if (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
-                and frame.shape[2] == 3 and frame.shape[:2] != (session.height, session.width)):
-            frame, copy = fit_frame(frame, session.width, session.height), False
+                and frame.shape[2] == 3 and frame.shape[:2] != (take.height, take.width)):
+            frame, copy = fit_frame(frame, take.width, take.height), False
         item = np.array(frame, copy=True) if copy else frame
         try:
-            session.queue.put_nowait((item, time.monotonic() if t is None else float(t)))
+            take.queue.put_nowait((item, time.monotonic() if t is None else float(t)))
         except queue.Full:
-            with session.lock:
-                session.dropped += 1
+            with take.lock:
+                take.dropped += 1
             return False
         return True
 
@@ -177,26 +177,26 @@ class Recorder:
         Idempotent and safe in any state. ``wait=False`` returns at once while the thread
         finalises (state STOPPING); call ``stop()`` again, or ``start()``, to wait for it.
         """
-        session = self._session
-        if session is not None:
-            with session.lock:
-                if session.state is RecorderState.RECORDING:
-                    session.state = RecorderState.STOPPING
-            session.stop.set()
-            if wait and session.thread is not None:
-                session.thread.join(timeout)
+        take = self._take
+        if take is not None:
+            with take.lock:
+                if take.state is RecorderState.RECORDING:
+                    take.state = RecorderState.STOPPING
+            take.stop.set()
+            if wait and take.thread is not None:
+                take.thread.join(timeout)
         return self.status()
 
     def status(self) -> RecorderStatus:
         """An immutable snapshot of the current or last recording (for the HUD)."""
-        session = self._session
-        if session is None:
+        take = self._take
+        if take is None:
             return RecorderStatus(RecorderState.IDLE, None, 0, 0, 0, 0.0, None)
-        with session.lock:
-            end = session.ended if session.ended is not None else time.monotonic()
-            return RecorderStatus(session.state, session.path, session.written,
-                                  session.dropped, session.queue.qsize(),
-                                  end - session.started, session.error)
+        with take.lock:
+            end = take.ended if take.ended is not None else time.monotonic()
+            return RecorderStatus(take.state, take.path, take.written,
+                                  take.dropped, take.queue.qsize(),
+                                  end - take.started, take.error)
 
     def __enter__(self) -> Recorder:
         return self
@@ -204,42 +204,42 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _run(self, session: _Session) -> None:
+    def _run(self, take: _Take) -> None:
         try:
-            writer = self._factory(session.path, session.width, session.height,
-                                   as_fps(session.fps))
+            writer = self._factory(take.path, take.width, take.height,
+                                   as_fps(take.fps))
         except Exception as e:  # any failure to open becomes a status line, never a crash
-            discard(session.path)  # the reserved name: no empty file is left behind
-            session.finish(RecorderState.FAILED, _one_line("recording not started", e))
+            discard(take.path)  # the reserved name: no empty file is left behind
+            take.finish(RecorderState.FAILED, _one_line("recording not started", e))
             return
         while True:
             try:
-                frame, t = session.queue.get(timeout=_POLL_SECONDS)
+                frame, t = take.queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                if session.stop.is_set():
+                if take.stop.is_set():
                     break
                 continue
             try:
                 writer.write(frame, t)
             except Exception as e:  # disk full, encoder error, wrong frame shape
                 writer.abort()
-                kept = _settle(session, writer)
-                session.finish(RecorderState.FAILED, _one_line(
+                kept = _settle(take, writer)
+                take.finish(RecorderState.FAILED, _one_line(
                     f"recording stopped after {kept} frames{_gone(kept)}", e))
-                _drain(session.queue)
+                _drain(take.queue)
                 return
-            with session.lock:
-                session.written += 1
+            with take.lock:
+                take.written += 1
         try:
             writer.close()
         except Exception as e:
             writer.abort()
-            kept = _settle(session, writer)
-            session.finish(RecorderState.FAILED, _one_line(
-                f"could not finish {session.path} ({kept} frames kept{_gone(kept)})", e))
+            kept = _settle(take, writer)
+            take.finish(RecorderState.FAILED, _one_line(
+                f"could not finish {take.path} ({kept} frames kept{_gone(kept)})", e))
             return
-        _settle(session, writer)
-        session.finish(RecorderState.IDLE, getattr(writer, "remux_error", None))
+        _settle(take, writer)
+        take.finish(RecorderState.IDLE, getattr(writer, "remux_error", None))
 
 
 def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -255,16 +255,16 @@ def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-def _settle(session: _Session, writer: FrameWriter) -> int:
+def _settle(take: _Take, writer: FrameWriter) -> int:
     """Set the frame count to what the finished file holds; remove a file that holds none."""
     try:
         kept = writer.frames_on_disk()
     except Exception:  # counting is a courtesy: fall back to what was handed over
-        kept = session.written
-    with session.lock:
-        session.written = kept
+        kept = take.written
+    with take.lock:
+        take.written = kept
     if kept == 0:
-        discard(session.path)
+        discard(take.path)
     return kept
 
 
