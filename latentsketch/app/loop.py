@@ -11,11 +11,9 @@ HUD and in the terminal.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +22,14 @@ import pygame
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch import preset as presets
-from latentsketch.control.keyboard import Keyboard, KeyContext
+from latentsketch.app import scenes, status
+from latentsketch.app.inputs import Inputs
+from latentsketch.app.options import AppOptions
 from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.midi import MidiInputs
-from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
-from latentsketch.control.mouse import Mouse
-from latentsketch.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscReceiver, OscUnavailable
+from latentsketch.control.osc import OscReceiver
 from latentsketch.control.osc_addresses import OscTranslator
-from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
+from latentsketch.control.osc_out import OscFeedback
 from latentsketch.errors import UserError
 from latentsketch.mapping import MappingError
 from latentsketch.model import checkpoint
@@ -39,14 +37,10 @@ from latentsketch.model.engine_upgrade import EngineUpgrade
 from latentsketch.model.engines import ENGINES
 from latentsketch.model.inference import Decoder
 from latentsketch.output.display import Display
-from latentsketch.output.hud import Hud, HudInfo
-from latentsketch.output.paths import OutputDir, OutputError, removed_on_failure
+from latentsketch.output.hud import Hud
+from latentsketch.output.paths import OutputDir, OutputError
 from latentsketch.output.session import LogContext, SessionOutputs
-from latentsketch.output.snapshot import (
-    SnapshotError,
-    SnapshotMeta,
-    read_snapshot_meta,
-)
+from latentsketch.output.snapshot import SnapshotMeta
 from latentsketch.stopping import StopSignals
 from latentsketch.timestep import clamp_dt
 
@@ -55,34 +49,13 @@ log = logging.getLogger("latentsketch")
 Script = Callable[[int, "App"], Sequence[pygame.event.Event | C.Command]]
 
 
-@dataclass(frozen=True)
-class AppOptions:
-    model: str | None = None
-    preset: str | None = None
-    seed: int | None = None
-    fps: float = 60.0
-    size: tuple[int, int] | None = None
-    fullscreen: bool = False
-    display: int = 0
-    borderless: bool = False
-    fit: str | None = None
-    out_dir: str = "latentsketch-out"
-    record_size: tuple[int, int] | None = None
-    start_from: str | None = None
-    osc: bool = True
-    osc_host: str = DEFAULT_HOST
-    osc_port: int = DEFAULT_PORT
-    osc_out: str | None = None
-    midi: bool = True
-    midi_device: str | None = None
-    backend: str = "auto"       # auto, fp32, bf16 (torch), or an engine name (engines.ENGINES)
-    engines: bool = False       # measure and adopt the fastest engine (the CLI's default)
-    log_control: bool = False
-    hud: bool = False
-
-
 class App:
-    """One live session. ``run()`` until Quit; tests pass ``max_frames``, ``dt`` and a script."""
+    """One live session. ``run()`` until Quit; tests pass ``max_frames``, ``dt`` and a script.
+
+    The parts, one job each: ``inputs`` (the outside world -> commands), ``scenes`` (presets
+    and snapshot points), ``status`` (what the HUD and OSC feedback report); the app owns the
+    state and the outputs and ties them together once a frame (``frame_step``).
+    """
 
     def __init__(self, opts: AppOptions) -> None:
         self.opts = opts
@@ -90,20 +63,15 @@ class App:
         self.space = self.loaded.space
         # before any window or socket opens: a bad --start-from is a one-line error, exit 2
         start_from = Path(opts.start_from) if opts.start_from else None
-        start = self._snapshot_point(start_from) if start_from else None
+        start = (scenes.snapshot_point(start_from, self.loaded.model_id, self.space)
+                 if start_from else None)
         forced = opts.backend if opts.backend in ENGINES else None
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
         self.upgrade: EngineUpgrade | None = None   # started last: nothing after it may fail
         self.preset = presets.load(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
-        seed = opts.seed if opts.seed is not None else (
-            self.preset.seed if self.preset.seed is not None
-            else int.from_bytes(os.urandom(4), "little"))
-        self.state = engine.State.initial(
-            self.space, seed, self.preset.params, dict(self.preset.slots),
-            [k.u for k in self.preset.keyframes] or None,
-            [k.hold for k in self.preset.keyframes])
+        self.state = scenes.start_state(self.preset, self.space, opts.seed)
         self.out = OutputDir(Path(opts.out_dir))
         pd = self.preset.display
         self.display = Display(opts.size, fullscreen=opts.fullscreen or bool(pd and pd.fullscreen),
@@ -111,23 +79,17 @@ class App:
                                borderless=opts.borderless or bool(pd and pd.borderless),
                                fit=opts.fit or (pd.fit if pd else "fit"), fps=opts.fps)
         self.picture = self.display.pipeline   # the one picture pipeline: window, recorder, S
-        self.keyboard = Keyboard()
-        self.mouse = Mouse()
-        self.hud = Hud(self.keyboard.help_rows() + list(MOUSE_HELP),
-                       visible=opts.hud or bool(pd and pd.hud))
-        self.mapper = MappingRuntime(self.preset.mappings, self.space.dim)
-        self.translator = OscTranslator(self.space.dim, mapper=self.mapper)
+        # ``say`` looked up at each call: whoever replaces app.say hears the inputs too
+        self.inputs = Inputs(self.space, self.loaded.model_id, self.preset.mappings,
+                             lambda text, error=False: self.say(text, error=error))
+        self.hud = Hud(self.inputs.help_rows(), visible=opts.hud or bool(pd and pd.hud))
         self.outputs = SessionOutputs(self.out, opts.fps or 60.0, self.say, opts.log_control)
-        self.osc: OscReceiver | None = None
         self.osc_out: OscFeedback | None = None
-        self.midi: MidiInputs | None = None
         self.frame = np.zeros((self.loaded.cfg.image_size,) * 2 + (3,), np.uint8)
         self.decode_ms = 0.0
         self.t = 0.0
         self.frames = 0
         self.running = True
-        self.osc_seen: float | None = None
-        self.midi_seen: float | None = None
         self._err_next = 0.0
         self._dt = 0.0          # this frame's step, clamped (timestep.clamp_dt)
         self._wall_dt = 0.0     # this frame's wall-clock seconds: only for measuring the fps
@@ -147,7 +109,9 @@ class App:
         if driver in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
             self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
                      f"run on a desktop, or under xvfb-run", error=True)
-        self._start_inputs()
+        self.inputs.start(opts, self.preset.midi_input)
+        if opts.osc_out:
+            self.osc_out = status.open_feedback(opts.osc_out, self.say)
         if (opts.engines and opts.backend == "auto") or forced:
             self.upgrade = EngineUpgrade(opts.model, self.loaded.model_id,
                                          self.loaded.vae.decoder, self.decoder.engine,
@@ -162,70 +126,39 @@ class App:
             except OutputError as e:
                 self.say(f"control log not started: {e}", error=True)
 
+    # --- the inputs' parts, by their old names (tests, benchmarks, scripts) --------------------
+
+    @property
+    def mapper(self) -> MappingRuntime:
+        return self.inputs.mapper
+
+    @property
+    def translator(self) -> OscTranslator:
+        return self.inputs.translator
+
+    @property
+    def osc(self) -> OscReceiver | None:
+        return self.inputs.osc
+
+    @property
+    def midi(self) -> MidiInputs | None:
+        return self.inputs.midi
+
+    @midi.setter
+    def midi(self, midi: MidiInputs | None) -> None:
+        """Plug in MIDI inputs of one's own (a test's fake ports)."""
+        self.inputs.midi = midi
+
+    @property
+    def midi_seen(self) -> float | None:
+        return self.inputs.midi_seen
+
     # --- messages ------------------------------------------------------------------------------
 
     def say(self, text: str, *, error: bool = False) -> None:
         """One line to the terminal and the HUD."""
         (log.warning if error else log.info)(text)
         self.hud.message(text, error=error)
-
-    # --- inputs --------------------------------------------------------------------------------
-
-    def _start_inputs(self) -> None:
-        o = self.opts
-        if o.osc:
-            try:
-                self.osc = OscReceiver(o.osc_host, o.osc_port).start()
-                log.info("OSC in on %s:%d", o.osc_host, self.osc.port)
-            except OscUnavailable as e:
-                self.say(f"{e}; running without OSC", error=True)
-        if o.osc_out:
-            try:
-                host, port = parse_host_port(o.osc_out)
-                self.osc_out = OscFeedback(host, port)
-            except (ValueError, OscUnavailable) as e:
-                self.say(str(e), error=True)
-        if o.midi:
-            self.midi = MidiInputs(o.midi_device or self.preset.midi_input)
-            if not self.midi.start():
-                self.midi = None
-
-    def _events(self, extra: Sequence[pygame.event.Event]) -> list[C.Command]:
-        cmds: list[C.Command] = []
-        ctx = KeyContext(self.state.params, fullscreen=self.display.fullscreen,
-                         help_open=self.hud.help_visible, latent_dim=self.space.dim)
-        for ev in [*pygame.event.get(), *extra]:
-            if self.display.handle_event(ev):
-                continue
-            if ev.type == pygame.DROPFILE:
-                self._goto_snapshot(Path(ev.file))
-                continue
-            cmds += self.keyboard.handle(ev, ctx)
-            cmds += self.mouse.handle(ev, self.display.picture_rect, self.state.params)
-        cmds += self.keyboard.held(self._dt, ctx)
-        return cmds
-
-    def _remote(self, now: float) -> list[C.Command]:
-        cmds: list[C.Command] = []
-        if self.osc is not None:
-            msgs = self.osc.drain()
-            if msgs:
-                self.osc_seen = now
-                cmds += self.translator.translate_all(msgs)
-        if self.midi is not None:
-            for msg in self.midi.poll():
-                self.midi_seen = now
-                cmds += self.mapper.feed_midi(msg)
-        if self.mapper.mappings:  # most sessions map nothing: skip the per-frame snapshot
-            current = dict(self.state.params)
-            s = self.state  # a pinned dimension's value is its pin, not the glide on screen
-            u = np.where(s.pinned, s.pin, engine.output_u(s))
-            current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
-            cmds += self.mapper.update(self._dt, current)
-        learned = self.mapper.take_learned()
-        if learned is not None:
-            self.say(f"learned {learned.describe_source()} -> {learned.target}; Ctrl+S saves")
-        return cmds
 
     # --- app commands --------------------------------------------------------------------------
 
@@ -294,56 +227,24 @@ class App:
             w = h = min(self.display.size)
         return max(2, w - w % 2), max(2, h - h % 2)
 
-    def _snapshot_point(self, path: Path) -> C.GotoPoint:
-        """The point a snapshot holds; SnapshotError (one line) if it holds none for this model."""
-        meta = read_snapshot_meta(path)
-        if meta is None:
-            raise SnapshotError(f"{path}: not a latentsketch snapshot (no latent metadata)")
-        if meta.model_id != self.loaded.model_id:
-            raise SnapshotError(f"{path}: snapshot of model {meta.model_id}, running "
-                                f"{self.loaded.model_id}")
-        return C.GotoPoint(tuple(float(x) for x in self.space.to_u(meta.z_array())))
-
-    def _goto_snapshot(self, path: Path) -> None:
-        """A file dropped on the window: go to its point, or say why not."""
-        try:
-            self.pending.append(self._snapshot_point(path))
-        except SnapshotError as e:
-            self.say(str(e), error=True)
-            return
-        self.say(f"going to {path.name}")
-
     def _load_preset(self, name: str) -> None:
         try:
-            p = presets.load(name)
-            p.check_model(self.loaded.model_id, self.space.dim)
-            keyframes = [k.u for k in p.keyframes] or None
-            holds = [k.hold for k in p.keyframes]
-            self.state = engine.with_preset(self.state, self.space, p.params, dict(p.slots),
-                                            keyframes, holds)
+            p, self.state = scenes.load_preset(name, self.state, self.space,
+                                               self.loaded.model_id)
         except (presets.PresetError, ValueError) as e:
             self.say(str(e), error=True)
             return
-        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), keyframes, holds)
+        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), *scenes.tour(p))
         self.preset = p
         self.mapper.set_mappings(p.mappings)
         self.say(f"preset {p.name}")
 
     def _save_preset(self) -> None:
-        """Save the state as a new preset in the user's preset folder (``--preset NAME`` and
-        OSC ``/latentsketch/preset`` look there), named after the current preset plus a time
-        stamp; the file's ``name`` is that name. Failures are one line, no file is left."""
-        folder = OutputDir(presets.user_dir(), presets.saved_name_prefix(self.preset.name),
-                           label="preset folder")
+        """Ctrl+S: the state as a new user preset (``scenes.save_preset``); a failure is one
+        line and leaves no file."""
         try:
-            path = folder.reserve(".toml")
-            p = replace(self.preset, name=path.stem, source=str(path),
-                        params=dict(self.state.params), seed=self.state.seed,
-                        model=self.loaded.model_id, mappings=self.mapper.mappings,
-                        slots={i + 1: tuple(float(x) for x in s)
-                               for i, s in enumerate(self.state.slots) if s is not None})
-            with removed_on_failure(path):
-                p.save(path)
+            p, path = scenes.save_preset(self.preset, self.state, self.loaded.model_id,
+                                         self.mapper.mappings)
         except (OSError, ValueError) as e:
             self.say(f"preset not saved: {e}", error=True)
             return
@@ -401,8 +302,10 @@ class App:
         """One frame: inputs -> commands -> state -> z -> picture -> outputs."""
         dt = self._dt
         now = time.monotonic()
-        local = self._events(events)
-        cmds = [*self.pending, *injected, *local, *self._remote(now)]
+        points, local = self.inputs.window(events, self.state, self.display,
+                                           self.hud.help_visible, dt)
+        cmds = [*self.pending, *points, *injected, *local,
+                *self.inputs.remote(now, self.state, dt)]
         self.pending = []
         engine_cmds: list[C.Command] = []
         for c in cmds:
@@ -410,10 +313,11 @@ class App:
                 self._apply_app(c)
             else:
                 engine_cmds.append(c)
-                self._select(c)
+                self.selected = status.learn_target(c, self.selected)
         before = self.state.params
         self.state = engine.step(self.state, engine_cmds, dt, self.space)
-        self._show_changed(local, before)
+        if changed := status.changed_params(self.state.params, before, local):
+            self.hud.show_params(changed)
         if self.state.last_errors and now >= self._err_next:
             self._err_next = now + 1.0
             self.say(self.state.last_errors[0], error=True)
@@ -430,73 +334,31 @@ class App:
         self.picture.feed(self.frame, self.state.params, dt)
         self.display.draw()
         self.outputs.submit(self.picture, self.t)  # at the recording's own size and fit
-        self.hud.draw(self.display.screen, self._hud_info(now), self._wall_dt)
+        self.hud.draw(self.display.screen, status.hud_info(
+            self.state, self.space, self.outputs.status(), self.decode_ms,
+            self.inputs.osc_age(now), self.inputs.midi_age(now),
+            f"{self.preset.name} | seed {self.state.seed} | {self.decoder.engine}"),
+            self._wall_dt)
         self.display.flip()
         if self.osc_out is not None:
-            self.osc_out.maybe_send(self._feedback(self._wall_dt))
+            self.osc_out.maybe_send(status.feedback(self.state, self.space,
+                                                    self.outputs.recording, self.preset.name,
+                                                    self._wall_dt))
         self.outputs.report()
         if self.frames == 0:
             log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.engine,
                      self.decode_ms)
         self.frames += 1
 
-    def _show_changed(self, local: Sequence[C.Command], before: Mapping[str, float]) -> None:
-        """Show every parameter this frame changed, whatever input changed it (keys, wheel,
-        MIDI, OSC, mappings), with its new value; a key or the wheel also shows the value it
-        could not change (at the end of the range), so a press never goes unanswered. A
-        sender repeating the current value (TouchDesigner cooks every frame) shows nothing."""
-        params = self.state.params
-        names = [n for n, v in params.items() if before.get(n) != v]
-        for c in local:
-            name = "walk.mode" if isinstance(c, C.CycleMode) else (
-                c.name if isinstance(c, C.SetParam | C.NudgeParam) else None)
-            if name in params and name not in names:
-                names.append(name)
-        if names:
-            self.hud.show_params([(n, params[n]) for n in names])
-
-    def _select(self, c: C.Command) -> None:
-        if isinstance(c, C.SetParam | C.NudgeParam) and not c.name.startswith("mouse."):
-            self.selected = c.name
-        elif isinstance(c, C.SetDim | C.NudgeDim | C.OffsetDim) and isinstance(c.index, int):
-            self.selected = f"z/{c.index}"
-
-    def _hud_info(self, now: float) -> HudInfo:
-        s, st = self.state, self.outputs.status()
-        ranked = engine.ranked_u(s, self.space)
-        pinned = frozenset(k for k in range(self.space.dim) if s.pinned[self.space.raw_index(k)])
-        return HudInfo(
-            decode_ms=self.decode_ms, mode=s.mode, speed=s.params["walk.speed"],
-            temperature=s.params["walk.temperature"], dims=tuple(ranked.tolist()),
-            pinned=pinned, paused=s.paused, recording=st.recording, rec_seconds=st.elapsed,
-            rec_dropped=st.frames_dropped, rec_queued=st.frames_queued,
-            osc_age=None if self.osc is None else (
-                math.inf if self.osc_seen is None else now - self.osc_seen),
-            midi_age=None if self.midi is None else (
-                math.inf if self.midi_seen is None else now - self.midi_seen),
-            status=f"{self.preset.name} | seed {s.seed} | {self.decoder.engine}",
-        )
-
-    def _feedback(self, dt: float) -> Feedback:
-        ranked = engine.ranked_u(self.state, self.space)
-        return Feedback(z=tuple(float(v) for v in ranked[:8]), params=self.state.params,
-                        paused=self.state.paused, recording=self.outputs.recording,
-                        preset=self.preset.name, fps=(1.0 / dt) if dt > 0 else 0.0)
-
     def close(self) -> None:
         """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
         if self.upgrade is not None:
             self.upgrade.close()
         self.outputs.close()   # says what the recording's file now is
-        if self.osc is not None:
-            self.osc.stop()
-            self.osc = None
+        self.inputs.close()
         if self.osc_out is not None:
             self.osc_out.close()
             self.osc_out = None
-        if self.midi is not None:
-            self.midi.close()
-            self.midi = None
         self.display.close()
 
 

@@ -1,0 +1,72 @@
+"""The scenes a show starts from, goes to and keeps: presets, and the points snapshots hold.
+
+Functions of values: each returns the new preset, state or command, or raises its one-line
+error, and leaves messages, the HUD and the control log to the loop, so a failed load or save
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from latentsketch import commands as C
+from latentsketch import engine
+from latentsketch import preset as presets
+from latentsketch.latent.space import LatentSpace
+from latentsketch.mapping import ControlMapping
+from latentsketch.output.paths import OutputDir, removed_on_failure
+from latentsketch.output.snapshot import SnapshotError, read_snapshot_meta
+
+
+def tour(p: presets.Preset) -> tuple[list[tuple[float, ...]] | None, list[float | None]]:
+    """A preset's keyframes (``None`` without any: the walk is not a tour) and their holds."""
+    return [k.u for k in p.keyframes] or None, [k.hold for k in p.keyframes]
+
+
+def start_state(p: presets.Preset, space: LatentSpace, seed: int | None) -> engine.State:
+    """The state a session starts in: ``seed`` (``--seed``), else the preset's, else a fresh
+    random one, so two shows differ unless someone asks for the same."""
+    if seed is None:
+        seed = p.seed if p.seed is not None else int.from_bytes(os.urandom(4), "little")
+    keyframes, holds = tour(p)
+    return engine.State.initial(space, seed, p.params, dict(p.slots), keyframes, holds)
+
+
+def load_preset(name: str, state: engine.State, space: LatentSpace,
+                model_id: str) -> tuple[presets.Preset, engine.State]:
+    """Preset ``name`` and ``state`` under it (the walk goes on from where it is); raises
+    PresetError or ValueError for a preset that is missing, broken or of another model."""
+    p = presets.load(name)
+    p.check_model(model_id, space.dim)
+    keyframes, holds = tour(p)
+    return p, engine.with_preset(state, space, p.params, dict(p.slots), keyframes, holds)
+
+
+def save_preset(current: presets.Preset, state: engine.State, model_id: str,
+                mappings: tuple[ControlMapping, ...]) -> tuple[presets.Preset, Path]:
+    """Save ``state`` as a new preset in the user's preset folder (``--preset NAME`` and OSC
+    ``/latentsketch/preset`` look there), named after ``current`` plus a time stamp; the
+    file's ``name`` is that name. Raises OSError or ValueError and leaves no file."""
+    folder = OutputDir(presets.user_dir(), presets.saved_name_prefix(current.name),
+                       label="preset folder")
+    path = folder.reserve(".toml")
+    p = replace(current, name=path.stem, source=str(path), params=dict(state.params),
+                seed=state.seed, model=model_id, mappings=mappings,
+                slots={i + 1: tuple(float(x) for x in s)
+                       for i, s in enumerate(state.slots) if s is not None})
+    with removed_on_failure(path):
+        p.save(path)
+    return p, path
+
+
+def snapshot_point(path: Path, model_id: str, space: LatentSpace) -> C.GotoPoint:
+    """The point a snapshot holds (``--start-from``, a file dropped on the window);
+    SnapshotError (one line) if it holds none for this model."""
+    meta = read_snapshot_meta(path)
+    if meta is None:
+        raise SnapshotError(f"{path}: not a latentsketch snapshot (no latent metadata)")
+    if meta.model_id != model_id:
+        raise SnapshotError(f"{path}: snapshot of model {meta.model_id}, running {model_id}")
+    return C.GotoPoint(tuple(float(x) for x in space.to_u(meta.z_array())))
