@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentsketch.latent.interp import EASINGS, ease, keyframe_path, lerp, slerp
+from latentsketch.latent.interp import EASINGS, ease, lerp, slerp
 
 
 @pytest.fixture
@@ -110,17 +110,3 @@ def test_easing_slows_at_the_ends():
 def test_unknown_easing_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown easing 'bounce'.*linear"):
         ease(0.5, "bounce")
-
-
-def test_keyframe_path_hits_keys_and_loops():
-    keys = np.random.default_rng(1).normal(size=(3, 8))
-    pts = keyframe_path(keys, np.array([0.0, 1.0, 2.0]))
-    np.testing.assert_allclose(pts, keys, atol=1e-12)
-    np.testing.assert_allclose(keyframe_path(keys, 5.0), keys[2])        # clipped
-    np.testing.assert_allclose(keyframe_path(keys, 3.0, loop=True), keys[0], atol=1e-12)
-    np.testing.assert_allclose(keyframe_path(keys, 2.5, loop=True),
-                               slerp(keys[2], keys[0], 0.5), atol=1e-12)
-    assert keyframe_path(keys, np.linspace(0, 3, 10), loop=True).shape == (10, 8)
-    np.testing.assert_allclose(keyframe_path(keys[:1], np.zeros(4)), np.repeat(keys[:1], 4, 0))
-    with pytest.raises(ValueError, match="keyframes"):
-        keyframe_path(np.zeros((0, 8)), 0.0)

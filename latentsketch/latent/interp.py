@@ -1,4 +1,4 @@
-"""Interpolation between latent points: lerp, slerp, easing and keyframe paths.
+"""Interpolation between latent points: lerp, slerp and easing (the tour uses them).
 
 The prior is Gaussian, so a straight line between two typical points dips through low-norm,
 washed-out regions; slerp keeps the norm (and so the "typicality") while it turns. Everything
@@ -135,30 +135,3 @@ def ease(t: ArrayLike, name: str = "cosine") -> np.ndarray:
     except KeyError:
         raise ValueError(f"unknown easing {name!r} (known: {', '.join(EASINGS)})") from None
     return fn(np.clip(np.asarray(t, np.float64), 0.0, 1.0))
-
-
-def keyframe_path(
-    keys: ArrayLike, s: ArrayLike, easing: str = "cosine", loop: bool = False
-) -> np.ndarray:
-    """Points on an eased slerp path through ``keys`` (K, D) at positions ``s``.
-
-    ``s`` counts segments: 0 is the first key, 1 the second, and so on. With ``loop`` the path
-    returns from the last key to the first (position K is key 0 again) and ``s`` wraps;
-    otherwise ``s`` is clipped to 0..K-1. Returns ``s.shape + (D,)``.
-    """
-    k = np.asarray(keys)
-    if k.ndim != 2 or k.shape[0] == 0:
-        raise ValueError(f"keyframes must have shape (K, D) with K >= 1, got {k.shape}")
-    s64 = np.asarray(s, np.float64)
-    n = k.shape[0]
-    if n == 1:
-        return np.broadcast_to(k[0], s64.shape + k.shape[1:]).astype(_out_dtype(k, k))
-    if loop:
-        s64 = np.mod(s64, n)
-        i = np.minimum(np.floor(s64).astype(np.int64), n - 1)
-        j = (i + 1) % n
-    else:
-        s64 = np.clip(s64, 0.0, n - 1)
-        i = np.minimum(np.floor(s64).astype(np.int64), n - 2)
-        j = i + 1
-    return slerp(k[i], k[j], ease(s64 - i, easing))
