@@ -34,9 +34,10 @@ from latentsketch.output.look import Look
 from latentsketch.output.paths import OutputError, discard, output_error
 from latentsketch.output.picture import ArrayScaler, Picture, Scaler
 from latentsketch.output.video import FrameWriter, H264Writer, open_writer, writer_class
+from latentsketch.params import UPSCALE_FILTERS
 from latentsketch.tempfiles import temp_beside
 
-FILTERS = (*ArrayScaler.FILTERS, "live")
+FILTERS = UPSCALE_FILTERS
 FITS = FIT_MODES
 Progress = Callable[[int, int], None]
 

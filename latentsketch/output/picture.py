@@ -30,6 +30,7 @@ from PIL import Image
 
 from latentsketch.output.geometry import Rect, fit_geometry
 from latentsketch.output.look import Look, LookParams, Tone
+from latentsketch.params import UPSCALE_FILTERS
 
 Size = tuple[int, int]  # w, h
 ImageT = TypeVar("ImageT")
@@ -67,7 +68,7 @@ class ArrayScaler:
     uint8 kernels with antialiasing (bicubic gives Pillow's result at a tenth of its cost, and
     a batch in one call costs 5x less per frame), ``lanczos`` is Pillow's."""
 
-    FILTERS = ("bicubic", "bilinear", "lanczos")
+    FILTERS = tuple(f for f in UPSCALE_FILTERS if f != "live")   # live: the window's own
 
     def __init__(self, filter: str = "bicubic") -> None:
         if filter not in self.FILTERS:
