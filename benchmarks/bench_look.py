@@ -8,6 +8,10 @@ Prints, at 512x512 and 1024x1024 windows:
   ``surfarray.make_surface`` + ``transform.smoothscale`` each frame (with the look on: plus
   ``surfarray.array3d`` read-back, the float look and another ``make_surface``);
 - reading the clean picture back for recording, and drawing the HUD;
+- film grain (look.grain) at display resolution: the window's blend blits and numpy's
+  saturating add (offline, and recordings at another size) vs naive per-frame ``np.random``
+  grain; the grain tile's rebuild when its strength changes (a fade); the display path with
+  and without grain;
 - frame pacing at 60 fps: FramePacer vs pygame.time.Clock.tick (achieved fps, CPU share).
 
 Run: ``python benchmarks/bench_look.py`` (headless; ~20 s).
@@ -27,8 +31,9 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from latentsketch.effects import LUMA  # noqa: E402
-from latentsketch.output.display import Display, FramePacer  # noqa: E402
+from latentsketch.effects import GRAIN_MAX_STD, LUMA  # noqa: E402
+from latentsketch.grain import Grain, GrainTile  # noqa: E402
+from latentsketch.output.display import Display, FramePacer, SurfaceScaler  # noqa: E402
 from latentsketch.output.hud import Hud, HudInfo  # noqa: E402
 from latentsketch.output.look import Look, LookParams  # noqa: E402
 
@@ -129,6 +134,49 @@ def bench_display(size: int) -> None:
     display.close()
 
 
+def naive_grain(img: np.ndarray, std: float, frame: int) -> np.ndarray:
+    """Fresh monochrome Gaussian noise every frame, added in float and clipped (the
+    baseline)."""
+    noise = np.random.default_rng(frame).normal(0.0, std, img.shape[:2]).astype(np.float32)
+    return np.clip(img + noise[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def bench_grain(size: int, amount: float = 0.3) -> None:
+    std = amount * GRAIN_MAX_STD
+    tile = GrainTile(std)
+    rgb = np.repeat(np.repeat(blobs(NATIVE), size // NATIVE, 0), size // NATIVE, 1)
+    display = Display((size, size), fps=0)
+    scaler = SurfaceScaler()
+    image = scaler.draw(blobs(NATIVE), (0, 0, NATIVE, NATIVE), (size, size))
+    counter = iter(range(10**9))
+
+    def window() -> None:
+        scaler.add_grain(image, Grain(tile, next(counter)), size, size)
+
+    def arrays() -> None:
+        Grain(tile, next(counter)).apply(rgb)
+
+    def rebuild() -> None:
+        fresh = GrainTile(std * 0.99)
+        scaler.add_grain(image, Grain(fresh, next(counter)), size, size)
+
+    live, offline, fade = ms(window, 60), ms(arrays, 30), ms(rebuild, 20)
+    naive = ms(lambda: naive_grain(rgb, std, next(counter)), 10)
+    print(f"  grain {size}x{size}: window blits {live:5.2f} ms   numpy {offline:5.2f} ms   "
+          f"naive np.random {naive:6.2f} ms   x{naive / live:.0f} (window), "
+          f"x{naive / offline:.0f} (numpy)")
+    print(f"  grain {size}x{size}: a frame whose strength changed (new tile + blits) "
+          f"{fade:5.2f} ms")
+    frame = blobs(NATIVE)
+    for name, p in (("typical", SETTINGS["typical"]), ("neutral", SETTINGS["neutral"])):
+        with_grain = LookParams(**{**dict(p), "grain": amount})
+        off = ms(lambda p=p: display.show(frame, p, 1 / 60))
+        on = ms(lambda p=with_grain: display.show(frame, p, 1 / 60))
+        print(f"  display {size}x{size} {name} + grain {amount}: {on:5.2f} ms/frame"
+              f"   without grain {off:5.2f} ms   (+{on - off:.2f} ms)")
+    display.close()
+
+
 def bench_pacing(frames: int = 60) -> None:
     clock = pygame.time.Clock()
     for name, wait in (("FramePacer", FramePacer(60).wait),
@@ -150,6 +198,9 @@ def main() -> None:
     print("display path: 64x64 frame -> window (show = look + upscale + blit)")
     for size in (512, 1024):
         bench_display(size)
+    print("film grain (look.grain 0.3)")
+    for size in (512, 1024):
+        bench_grain(size)
     print("frame pacing")
     bench_pacing()
 

@@ -11,7 +11,10 @@ within three stages, chosen by what an effect needs:
   table, so they cost one lookup per byte together. A ``crisp`` one (posterise) makes edges,
   so the table then runs after upscaling, where the edges stay sharp;
 - ``GainEffect``: a factor on the whole picture (brightness, the blackout fade); a gain of 0
-  lets the pipeline skip scaling and fill black.
+  lets the pipeline skip scaling and fill black;
+- ``GrainEffect``: noise added to the picture at display resolution, last (film grain): a
+  precomputed tile laid anew each frame (``latentsketch.grain``), since nothing else that
+  touches every display pixel fits the frame budget.
 
 This module sits below ``params`` (which reads the knobs) and imports only numpy. Adding an
 effect is a decorated class here plus a test; ``register``/``unregister`` also let a test add a
@@ -28,8 +31,10 @@ from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 
+from latentsketch.grain import Grain, GrainTile
 from latentsketch.keys import Keys
 
+GRAIN_MAX_STD = 12.0        # look.grain = 1: noise of this std in 8-bit levels
 FADE_SECONDS = 0.5          # blackout fade time, either way
 TRAILS_REFERENCE_FPS = 60.0  # look.trails is the share of the picture kept per 1/60 s
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601 weights for saturation
@@ -114,6 +119,15 @@ class GainEffect(Effect):
         """The factor, 0..1; 0 is black."""
 
 
+class GrainEffect(Effect):
+    """Zero-mean noise added to the picture at display resolution, after the tone table."""
+
+    @abstractmethod
+    def grain(self, gain: float) -> Grain | None:
+        """This frame's grain for a picture whose gains multiply to ``gain`` (so a fade to
+        black takes the grain with it); None = off."""
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 _REGISTRY: dict[str, type[Effect]] = {}
@@ -127,8 +141,9 @@ def register(cls: E) -> E:
     Raises ValueError for a name or knob key that another effect already has, or a class that
     derives from no stage.
     """
-    if not issubclass(cls, PixelEffect | ToneEffect | GainEffect):
-        raise ValueError(f"effect {cls.__name__} is not a PixelEffect, ToneEffect or GainEffect")
+    if not issubclass(cls, PixelEffect | ToneEffect | GainEffect | GrainEffect):
+        raise ValueError(f"effect {cls.__name__} is not a PixelEffect, ToneEffect, GainEffect "
+                         "or GrainEffect")
     if cls.name in _REGISTRY:
         raise ValueError(f"an effect named {cls.name!r} is already registered")
     taken = {k.key for k in knobs()}
@@ -388,3 +403,32 @@ class Blackout(GainEffect):
     def gain(self) -> float:
         v = self.visibility
         return v * v * (3.0 - 2.0 * v)
+
+
+@register
+class FilmGrain(GrainEffect):
+    """Fine film grain / dither at display resolution: breaks the flat bands of a smooth
+    gradient (8-bit steps stretched over many pixels by the upscale, banding that projectors
+    make worse) into noise the eye averages away, and gives posterised flats some texture.
+    Monochrome, so colours keep their hue; its strength follows brightness and the fade."""
+
+    name = "grain"
+    knobs = (Knob("grain", 0.0, 0.0, 1.0, help="film grain / dither at display resolution "
+                  "(0 = off)", step=0.05, keys=Keys(("K_g",)), label="film grain"),)
+
+    def __init__(self) -> None:
+        self._amount = 0.0
+        self._frame = -1
+        self._tile: GrainTile | None = None
+
+    def advance(self, values: Mapping[str, float], dt: float) -> None:
+        self._amount = values["grain"]
+        self._frame += 1          # the grain's clock: frames, so a replay meets the same grain
+
+    def grain(self, gain: float) -> Grain | None:
+        std = self._amount * gain * GRAIN_MAX_STD
+        if std < 0.05:            # rounds to no noise at all
+            return None
+        if self._tile is None or self._tile.std != std:
+            self._tile = GrainTile(std)
+        return Grain(self._tile, self._frame)

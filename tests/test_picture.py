@@ -26,11 +26,11 @@ from latentsketch.output.video import FrameWriter  # noqa: E402
 from latentsketch.params import PARAMS, defaults  # noqa: E402
 
 DT = 1 / 30
-LOOKS = [  # trails carry over, posterise runs after scaling, the tone table changes
+LOOKS = [  # trails carry over, posterise runs after scaling, the tone table changes, grain
     {"look.contrast": 1.3, "look.saturation": 1.5, "look.trails": 0.5},
-    {"look.posterize": 4, "look.softness": 0.1, "look.trails": 0.5},
-    {"look.posterize": 3, "look.brightness": 0.7},
-    {"look.posterize": 5, "look.contrast": 1.6},
+    {"look.posterize": 4, "look.softness": 0.1, "look.trails": 0.5, "look.grain": 0.4},
+    {"look.posterize": 3, "look.brightness": 0.7, "look.grain": 1.0},
+    {"look.posterize": 5, "look.contrast": 1.6, "look.grain": 0.2},
     {"look.saturation": 0.2, "look.brightness": 0.9},
 ]
 BLACKOUT = range(4, 8)   # frames 4-7 fade to black (0.25 s steps), 8-11 fade back in
@@ -253,4 +253,5 @@ def test_look_parameters_are_the_registered_knobs() -> None:
     with pytest.raises(ValueError, match="already registered"):
         effects.register(effects.Trails)
     assert [e.name for e in effects.registered()] == [
-        "trails", "saturation", "hue", "contrast", "posterize", "brightness", "blackout"]
+        "trails", "saturation", "hue", "contrast", "posterize", "brightness", "blackout",
+        "grain"]

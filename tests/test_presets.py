@@ -231,7 +231,8 @@ def test_full_preset_round_trip_through_a_file(tmp_path):
 BAD = [
     ("[walk]\nspeed = -2\n", "walk.speed = -2 is out of range 0..10"),
     ("[walk]\nsped = 1\n", "unknown key walk.sped (known in [walk]: mode, speed"),
-    ("[walk]\nmode = 'zigzag'\n", "walk.mode = 'zigzag' is not one of drift, noise, orbit, tour"),
+    ("[walk]\nmode = 'zigzag'\n",
+     "walk.mode = 'zigzag' is not one of drift, noise, orbit, tour, spiral"),
     ("[walk]\nspeed = 'fast'\n", "walk.speed = 'fast' is not a number"),
     ("[walk]\nspeed = true\n", "walk.speed = True is not a number"),
     ("[look]\nposterize = 4.5\n", "look.posterize = 4.5 is not a whole number"),

@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 import pygame
 
+from latentsketch.grain import Grain, GrainTile
 from latentsketch.output.geometry import FIT_MODES, Rect, fit_geometry  # noqa: F401 (API)
 from latentsketch.output.look import Look, LookParams
 from latentsketch.output.picture import Picture
@@ -80,13 +81,16 @@ class SurfaceScaler:
     ~0.4 ms to 1024x1024, against ~2 ms for a fresh surface each frame).
 
     It needs no window (without one it uses pygame's default 32-bit layout), so the exporter's
-    ``live`` filter is this very class: a replay scales exactly as the window did.
+    ``live`` filter is this very class: a replay scales exactly as the window did. Grain goes
+    onto its surface with ``BLEND_RGB_ADD``/``BLEND_RGB_SUB`` blits of the grain tile (SIMD in
+    pygame-ce: ~0.6-0.9 ms at 1024x1024, benchmarks/bench_look.py).
     """
 
     def __init__(self) -> None:
         self._native: pygame.Surface | None = None   # the frame, at the model's size
         self._drawn: pygame.Surface | None = None    # the window's picture
         self._scaled: pygame.Surface | None = None   # the last ``scale`` (read back at once)
+        self._grain: tuple[GrainTile, pygame.Surface, pygame.Surface] | None = None
 
     def _surface(self, size: tuple[int, int], reuse: pygame.Surface | None) -> pygame.Surface:
         """``reuse`` when it has this size and the window's pixel layout, else a new one (the
@@ -126,6 +130,35 @@ class SurfaceScaler:
             self._scaled = self._into(self._load(frame, crop), size, self._scaled)
             out.append(self.read(self._scaled, *size))
         return out
+
+    def add_grain(self, image: pygame.Surface, grain: Grain, w: int, h: int) -> None:
+        plus, minus = self._grain_surfaces(grain.tile, image)
+        for x, y, sx, sy, bw, bh in grain.blocks(w, h):
+            area = (sx, sy, bw, bh)
+            image.blit(plus, (x, y), area, special_flags=pygame.BLEND_RGB_ADD)
+            image.blit(minus, (x, y), area, special_flags=pygame.BLEND_RGB_SUB)
+
+    def _grain_surfaces(self, tile: GrainTile, like: pygame.Surface
+                        ) -> tuple[pygame.Surface, pygame.Surface]:
+        """The tile's two halves as surfaces in ``like``'s layout: written when the tile
+        changes (a fade makes a new one every frame), into the same two surfaces (new ones
+        cost ~1 ms more in first-touch page faults)."""
+        masks = like.get_masks()
+        cached = self._grain
+        if cached is not None and cached[0] is tile and cached[1].get_masks() == masks:
+            return cached[1], cached[2]
+        size = tile.plus.shape[1], tile.plus.shape[0]
+        if cached is not None and cached[1].get_masks() == masks and cached[1].get_size() == size:
+            surfaces = [cached[1], cached[2]]
+        else:
+            surfaces = [pygame.Surface(size, 0, 32, masks) for _ in range(2)]
+        grey = (masks[0] | masks[1] | masks[2]) & 0x01010101   # 1 in each colour byte
+        for surf, half in zip(surfaces, (tile.plus, tile.minus), strict=True):
+            px = np.frombuffer(surf.get_buffer(), np.uint32).reshape(size[1], -1)
+            np.multiply(half, np.uint32(grey), out=px[:, :size[0]], dtype=np.uint32)
+            del px
+        self._grain = (tile, surfaces[0], surfaces[1])
+        return surfaces[0], surfaces[1]
 
     def pixels(self, image: pygame.Surface) -> np.ndarray:
         return np.frombuffer(image.get_buffer(), np.uint8)

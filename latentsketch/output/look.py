@@ -12,6 +12,8 @@ frame:
   otherwise it is pointwise and almost linear, so ``pre`` applies it to the small frame for
   free. ``Tone.apply`` looks bytes up in pairs through a 65536-entry table, which halves the
   lookups (~2 ms for a 1024x1024 32-bit surface instead of ~6).
+- the grain effects (film grain) come last, at display resolution: ``grain`` is this frame's
+  noise (``latentsketch.grain.Grain``), which the picture pipeline has its scaler add.
 
 Time-based effects are advanced with ``dt``, so a replay at another frame rate looks the same.
 Numpy only: the one picture pipeline (``output.picture``) runs it for the window, the recorder,
@@ -26,7 +28,15 @@ from typing import TypeVar
 import numpy as np
 
 from latentsketch import effects
-from latentsketch.effects import FADE_SECONDS, Blackout, GainEffect, PixelEffect, ToneEffect
+from latentsketch.effects import (
+    FADE_SECONDS,
+    Blackout,
+    GainEffect,
+    GrainEffect,
+    PixelEffect,
+    ToneEffect,
+)
+from latentsketch.grain import Grain
 from latentsketch.params import Param, from_knob
 from latentsketch.timestep import clamp_dt
 
@@ -151,6 +161,7 @@ class Look:
         self._pixel = [e for e in self.effects if isinstance(e, PixelEffect)]
         self._tones = [e for e in self.effects if isinstance(e, ToneEffect)]
         self._gains = [e for e in self.effects if isinstance(e, GainEffect)]
+        self._grains = [e for e in self.effects if isinstance(e, GrainEffect)]
         self._blackout = self.effect(Blackout)
         self._blackout.fade_seconds = max(1e-3, fade_seconds)
         self.params = LookParams()
@@ -158,6 +169,7 @@ class Look:
         self._needs_post = False
         self._tone_key: tuple[object, ...] | None = None
         self._tone = Tone(_IDENTITY)
+        self._grain: tuple[Grain, ...] = ()
 
     def effect(self, cls: type[E]) -> E:
         """This look's instance of an effect class."""
@@ -183,6 +195,8 @@ class Look:
         if key != self._tone_key:
             self._tone_key = key
             self._tone = Tone(tone_table(self._tones, gain))
+        grains = (e.grain(gain) for e in self._grains) if gain > 0.0 else ()
+        self._grain = tuple(g for g in grains if g is not None)
 
     @property
     def visibility(self) -> float:
@@ -207,6 +221,11 @@ class Look:
     def needs_post(self) -> bool:
         """Whether the tone table must run on the upscaled picture (a crisp effect is on)."""
         return self._needs_post
+
+    @property
+    def grain(self) -> tuple[Grain, ...]:
+        """This frame's grain, added last at display resolution (empty: none)."""
+        return self._grain
 
     @property
     def tone(self) -> Tone:
@@ -251,7 +270,7 @@ class Look:
 
     def process(self, frame: np.ndarray,
                 upscale: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
-        """The whole stage on a numpy frame: ``pre``, the caller's upscale, ``post``.
+        """The whole stage on a numpy frame: ``pre``, the caller's upscale, ``post``, grain.
 
         For tests; call ``advance`` first. ``upscale`` maps a uint8 HxWx3 array to a larger
         one (None keeps the native size). The picture pipeline does the same with a scaler.
@@ -259,8 +278,10 @@ class Look:
         out = self.pre(frame)
         if upscale is not None:
             out = upscale(out)
-        if self.needs_post:
+        if self.needs_post or self._grain:
             if out is frame or not out.flags.c_contiguous or not out.flags.writeable:
                 out = np.array(out, dtype=np.uint8, order="C")
             self.post(out)
+            for g in self._grain:
+                g.apply(out)
         return out

@@ -1,11 +1,16 @@
 """The one picture pipeline: a decoded native frame -> the look -> fit -> scale -> frames.
 
-    native frame -> Look.pre -> crop for the fit -> Scaler -> tone table (post) -> letterbox
+    native frame -> Look.pre -> crop for the fit -> Scaler -> tone table (post) -> grain
+                 -> letterbox
 
 Everything that makes a picture goes through ``Picture``: the live window (``draw``: into the
 scaler's reused image, which the window blits), the recorder and snapshots (``render``: the
 same fed frame at their own size and fit), the offline exporter (``batch``) and the tests. A
 look effect or a change of the fit rule is written once and reaches all of them.
+
+Grain (``latentsketch.grain``) is added at display resolution by the scaler too: pygame's
+SIMD blend blits on the window's surface, numpy's saturating arithmetic on arrays, the same
+bytes either way.
 
 Only the scaler differs, behind the ``Scaler`` protocol: ``output.display.SurfaceScaler``
 (pygame-ce's smoothscale on reused surfaces: the window's filter, and the exporter's ``live``
@@ -28,6 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from latentsketch.grain import Grain
 from latentsketch.output.geometry import Rect, fit_geometry
 from latentsketch.output.look import Look, LookParams, Tone
 from latentsketch.params import UPSCALE_FILTERS
@@ -60,6 +66,11 @@ class Scaler(Protocol[ImageT]):
 
     def read(self, image: ImageT, w: int, h: int) -> np.ndarray:
         """The top-left ``w`` x ``h`` of the image as a new uint8 (h, w, 3) RGB array."""
+        ...
+
+    def add_grain(self, image: ImageT, grain: Grain, w: int, h: int) -> None:
+        """Add ``grain`` to the top-left ``w`` x ``h`` of the image in place, saturating:
+        the same bytes as ``Grain.apply`` on an RGB array."""
         ...
 
 
@@ -99,6 +110,9 @@ class ArrayScaler:
     def read(self, image: np.ndarray, w: int, h: int) -> np.ndarray:
         return np.array(image[:h, :w], np.uint8, order="C")
 
+    def add_grain(self, image: np.ndarray, grain: Grain, w: int, h: int) -> None:
+        grain.apply(image[:h, :w])
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Fed:
@@ -107,6 +121,7 @@ class _Fed:
     pre: np.ndarray        # uint8 HxWx3 at the model's size
     tone: Tone | None      # the table still to apply after scaling (a crisp effect is on)
     black: bool            # the gains are 0: every picture of this frame is black
+    grain: tuple[Grain, ...]  # added last, at display resolution
 
 
 class Picture(Generic[ImageT]):
@@ -144,7 +159,7 @@ class Picture(Generic[ImageT]):
         look = self.look
         look.advance(params, dt)
         pre = look.pre(frame)               # also keeps the trails moving while blacked out
-        return _Fed(pre, look.tone if look.needs_post else None, look.is_black)
+        return _Fed(pre, look.tone if look.needs_post else None, look.is_black, look.grain)
 
     def draw(self, size: Size, fit: str) -> tuple[ImageT | None, Rect]:
         """The frame fed last as a window of ``size`` shows it: the picture in the scaler's
@@ -160,6 +175,8 @@ class Picture(Generic[ImageT]):
             buf = self.scaler.pixels(image)
             fed.tone.apply(buf)
             del buf                          # unlock a surface before it is blitted
+        for g in fed.grain:
+            self.scaler.add_grain(image, g, w, h)
         self._drawn = (image, fit, (w, h))
         return image, rect
 
@@ -184,11 +201,12 @@ class Picture(Generic[ImageT]):
         crop, rect = fit_geometry(self.native_size, (w, h), fit)
         rw, rh = rect[2], rect[3]
         scaled = self.scaler.scale([fed.pre], crop, (rw, rh))[0] if rw and rh else None
-        return _frame(scaled, fed.tone, rect, (w, h))
+        return _frame(scaled, fed, rect, (w, h))
 
     def native(self) -> np.ndarray | None:
-        """The frame fed last at the model's size with the whole look (what ``render`` shows
-        before upscaling): a new uint8 HxWx3 array, or None before the first ``feed``."""
+        """The frame fed last at the model's size with the look (what ``render`` shows before
+        upscaling; grain, a display-resolution texture, is not in it): a new uint8 HxWx3
+        array, or None before the first ``feed``."""
         fed = self._fed
         if fed is None:
             return None
@@ -213,17 +231,20 @@ class Picture(Generic[ImageT]):
         shown = [bool(rw and rh) and not f.black for f in fed]
         scaled = iter(self.scaler.scale([f.pre for f, s in zip(fed, shown, strict=True) if s],
                                         crop, (rw, rh)))
-        return [_frame(next(scaled) if s else None, f.tone, rect, size)
+        return [_frame(next(scaled) if s else None, f, rect, size)
                 for f, s in zip(fed, shown, strict=True)]
 
 
-def _frame(scaled: np.ndarray | None, tone: Tone | None, rect: Rect, size: Size) -> np.ndarray:
-    """The output frame: ``scaled`` (ours to change) with its tone table, letterboxed."""
+def _frame(scaled: np.ndarray | None, fed: _Fed, rect: Rect, size: Size) -> np.ndarray:
+    """The output frame: ``scaled`` (ours to change) with its tone table and grain,
+    letterboxed."""
     w, h = size
     if scaled is None:
         return np.zeros((h, w, 3), np.uint8)
-    if tone is not None:
-        tone.apply(scaled)
+    if fed.tone is not None:
+        fed.tone.apply(scaled)
+    for g in fed.grain:
+        g.apply(scaled)
     x, y, rw, rh = rect
     if (rw, rh) == (w, h):
         return scaled
