@@ -179,6 +179,16 @@ def test_a_second_and_third_signal_while_finalising_do_not_destroy_the_recording
 
 # --- 2. render: SIGTERM and SIGHUP clean up as SIGINT does ----------------------------------
 
+
+def _partial_video(folder: Path) -> bool:
+    """A hidden .mp4 with bytes in it: the export is writing (``OutputDir.check``'s probe at
+    start is hidden too, but has no suffix and is gone a moment later)."""
+    try:
+        return any(p.suffix == ".mp4" and p.stat().st_size for p in folder.glob(".*"))
+    except OSError:   # the file was renamed or removed while we looked
+        return False
+
+
 @pytest.mark.parametrize("sig,named", [(signal.SIGTERM, False), (signal.SIGHUP, True),
                                        (signal.SIGINT, False)])
 def test_render_stopped_by_any_signal_leaves_nothing(children, tiny_model: Path, tmp_path: Path,
@@ -190,10 +200,11 @@ def test_render_stopped_by_any_signal_leaves_nothing(children, tiny_model: Path,
     child = children("render", "--model", str(tiny_model), "--walk", "drift", "--duration",
                      "600", "--fps", "30", "--size", "256x256", *target)
     end = time.monotonic() + STARTUP
-    while time.monotonic() < end and not any(p.name.startswith(".") and p.stat().st_size
-                                             for p in out.glob(".*")):
+    while not _partial_video(out):   # the export's hidden file, not the start's folder probe
         if child.proc.poll() is not None:
             pytest.fail(f"render ended early: {child.finish()}\n{child.text}")
+        if time.monotonic() > end:
+            pytest.fail(f"no partial video after {STARTUP:g} s:\n{child.text}")
         time.sleep(0.05)
     child.proc.send_signal(sig)
     assert child.finish() == 128 + sig, child.text

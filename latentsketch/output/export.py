@@ -220,22 +220,16 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
     if path.suffix and not path.parent.is_dir():  # name the folder, not the hidden partial file
         raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
     target = _partial(path)
-    try:
-        writer = open_writer(target, size[0], size[1], clip.fps, **_writer_options(path, settings))
-    except ValueError as e:
-        if target != path:
-            discard(target)
-        raise ExportError(str(e).replace(str(target), str(path))) from None
-    except BaseException as e:
-        if target != path:
-            discard(target)
-        if isinstance(e, OutputError):  # name the file asked for, not the hidden one
-            raise OutputError(str(e).replace(str(target), str(path))) from None
-        raise
-    sink = _Sink(writer, depth=2 * settings.batch)
+    sink: _Sink | None = None
     start = time.perf_counter()
     done = 0
-    try:
+    try:  # from the moment the hidden file exists: whatever stops us removes it
+        try:
+            writer = open_writer(target, size[0], size[1], clip.fps,
+                                 **_writer_options(path, settings))
+        except ValueError as e:
+            raise ExportError(str(e).replace(str(target), str(path))) from None
+        sink = _Sink(writer, depth=2 * settings.batch)
         for batch in _batches(clip.frames, settings.batch):
             images = decoder.decode_batch(np.stack([f.z for f in batch]))  # (B, H, W, 3)
             pics = picture.batch(list(images), [f.params for f in batch], [f.dt for f in batch],
@@ -248,9 +242,12 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
                         progress(done, clip.count)
         sink.finish()
     except BaseException as e:
-        sink.abort()  # removes the partial file (or the PNG frames written)
+        if sink is not None:
+            sink.abort()  # removes the partial file (or the PNG frames written)
+        elif target != path:
+            discard(target)
         if isinstance(e, OutputError) and target != path:  # name the file asked for
-            raise OutputError(str(e).replace(str(target), str(path))) from e
+            raise OutputError(str(e).replace(str(target), str(path))) from None
         raise
     if target != path:
         try:
