@@ -88,8 +88,11 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from latentsketch.params import FIT_MODES
 
     p = sub.add_parser("play", help="open the live window (the default command)")
-    p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
-    p.add_argument("--preset", default=None, help="preset name (bundled or user folder)")
+    p.add_argument("--model", default=None,
+                   help="model folder or .safetensors, or a bundled model's name (default: "
+                        "shapes, bundled)")
+    p.add_argument("--preset", default=None,
+                   help="preset name (bundled or user folder) or a .toml file")
     p.add_argument("--seed", type=int, default=None, help="seed of the walk (default: random)")
     p.add_argument("--fps", type=float, default=60.0,
                    help=f"target frame rate, 0..{MAX_PLAY_FPS:g} (0: unthrottled)")
@@ -173,9 +176,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="describe a model and write a latent-atlas PNG")
+    p = sub.add_parser("info", help="describe a model and write its latent atlas and walk "
+                                    "sheet (two PNGs)")
     p.add_argument("model", nargs="?", default=None, help="model folder or .safetensors file")
-    p.add_argument("--out", default=".", help="folder for the atlas PNG (default: here)")
+    p.add_argument("--out", default=".", help="folder for the two PNGs (default: here)")
     p.add_argument("--dims", type=int, default=6, help="top dimensions in the atlas")
 
 
@@ -184,7 +188,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     from latentsketch.params import FIT_MODES, UPSCALE_FILTERS, WALK_MODES
 
     p = sub.add_parser("render", help="export keyframes, a walk or a logged performance as video")
-    p.add_argument("--model", default=None, help="model folder or .safetensors (default: bundled)")
+    p.add_argument("--model", default=None,
+                   help="model folder or .safetensors, or a bundled model's name (default: "
+                        "shapes, bundled)")
     src = p.add_argument_group(
         "source (at most one; --preset may also go with --keyframes/--walk; none: the default "
         "preset as 'latentsketch' plays it, for 10 s)")
@@ -320,6 +326,13 @@ def cmd_play(a: argparse.Namespace) -> int:
 
     if not 1 <= a.osc_port <= 65535:
         raise UserError(f"--osc-port {a.osc_port} is out of range 1..65535")
+    if a.osc_out is not None:
+        from latentsketch.control.osc_out import parse_host_port
+
+        try:
+            parse_host_port(a.osc_out)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     if not (math.isfinite(a.fps) and 0 <= a.fps <= MAX_PLAY_FPS):
         raise UserError(f"--fps {a.fps:g} is out of range 0..{MAX_PLAY_FPS:g} (0: unthrottled)")
     from latentsketch.model.engines import ENGINES
@@ -375,6 +388,8 @@ def cmd_render(a: argparse.Namespace) -> int:
         r = render(req, progress)
     finally:
         bar.close()
+    for note in r.notes:
+        print(f"latentsketch render: {note}", file=sys.stderr)
     print(f"wrote {r.path}: {r.frames} frames, {r.size[0]}x{r.size[1]} at {r.fps:g} fps "
           f"({r.realtime:.1f}x real time, decoder {r.engine})")
     return 0

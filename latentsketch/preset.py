@@ -106,6 +106,16 @@ def load(name: str, folders: tuple[Path, ...] | None = None) -> Preset:
     return Preset.from_toml(_read(f, str(f)), source=str(f))
 
 
+def load_option(name: str) -> Preset:
+    """``--preset``'s value: a ``.toml`` file that exists (a path the person typed), else a
+    name in the preset folders (``load``). Remote inputs (OSC ``/latentsketch/preset``) use
+    ``load``, which never reads an arbitrary path."""
+    p = Path(name)
+    if p.suffix == ".toml" and p.is_file():
+        return Preset.from_file(p)
+    return load(name)
+
+
 def _read(f: Traversable | Path, source: str) -> str:
     try:
         return f.read_bytes().decode("utf-8")

@@ -57,6 +57,7 @@ DEFAULT_PRESET = "default"      # no source at all: what ``latentsketch`` (play)
 MAX_FPS = 240.0
 FORMATS = (".mp4", ".mov", ".gif", "/")  # "/" = a folder of PNG frames
 _EPS = 1e-9                     # seconds: float noise when comparing logged and output times
+FLICKER_FRAMES = 3.0            # a tour's move shorter than this many frames is a strobe
 
 
 @dataclass(frozen=True)
@@ -158,15 +159,19 @@ def replay_clip(log: ControlLogData, space: LatentSpace, fps: float | None = Non
     visibility = log.opt("look_visibility")
     if visibility is None:
         visibility = _visibility(state.params)
+    notes = (f"control log {log.path}: its last line was cut off (the program stopped while "
+             f"writing it); replaying the {len(frames)} whole frames before it",) \
+        if log.truncated else ()
     if fps is None:
         steps = (Step(f.dt, f.commands, f.preset, t=f.t) for f in frames)
-        return Clip(run(state, steps, space), len(frames), _logged_fps(log), visibility)
+        return Clip(run(state, steps, space), len(frames), _logged_fps(log), visibility, notes)
     times, clock = [], 0.0   # when each frame's commands were applied, on the engine's clock
     for f in frames:
         times.append(clock)
         clock += clamp_dt(f.dt)
     count = max(1, round(clock * fps))
-    return Clip(run(state, _resampled(log, times, fps, count), space), count, fps, visibility)
+    return Clip(run(state, _resampled(log, times, fps, count), space), count, fps, visibility,
+                notes)
 
 
 def _resampled(log: ControlLogData, times: list[float], fps: float,
@@ -227,13 +232,6 @@ def snapshot_keys(paths: Sequence[str | os.PathLike[str]], model_id: str,
 
 # --- request -> clip -> file ---------------------------------------------------------------
 
-def _load_preset(name: str) -> presets.Preset:
-    p = Path(name)
-    if p.suffix == ".toml" and p.is_file():
-        return presets.Preset.from_file(p)
-    return presets.load(name)
-
-
 def _tour_timing(req: RenderRequest, fps: float, plan: TourPlan, dwell: float,
                  speed: float) -> tuple[TourPlan, int, float]:
     """The request's timing as the tour's own: (plan, frame count, walk.speed).
@@ -288,9 +286,9 @@ def _check_source(req: RenderRequest) -> None:
     if len(sources) > 1:
         raise ExportError(f"choose one source: {' and '.join(sources)} were both given")
     if req.fps is not None and not 0 < req.fps <= MAX_FPS:
-        raise ExportError(f"fps {req.fps:g} must be more than 0 and at most {MAX_FPS:g}")
-    positive = {"duration": req.duration, "seconds per segment": req.seconds_per_segment,
-                "frames per segment": req.frames_per_segment}
+        raise ExportError(f"--fps {req.fps:g} must be more than 0 and at most {MAX_FPS:g}")
+    positive = {"--duration": req.duration, "--seconds-per-segment": req.seconds_per_segment,
+                "--frames-per-segment": req.frames_per_segment}
     for name, v in positive.items():
         if v is not None and not (math.isfinite(v) and v > 0):
             raise ExportError(f"{name} {v:g} must be a finite number more than 0")
@@ -298,12 +296,12 @@ def _check_source(req: RenderRequest) -> None:
         raise ExportError("--duration sets the whole length, the segment options each "
                           "segment's: give one of them")
     if req.hold is not None and not (math.isfinite(req.hold) and req.hold >= 0):
-        raise ExportError(f"hold {req.hold:g} must be a finite number of seconds, 0 or more")
+        raise ExportError(f"--hold {req.hold:g} must be a finite number of seconds, 0 or more")
     if req.backend is not None and req.backend not in ("auto", "fp32", "bf16", *ENGINES):
         raise ExportError(f"--backend {req.backend!r} is not one of auto, fp32, bf16, "
                           f"{', '.join(ENGINES)}")
     if req.threads < 1:
-        raise ExportError(f"threads {req.threads} must be at least 1")
+        raise ExportError(f"--threads {req.threads} must be at least 1")
     if req.replay is not None and (req.preset is not None or req.duration is not None
                                    or req.loop):
         raise ExportError("--replay takes everything from the log; drop --preset, --duration "
@@ -326,7 +324,7 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
     if live:  # no source: the default preset as the live window plays it, not its whole tour
         pre = presets.load(DEFAULT_PRESET)
     else:
-        pre = _load_preset(req.preset) if req.preset is not None else presets.Preset()
+        pre = presets.load_option(req.preset) if req.preset is not None else presets.Preset()
     pre.check_model(model_id, space.dim)
     params = pre.values()
     if req.easing is not None:
@@ -338,8 +336,9 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
     tour = _keyframe_tour(req, pre, params, model_id, space)
     if tour is None:
         if req.loop or req.frames_per_segment or req.seconds_per_segment or req.hold:
-            raise ExportError("--loop, --hold and the segment options apply to keyframe "
-                              "renders (--keyframes, or a preset with a tour)")
+            raise ExportError("--loop, --hold and the segment options apply to tours of "
+                              "keyframes (--keyframes, a preset with keyframes, or --walk tour "
+                              "on a model with keyframes)")
         if req.walk is not None:
             if req.walk not in WALK_MODES:
                 raise ExportError(f"walk {req.walk!r} is not one of {', '.join(WALK_MODES)}")
@@ -349,7 +348,14 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
     params["walk.mode"] = float(WALK_MODES.index("tour"))
     tour, count, speed = _tour_timing(req, fps, tour, params["walk.dwell"], params["walk.speed"])
     params["walk.speed"] = speed
-    return tour_clip(space, _initial(pre, space, seed, params, tour), fps, count, req.loop)
+    clip = tour_clip(space, _initial(pre, space, seed, params, tour), fps, count, req.loop)
+    move_frames = tour.travel / speed * fps
+    if move_frames < FLICKER_FRAMES:
+        clip = replace(clip, notes=(
+            f"{tour.count} keyframes in {count / fps:g} s leave {move_frames:.1f} frames per "
+            f"move: it will flicker; give a longer --duration, or --walk tour --duration "
+            f"{count / fps:g} for the first {count / fps:g} s of the tour",))
+    return clip
 
 
 def _keyframe_tour(req: RenderRequest, pre: presets.Preset, params: dict[str, float],
@@ -361,11 +367,15 @@ def _keyframe_tour(req: RenderRequest, pre: presets.Preset, params: dict[str, fl
         params["walk.temperature"] = 1.0   # the tour's points are then the snapshots' own
         keys = snapshot_keys(req.keyframes, model_id, space)
         return _plan_of(keys, space, [0.0] * len(keys))
-    if req.walk is not None or (req.preset is None and not req.keyframes):
-        return None
+    timed = (req.loop or req.hold is not None or req.seconds_per_segment is not None
+             or req.frames_per_segment is not None)
+    if (req.walk is not None and not (req.walk == "tour" and timed)) or (
+            req.preset is None and req.walk is None):
+        return None   # a walk; --walk tour with a tour's options tours the keys
     if len(pre.keyframes) >= 2:
         return _plan_of([k.u for k in pre.keyframes], space, [k.hold for k in pre.keyframes])
-    if params["walk.mode"] == WALK_MODES.index("tour") and space.keyframes.shape[0] >= 2:
+    tours = params["walk.mode"] == WALK_MODES.index("tour") or req.walk == "tour"
+    if tours and space.keyframes.shape[0] >= 2:
         return _plan_of(np.nan_to_num(space.keyframes.astype(np.float64)), space, [])
     return None
 

@@ -84,16 +84,18 @@ def test_top_level_help_lists_the_play_options() -> None:
 # --- ranges in messages are the ranges accepted ------------------------------------------------
 
 @pytest.mark.parametrize("args,message", [
-    (["render", "--fps", "0"], "fps 0 must be more than 0 and at most 240"),
+    (["render", "--fps", "0"], "--fps 0 must be more than 0 and at most 240"),
     (["render", "--fps", "240.5"], "fps 240.5 must be more than 0 and at most 240"),
     (["render", "--fps", "nan"], "fps nan must be more than 0 and at most 240"),
     (["render", "--duration", "inf"], "duration inf must be a finite number more than 0"),
     (["render", "--hold", "inf", "--preset", "gallery"], "hold inf must be a finite number"),
-    (["render", "--threads", "0"], "threads 0 must be at least 1"),
+    (["render", "--threads", "0"], "--threads 0 must be at least 1"),
     (["play", "--fps", "-1"], "--fps -1 is out of range 0..1000 (0: unthrottled)"),
     (["play", "--fps", "1000.5"], "--fps 1000.5 is out of range 0..1000"),
     (["play", "--fps", "inf"], "--fps inf is out of range 0..1000"),
     (["play", "--osc-port", "65536"], "--osc-port 65536 is out of range 1..65535"),
+    (["play", "--osc-out", "localhost"], "--osc-out 'localhost': expected HOST:PORT"),
+    (["play", "--osc-out", "127.0.0.1:99999"], "--osc-out '127.0.0.1:99999': port must be"),
     (["info", "--dims", "0"], "--dims 0 must be at least 1"),
 ])
 def test_range_errors_state_the_accepted_range(tmp_path: Path, tiny_model: Path,

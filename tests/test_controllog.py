@@ -211,6 +211,7 @@ MALFORMED = [
     ("format", _header(format="something"), ["line 1", "not a latentsketch control log"]),
     ("version", _header(version=99), ["line 1", "version 99", "update latentsketch"]),
     ("version-1", _header(version=1), ["line 1", "version 1", "cannot replay exactly"]),
+    ("no-version", _header(version=None), ["line 1", "no version"]),
     ("empty", lambda lines: [], ["empty"]),
     ("nan", _edit_line(1, _nan_state), ["line 1", "NaN"]),
 ]

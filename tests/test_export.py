@@ -281,7 +281,7 @@ def test_cli_renders_a_walk_into_the_output_folder(tmp_path: Path, tiny_model: P
     (["--walk", "drift", "--out", "{tmp}/x.avi"], "unsupported output format"),
     (["--replay", "{tmp}/missing.log.jsonl"], "missing.log.jsonl: cannot read"),
     (["--preset", "nope"], "preset 'nope' not found"),
-    (["--preset", "gallery", "--frames-per-segment", "0"], "frames per segment 0 must be"),
+    (["--preset", "gallery", "--frames-per-segment", "0"], "--frames-per-segment 0 must be"),
     (["--walk", "noise", "--duration", "-1"], "duration -1 must be"),
 ])
 def test_cli_errors_are_one_line(tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture,
@@ -363,3 +363,43 @@ def test_replay_of_the_live_loop_equals_what_it_showed(tmp_path: Path, tiny_mode
     z240 = np.stack([f.z for f in resampled.frames])
     assert resampled.count == len(z240) == max(1, round(clock * 240))
     assert np.isfinite(z240).all()
+
+
+def test_walk_tour_with_a_tours_options_tours_the_model_keys(loaded: checkpoint.LoadedModel) \
+        -> None:
+    """``--walk tour --hold 0.5 --seconds-per-segment 1``: the model's keyframes as a tour,
+    not "these options need a tour" (a newcomer's finding)."""
+    from latentsketch.render import plan
+
+    k = loaded.space.keyframes.shape[0]
+    clip = plan(RenderRequest(walk="tour", hold=0.5, seconds_per_segment=1.0, fps=10),
+                loaded.model_id, loaded.space)
+    assert clip.count == round((k * 0.5 + (k - 1) * 1.0) * 10) + 1
+    with pytest.raises(ExportError, match="--walk tour on a model with keyframes"):
+        plan(RenderRequest(walk="noise", hold=0.5), loaded.model_id, loaded.space)
+
+
+def test_a_squeezed_tour_and_a_cut_off_log_are_said(tmp_path: Path, tiny_model: Path,
+                                                    loaded: checkpoint.LoadedModel,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """A tour squeezed to under 3 frames a move would strobe: render says so (and how to get
+    the first seconds instead); a control log cut off mid-line replays with a line saying so."""
+    from latentsketch.render import plan
+
+    clip = plan(RenderRequest(walk="tour", loop=True, duration=1.0, fps=10), loaded.model_id,
+                loaded.space)
+    assert clip.notes and "it will flicker" in clip.notes[0]
+    assert not plan(RenderRequest(walk="tour", loop=True, fps=10), loaded.model_id,
+                    loaded.space).notes
+    log = tmp_path / "cut.log.jsonl"
+    state = engine.State.initial(loaded.space, 1)
+    from latentsketch.output.controllog import ControlLog
+
+    with ControlLog.open(log, state, loaded.model_id, None) as w:
+        for i in range(6):
+            w.frame(i / 30, 1 / 30, ())
+    log.write_text(log.read_text()[:-10])
+    assert main(["render", "--model", str(tiny_model), "--replay", str(log), "--size", "64x64",
+                 "--out", str(tmp_path / "r.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert "last line was cut off" in err and "5 whole frames" in err

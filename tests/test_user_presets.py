@@ -101,3 +101,21 @@ def test_ctrl_s_into_a_read_only_preset_folder_is_one_message(
     (text, error), = said
     assert error and text.startswith("preset not saved:") and "Read-only" in text
     assert str(readonly_dir) in text and listing(readonly_dir) == []
+
+
+def test_a_saved_preset_keeps_the_window_as_shown_and_play_loads_it_from_a_file(
+        make_app, tmp_path: Path) -> None:
+    """Ctrl+S after Z (fit -> fill) and H (HUD on) saves [display] as it is on screen, so the
+    preset loads back to what was shown; --preset also takes that .toml file by its path."""
+    app = make_app()
+    app.run(max_frames=3, dt=DT, script=lambda i, a: [C.CycleFit(), C.ToggleHud()]
+            if i == 0 else [C.SavePreset()] if i == 1 else [])
+    saved, = presets.user_dir().glob("*.toml")
+    d = presets.Preset.from_file(saved).display
+    assert d is not None and (d.fit, d.hud) == ("fill", True)
+    copy = tmp_path / "elsewhere" / "mine.toml"
+    copy.parent.mkdir()
+    copy.write_bytes(saved.read_bytes())
+    again = make_app(preset=str(copy))
+    assert again.display.fit == "fill" and again.hud.visible
+    assert again.preset.source == str(copy)

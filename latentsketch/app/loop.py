@@ -69,7 +69,7 @@ class App:
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
         self.upgrade: EngineUpgrade | None = None   # started last: nothing after it may fail
-        self.preset = presets.load(opts.preset or "default")
+        self.preset = presets.load_option(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
         self.state = scenes.start_state(self.preset, self.space, opts.seed)
         self.out = OutputDir(Path(opts.out_dir))
@@ -243,8 +243,10 @@ class App:
         """Ctrl+S: the state as a new user preset (``scenes.save_preset``); a failure is one
         line and leaves no file."""
         try:
+            shown = presets.DisplaySettings(self.display.fit, self.display.fullscreen,
+                                            self.display.borderless, self.hud.visible)
             p, path = scenes.save_preset(self.preset, self.state, self.loaded.model_id,
-                                         self.mapper.mappings)
+                                         self.mapper.mappings, shown)
         except (OSError, ValueError) as e:
             self.say(f"preset not saved: {e}", error=True)
             return

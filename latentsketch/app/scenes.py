@@ -45,15 +45,19 @@ def load_preset(name: str, state: engine.State, space: LatentSpace,
 
 
 def save_preset(current: presets.Preset, state: engine.State, model_id: str,
-                mappings: tuple[ControlMapping, ...]) -> tuple[presets.Preset, Path]:
+                mappings: tuple[ControlMapping, ...],
+                display: presets.DisplaySettings | None = None) -> tuple[presets.Preset, Path]:
     """Save ``state`` as a new preset in the user's preset folder (``--preset NAME`` and OSC
     ``/latentsketch/preset`` look there), named after ``current`` plus a time stamp; the
-    file's ``name`` is that name. Raises OSError or ValueError and leaves no file."""
+    file's ``name`` is that name. ``display`` is the window as it is now (fit, fullscreen,
+    HUD), so the preset loads back to what was on screen. Raises OSError or ValueError and
+    leaves no file."""
     folder = OutputDir(presets.user_dir(), presets.saved_name_prefix(current.name),
                        label="preset folder")
     path = folder.reserve(".toml")
     p = replace(current, name=path.stem, source=str(path), params=dict(state.params),
                 seed=state.seed, model=model_id, mappings=mappings,
+                display=display if display is not None else current.display,
                 slots={i + 1: tuple(float(x) for x in s)
                        for i, s in enumerate(state.slots) if s is not None})
     with removed_on_failure(path):

@@ -119,8 +119,8 @@ class OscTranslator:
                 return self._dim(address, args)
             raise _Reject("unknown", "unknown address")
         except _Reject as e:
-            self.dropped.drop(e.reason, "%s %s from %s: %s",
-                              address[:80], _show(args), msg.sender or "?", e)
+            shown = " ".join(x for x in (address[:80], _show(args)) if x)
+            self.dropped.drop(e.reason, "%s from %s: %s", shown, msg.sender or "?", e)
             return []
 
     def translate_all(self, msgs: Iterable[OscInput]) -> list[Command]:

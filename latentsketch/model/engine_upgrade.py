@@ -148,5 +148,7 @@ class EngineUpgrade:
     def describe_choice(choice: engines.EngineChoice) -> str:
         """Each engine that ran: median ms per frame, and how far its pixels are from fp32."""
         rows = sorted((t for t in choice.timings if t.ms is not None), key=lambda t: t.ms or 0.0)
-        return ", ".join(f"{t.name} {t.ms:.1f} ms" + (f" (max {t.max_levels:.0f} levels off)"
-                                                      if t.max_levels else "") for t in rows)
+        def off(levels: float) -> str:
+            return f" (max {levels:.0f} level{'' if levels == 1 else 's'} off)" if levels else ""
+
+        return ", ".join(f"{t.name} {t.ms:.1f} ms{off(t.max_levels)}" for t in rows)

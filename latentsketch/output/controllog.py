@@ -345,6 +345,8 @@ def _frame_line(d: dict[str, Any], preset: PresetLoad | None) -> LogFrame:
 def _header(d: Any) -> dict[str, Any]:
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a latentsketch control log (no header)")
+    if d.get("version") is None:
+        raise ValueError("the header has no version: not a control log latentsketch wrote")
     if d.get("version") == 1:
         raise ValueError("version 1 was written before tours held each keyframe for its own "
                          "time, so it cannot replay exactly; keep the video recorded with it, "

@@ -69,6 +69,7 @@ class Clip:
     count: int
     fps: float
     visibility: float = 1.0
+    notes: tuple[str, ...] = ()   # what the person should know about it (one line each)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class ExportResult:
     fps: float
     seconds: float  # wall-clock time the export took
     engine: str = ""  # the decoding engine, e.g. torch-fp32 or openvino-fp32
+    notes: tuple[str, ...] = ()  # the clip's notes, for the command to say
 
     @property
     def realtime(self) -> float:
@@ -258,4 +260,5 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
         except BaseException:  # a stop signal at this very moment: no hidden file is left
             discard(target)
             raise
-    return ExportResult(path, done, size, clip.fps, time.perf_counter() - start, decoder.engine)
+    return ExportResult(path, done, size, clip.fps, time.perf_counter() - start, decoder.engine,
+                        clip.notes)
