@@ -23,7 +23,6 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
@@ -31,6 +30,7 @@ from typing import Any
 
 import tomlkit
 
+from latentsketch import bundled
 from latentsketch.commands import PRESET_NAME, preset_name
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError, os_error_line
@@ -58,7 +58,7 @@ def check_name(name: str) -> str:
 
 
 def bundled_dir() -> Traversable:
-    return files("latentsketch.presets")
+    return bundled.folder("latentsketch.presets", "presets")
 
 
 def user_dir() -> Path:

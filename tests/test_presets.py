@@ -301,3 +301,19 @@ def test_lookup_only_in_preset_folders_user_first(tmp_path: Path):
     assert "mine" in available((tmp_path,))
     with pytest.raises(PresetError, match="not found in the preset folders .*gallery"):
         load("nope", (tmp_path,))
+
+
+def test_bundled_data_is_found_in_an_uninstalled_checkout(monkeypatch: pytest.MonkeyPatch) \
+        -> None:
+    """``pytest`` or ``python -m latentsketch`` in a fresh clone that was never installed:
+    the presets and the model come from the checkout's own folders."""
+    from latentsketch import bundled
+    from latentsketch.model import checkpoint
+
+    def not_installed(package: str):
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(bundled, "files", not_installed)
+    assert "default" in available()
+    assert load("default").name == "default"
+    assert checkpoint.bundled_path().is_file()

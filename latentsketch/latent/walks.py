@@ -18,6 +18,7 @@ closed-form, so a frame costs the same whether it spans 1 tick or 60.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
@@ -95,7 +96,7 @@ def _new_epoch(ws: WalkState) -> WalkState:
 
 # --- modes ---------------------------------------------------------------------------------
 
-class WalkMode:
+class WalkMode(ABC):
     """One way of walking. Subclasses set ``name`` and ``help`` and override ``position``;
     modes with state of their own (drift, tour) override ``advance`` and the rest."""
 
@@ -103,9 +104,9 @@ class WalkMode:
     help: ClassVar[str] = ""
     uses_tour: ClassVar[bool] = False   # reads ``Motion.plan`` (the engine builds it only then)
 
+    @abstractmethod
     def position(self, ws: WalkState, m: Motion) -> np.ndarray:
         """Where the walk is, in unit coordinates (float64, raw order)."""
-        raise NotImplementedError
 
     def advance(self, ws: WalkState, tick0: int, ticks: int, m: Motion) -> WalkState:
         """Move on ``ticks`` >= 1 ticks from global tick ``tick0``. The default moves the

@@ -8,7 +8,6 @@ header). The model id is the first 12 hex digits of the sha256 of the weights fi
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from latentsketch import bundled
 from latentsketch.errors import UserError, os_error_line
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model.vae import VAE, VAEConfig
@@ -58,7 +58,7 @@ DEFAULT = "shapes"
 def bundled_path(name: str = DEFAULT) -> Path:
     """The weights of bundled model ``name``, found through the installed package (never the
     current folder). KeyError for an unknown name."""
-    return Path(str(importlib.resources.files("latentsketch.assets"))) / BUNDLED[name]
+    return Path(str(bundled.folder("latentsketch.assets", "assets"))) / BUNDLED[name]
 
 
 def default_model_path() -> Path:
