@@ -407,10 +407,8 @@ def step(
         cur_t = next_t = _target(s, space)
     else:
         m = _motion(s, space)
-        ws = s.walker.advance(ws, tick, k, m)
+        ws, cur_w, next_w = s.walker.frame(ws, tick, k, m)
         tick += k
-        cur_w = s.walker.position(ws, m)
-        next_w = s.walker.position(s.walker.advance(ws, tick, 1, m), m)
         cur_t, next_t = _compose(s, cur_w), _compose(s, next_w)
     transit = _ro(s.transit * g ** k)
     return replace(s, walk=ws, tick=tick, acc=acc, transit=transit,

@@ -257,3 +257,19 @@ print("ok")
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
     with pytest.raises(ValueError, match="registered twice"):
         walks.register(type(walks.WALKS["drift"]))
+
+
+@pytest.mark.parametrize("mode", WALK_MODES)
+@pytest.mark.parametrize("ticks", [1, 4, 9])
+def test_a_frame_is_advance_then_one_tick_ahead(mode, ticks):
+    """``frame`` (the engine's per-frame call; drift has its own one-pass form) gives the
+    state after ``ticks`` and the positions then and one tick later."""
+    m = _motion(speed=1.5, dwell=0.02, plan=TourPlan.make(np.eye(3, DIM) * 2, DIM))
+    walker = walks.WALKS[mode]
+    ws = _run(walks.initial_walk(DIM, 5), mode, 30, [7], m=m)
+    new, cur, ahead = walker.frame(ws, 30, ticks, m)
+    ref = walker.advance(ws, 30, ticks, m)
+    np.testing.assert_allclose(cur, walker.position(ref, m), atol=1e-12)
+    np.testing.assert_allclose(walker.position(new, m), cur, atol=1e-12)
+    later = walker.advance(ref, 30 + ticks, 1, m)
+    np.testing.assert_allclose(ahead, walker.position(later, m), atol=1e-12)

@@ -113,6 +113,15 @@ class WalkMode(ABC):
         shared clock, which clock-driven modes (noise, orbit, spiral) read."""
         return replace(ws, clock=ws.clock + ticks * m.speed * m.h)
 
+    def frame(self, ws: WalkState, tick0: int, ticks: int,
+              m: Motion) -> tuple[WalkState, np.ndarray, np.ndarray]:
+        """A frame's move: advance ``ticks`` >= 1 ticks and say where the walk is then and one
+        tick later (the two points the engine interpolates between). Modes with a cheaper
+        joint form (drift) override it."""
+        new = self.advance(ws, tick0, ticks, m)
+        ahead = self.advance(new, tick0 + ticks, 1, m)
+        return new, self.position(new, m), self.position(ahead, m)
+
     def start_at(self, ws: WalkState, w: np.ndarray) -> WalkState:
         """Continue from the unit point ``w`` (the picture) where the mode can; else unchanged."""
         return ws
@@ -182,6 +191,25 @@ def _drift(
     return _ro(r[0]), _ro(r[1])
 
 
+def _drift_ahead(
+    x0: np.ndarray, y0: np.ndarray, xi: np.ndarray, a: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_drift`` over m = len(xi) - 1 ticks, plus y one tick later from the last noise row:
+    (x_m, y_m, y_{m+1}) in one weighted sum, so a frame's look-ahead costs no second pass."""
+    m = xi.shape[0] - 1
+    b = (1.0 + a) * math.sqrt((1.0 - a * a) / (1.0 + a * a))
+    c = 1.0 - a
+    pw = [a ** n for n in range(m + 2)]   # a^0 .. a^(m+1)
+    w = np.array([
+        [pw[m], 0.0] + [b * pw[m - 1 - j] for j in range(m)] + [0.0],
+        [c * m * pw[m], pw[m]] + [c * b * (m - j) * pw[m - 1 - j] for j in range(m)] + [0.0],
+        [c * (m + 1) * pw[m + 1], pw[m + 1]]
+        + [c * b * (m + 1 - j) * pw[m - j] for j in range(m + 1)],
+    ])
+    r = (w[:, :, None] * np.vstack((x0, y0, xi))[None]).sum(axis=1)
+    return _ro(r[0]), _ro(r[1]), r[2]
+
+
 @register
 class Drift(WalkMode):
     """A smoothed Ornstein-Uhlenbeck process around the centre (Uhlenbeck and Ornstein 1930)."""
@@ -196,6 +224,14 @@ class Drift(WalkMode):
         xi = drift_noise(ws.seed, tick0, ticks, ws.dim)
         x, y = _drift(ws.drift_x, ws.drift_y, xi, math.exp(-m.speed * m.h / DRIFT_TAU))
         return replace(ws, clock=ws.clock + ticks * m.speed * m.h, drift_x=x, drift_y=y)
+
+    def frame(self, ws: WalkState, tick0: int, ticks: int,
+              m: Motion) -> tuple[WalkState, np.ndarray, np.ndarray]:
+        xi = drift_noise(ws.seed, tick0, ticks + 1, ws.dim)     # the look-ahead tick's too
+        x, y, y_next = _drift_ahead(ws.drift_x, ws.drift_y, xi,
+                                    math.exp(-m.speed * m.h / DRIFT_TAU))
+        return replace(ws, clock=ws.clock + ticks * m.speed * m.h, drift_x=x, drift_y=y), \
+            y, y_next
 
     def start_at(self, ws: WalkState, w: np.ndarray) -> WalkState:
         p = _ro(np.array(w, np.float64))
