@@ -172,30 +172,14 @@ def drift_noise(seed: int, tick0: int, ticks: int, dim: int) -> np.ndarray:
 
 def _drift(
     x0: np.ndarray, y0: np.ndarray, xi: np.ndarray, a: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Closed form of ``x <- a x + b xi; y <- a y + (1-a) x`` over m = len(xi) ticks.
-
-    Returns (x_m, y_m). ``b`` makes y's stationary variance exactly 1:
-    Var(y) = b^2 (1+a^2) / ((1-a^2) (1+a)^2). The weighted sums add rows elementwise (no BLAS),
-    so results are bit-reproducible.
-    """
-    m = xi.shape[0]
-    b = (1.0 + a) * math.sqrt((1.0 - a * a) / (1.0 + a * a))
-    c = 1.0 - a
-    pw = [a ** n for n in range(m + 1)]   # a^0 .. a^m
-    w = np.array([
-        [pw[m], 0.0] + [b * pw[m - 1 - j] for j in range(m)],
-        [c * m * pw[m], pw[m]] + [c * b * (m - j) * pw[m - 1 - j] for j in range(m)],
-    ])
-    r = (w[:, :, None] * np.vstack((x0, y0, xi))[None]).sum(axis=1)
-    return _ro(r[0]), _ro(r[1])
-
-
-def _drift_ahead(
-    x0: np.ndarray, y0: np.ndarray, xi: np.ndarray, a: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``_drift`` over m = len(xi) - 1 ticks, plus y one tick later from the last noise row:
-    (x_m, y_m, y_{m+1}) in one weighted sum, so a frame's look-ahead costs no second pass."""
+    """Closed form of ``x <- a x + b xi; y <- a y + (1-a) x`` over m = len(xi) - 1 ticks, plus
+    y one tick later from the last noise row: (x_m, y_m, y_{m+1}) in one weighted sum, so a
+    frame's look-ahead costs no second pass.
+
+    ``b`` makes y's stationary variance exactly 1: Var(y) = b^2 (1+a^2) / ((1-a^2) (1+a)^2).
+    The weighted sums add rows elementwise (no BLAS), so results are bit-reproducible.
+    """
     m = xi.shape[0] - 1
     b = (1.0 + a) * math.sqrt((1.0 - a * a) / (1.0 + a * a))
     c = 1.0 - a
@@ -221,15 +205,12 @@ class Drift(WalkMode):
         return ws.drift_y
 
     def advance(self, ws: WalkState, tick0: int, ticks: int, m: Motion) -> WalkState:
-        xi = drift_noise(ws.seed, tick0, ticks, ws.dim)
-        x, y = _drift(ws.drift_x, ws.drift_y, xi, math.exp(-m.speed * m.h / DRIFT_TAU))
-        return replace(ws, clock=ws.clock + ticks * m.speed * m.h, drift_x=x, drift_y=y)
+        return self.frame(ws, tick0, ticks, m)[0]
 
     def frame(self, ws: WalkState, tick0: int, ticks: int,
               m: Motion) -> tuple[WalkState, np.ndarray, np.ndarray]:
         xi = drift_noise(ws.seed, tick0, ticks + 1, ws.dim)     # the look-ahead tick's too
-        x, y, y_next = _drift_ahead(ws.drift_x, ws.drift_y, xi,
-                                    math.exp(-m.speed * m.h / DRIFT_TAU))
+        x, y, y_next = _drift(ws.drift_x, ws.drift_y, xi, math.exp(-m.speed * m.h / DRIFT_TAU))
         return replace(ws, clock=ws.clock + ticks * m.speed * m.h, drift_x=x, drift_y=y), \
             y, y_next
 
