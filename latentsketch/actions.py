@@ -42,7 +42,7 @@ from latentsketch.commands import (
 )
 from latentsketch.engine import SLOTS
 from latentsketch.keys import Keys
-from latentsketch.params import OSC_PREFIX, param
+from latentsketch.params import OSC_PREFIX, declared, param
 
 Kind = Literal["trigger", "switch", "slot"]
 
@@ -131,10 +131,7 @@ ACTION_BY_NAME: MappingProxyType[str, Action] = MappingProxyType({a.name: a for 
 
 def action(name: str) -> Action:
     """Look up a declaration; raises KeyError with the known names."""
-    try:
-        return ACTION_BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"unknown action {name!r} (known: {', '.join(ACTION_BY_NAME)})") from None
+    return declared(ACTION_BY_NAME, name, "action")
 
 
 def target_names() -> tuple[str, ...]:

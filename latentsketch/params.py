@@ -10,9 +10,10 @@ that moves it. Values live in the engine state (``State.params``), never here. T
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from latentsketch import effects
 from latentsketch.keys import Keys
@@ -178,12 +179,20 @@ PARAMS: tuple[Param, ...] = (
 PARAM_BY_NAME: MappingProxyType[str, Param] = MappingProxyType({p.name: p for p in PARAMS})
 
 
+T = TypeVar("T")
+
+
+def declared(table: Mapping[str, T], name: str, what: str) -> T:
+    """``table[name]``, or KeyError naming ``what`` and the known names (for one line)."""
+    try:
+        return table[name]
+    except KeyError:
+        raise KeyError(f"unknown {what} {name!r} (known: {', '.join(table)})") from None
+
+
 def param(name: str) -> Param:
     """Look up a declaration; raises KeyError with the known names."""
-    try:
-        return PARAM_BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"unknown parameter {name!r} (known: {', '.join(PARAM_BY_NAME)})") from None
+    return declared(PARAM_BY_NAME, name, "parameter")
 
 
 def defaults() -> dict[str, float]:
