@@ -12,6 +12,9 @@ Prints, at 512x512 and 1024x1024 windows:
   saturating add (offline, and recordings at another size) vs naive per-frame ``np.random``
   grain; the grain tile's rebuild when its strength changes (a fade); the display path with
   and without grain;
+- crisp edges (posterise on): the display path with the window scaler's 2x bicubic pre-step
+  vs without it (the naive baseline: smoothscale straight from the native frame), at 64 and
+  128 px native, with the share of pixels off the ideal edges (tests/test_picture.py);
 - frame pacing at 60 fps: FramePacer vs pygame.time.Clock.tick (achieved fps, CPU share).
 
 Run: ``python benchmarks/bench_look.py`` (headless; ~20 s).
@@ -177,6 +180,22 @@ def bench_grain(size: int, amount: float = 0.3) -> None:
     display.close()
 
 
+def bench_crisp(size: int) -> None:
+    """The window's crisp path: posterise after a 2x bicubic pre-step, vs none."""
+    display = Display((size, size), fps=0)
+    p = SETTINGS["typical"]
+    for native in (64, 128):
+        frame = blobs(native)
+        stepped = ms(lambda f=frame: display.show(f, p, 1 / 60))
+        SurfaceScaler.crisp_prestep = 1
+        display.show(frame, p, 1 / 60)
+        plain = ms(lambda f=frame: display.show(f, p, 1 / 60))
+        SurfaceScaler.crisp_prestep = 2
+        print(f"  crisp {native}px -> {size}x{size}: 2x pre-step {stepped:5.2f} ms/frame"
+              f"   without (naive) {plain:5.2f} ms   (+{stepped - plain:.2f} ms)")
+    display.close()
+
+
 def bench_pacing(frames: int = 60) -> None:
     clock = pygame.time.Clock()
     for name, wait in (("FramePacer", FramePacer(60).wait),
@@ -201,6 +220,9 @@ def main() -> None:
     print("film grain (look.grain 0.3)")
     for size in (512, 1024):
         bench_grain(size)
+    print("crisp edges (posterize 4, softness 0.3): window path with and without the pre-step")
+    for size in (512, 1024):
+        bench_crisp(size)
     print("frame pacing")
     bench_pacing()
 

@@ -255,3 +255,46 @@ def test_look_parameters_are_the_registered_knobs() -> None:
     assert [e.name for e in effects.registered()] == [
         "trails", "saturation", "hue", "contrast", "posterize", "brightness", "blackout",
         "grain"]
+
+
+# --- hard edges at display resolution ---------------------------------------------------------
+
+def _soft_shapes(size: int = 64) -> np.ndarray:
+    """A decoder-like frame: two soft-edged discs (edges a few native pixels wide)."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    a = 1 / (1 + np.exp((np.hypot(x - 0.4, y - 0.45) - 0.3) * 25))
+    b = 1 / (1 + np.exp((np.hypot(x - 0.75, y - 0.7) - 0.18) * 30))
+    rgb = np.stack([a, 0.6 * b + 0.2 * a, b], -1)
+    return np.rint(rgb * 255).astype(np.uint8)
+
+
+def _stair_steps(picture: np.ndarray, frame: np.ndarray) -> float:
+    """Share of pixels more than 24 levels from the ideal: the same two-level posterise on a
+    float bicubic upscale of ``frame`` (no grid of the native pixels left in its edges)."""
+    import torch
+
+    h, w = picture.shape[:2]
+    x = torch.from_numpy(frame.astype(np.float32)).permute(2, 0, 1)[None]
+    ideal = torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic")[0].permute(1, 2, 0)
+    ideal = np.where(ideal.numpy() >= 127.5, 255, 0)
+    return float((np.abs(picture.astype(np.int16) - ideal).max(2) > 24).mean())
+
+
+def _posterized(scaler: SurfaceScaler | ArrayScaler, frame: np.ndarray) -> np.ndarray:
+    pic = Picture(scaler)
+    pic.feed(frame, {**defaults(), "look.posterize": 2, "look.softness": 0.0}, DT)
+    return pic.render((512, 512), "fit")
+
+
+def test_posterize_draws_clean_edges_not_the_native_pixel_grid(monkeypatch) -> None:
+    """Posterise thresholds the upscaled picture. Upscaled by smoothscale straight from 64 px,
+    its edges follow the native pixel grid (stair-steps); the window's scaler asks for a 2x
+    bicubic step first, which halves the pixels off the ideal. The exporter's torch scalers
+    are clean without it."""
+    frame = _soft_shapes()
+    stepped = _stair_steps(_posterized(SurfaceScaler(), frame), frame)
+    monkeypatch.setattr(SurfaceScaler, "crisp_prestep", 1)
+    plain = _stair_steps(_posterized(SurfaceScaler(), frame), frame)
+    assert stepped < 0.65 * plain, (plain, stepped)
+    for f in ("bilinear", "bicubic"):
+        assert _stair_steps(_posterized(ArrayScaler(f), frame), frame) < 0.004

@@ -86,6 +86,10 @@ class SurfaceScaler:
     pygame-ce: ~0.6-0.9 ms at 1024x1024, benchmarks/bench_look.py).
     """
 
+    # smoothscale's upscale follows its source's pixel grid: a crisp picture is upscaled 2x
+    # (bicubic) first, which halves posterise's stair-steps (output/picture.py)
+    crisp_prestep = 2
+
     def __init__(self) -> None:
         self._native: pygame.Surface | None = None   # the frame, at the model's size
         self._drawn: pygame.Surface | None = None    # the window's picture
