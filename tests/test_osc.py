@@ -273,3 +273,13 @@ def test_backlog_is_bounded(tx):
         assert len(r.drain()) == 50 and r.dropped.by_reason["backlog"] == 150
     finally:
         r.stop()
+
+
+def test_float32_arguments_arrive_as_the_decimals_that_were_sent(rx, tx):
+    """TouchDesigner sends 0.7 as float32 (0.699999988...): it reaches commands, presets and
+    logs as 0.7; doubles and ints pass unchanged."""
+    tx.sendto(msg("/latentsketch/walk/speed", 0.7, tags="f"), ("127.0.0.1", rx.port))
+    tx.sendto(msg("/x", 0.1, 1e-3, 3, 0.1, tags="fdif"), ("127.0.0.1", rx.port))
+    got = receive(rx, 2)
+    assert [m.args for m in got] == [(0.7,), (0.1, 1e-3, 3, 0.1)]
+    assert float(np.float32(got[1].args[3])) == float(np.float32(0.1))   # the same float32

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import socket
 import struct
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 from typing import Any
 
+import numpy as np
 from pythonosc.osc_message import OscMessage
 
 from latentsketch.control.droplog import DropLog
@@ -62,7 +64,15 @@ class OscInput:
 
 
 def _freeze(value: Any) -> Any:
-    return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
+    """Lists become tuples (messages are immutable), and a float that is a float32 (an OSC
+    ``f`` argument, what TouchDesigner and most bridges send) becomes the shortest decimal
+    that is that float32: ``0.7`` arrives as 0.699999988079071, which would otherwise reach
+    presets and logs as that. The change is below float32's resolution."""
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if type(value) is float and math.isfinite(value) and float(np.float32(value)) == value:
+        return float(str(np.float32(value)))
+    return value
 
 
 def parse_message(data: bytes) -> tuple[str, tuple[Any, ...]]:
