@@ -25,6 +25,23 @@ def title(data_desc: str, step: int) -> str:
     return f"{data_desc}  step {step}"
 
 
+def metrics_line(m: dict[str, Any]) -> str:
+    """The quality figures in one line, for a sheet's heading (``measure.quality``'s keys)."""
+    parts = []
+    if "heldout_psnr_db" in m:
+        psnr = f"held-out PSNR {m['heldout_psnr_db']} dB"
+        if "heldout_psnr64_db" in m:
+            psnr += f" ({m['heldout_psnr64_db']} at 64 px)"
+        parts.append(psnr)
+    if "active_dims" in m:
+        parts.append(f"{m['active_dims']} active dims")
+    edges = [f"{k} {m['edge_ratio_' + k]}" for k in ("recon", "walk", "region")
+             if "edge_ratio_" + k in m]
+    if edges:
+        parts.append("edge ratio " + ", ".join(edges))
+    return " · ".join(parts)
+
+
 def write_sheet(out: Path, path: Path, rows: list[tuple[str, np.ndarray]], size: int,
                 heading: str) -> None:
     """A labelled sample sheet, scaled so 64-pixel images stay readable."""

@@ -256,9 +256,12 @@ class Trainer:
         return measure.sheet_rows(vae or self.vae, self.data.images, self.data.hold_idx,
                                   self.device, stats, self.data.held_out)
 
-    def write_sheet(self, path: Path, stats: dict[str, Any], vae: VAE | None = None) -> None:
-        outputs.write_sheet(self.out, path, self.sheet_rows(stats, vae), self.cfg.size,
-                            self._title())
+    def write_sheet(self, path: Path, stats: dict[str, Any], vae: VAE | None = None,
+                    metrics: dict[str, Any] | None = None) -> None:
+        heading = self._title()
+        if metrics:
+            heading += "  ·  " + outputs.metrics_line(metrics)
+        outputs.write_sheet(self.out, path, self.sheet_rows(stats, vae), self.cfg.size, heading)
 
     def _title(self) -> str:
         return outputs.title(self.data.desc, self.step)
@@ -316,7 +319,7 @@ class Trainer:
                 m["weights"] = kind
                 m |= {f"heldout_psnr_db_{k}": round(v, 2) for k, v in scores.items()}
             measuring("sample sheet and loss curve", 0.85)
-            self.write_sheet(self.out / "samples.png", stats, vae)
+            self.write_sheet(self.out / "samples.png", stats, vae, m)
             outputs.write_loss_curve(self.out, self.history, self._title())
             measuring("saving", 0.95)
             path = self.save(vae, kind, final=True, stats=stats, metrics=m)
