@@ -266,7 +266,9 @@ def test_play_reports_a_bad_out_dir_at_start_and_plays_on(tiny_model: Path, tmp_
     try:
         said = [r.getMessage() for r in caplog.records if r.name == "latentsketch"]
         assert any(m.startswith(f"cannot create output folder {bad}: {tmp_path / 'f'} is a file")
-                   for m in said), said
+                   and "the control log will fail" in m for m in said), said
+        assert sum("control log" in m for m in said) == 1, said    # said once, not twice
+        assert not app.out_ok      # so `play` does not go on to name it as the output folder
         app.run(max_frames=5, dt=1 / 30, script=lambda i, a: [C.Snapshot()] if i == 2 else [])
         assert app.frames == 5
     finally:

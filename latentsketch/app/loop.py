@@ -100,11 +100,14 @@ class App:
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
         for w in self.display.take_warnings():
             self.say(w, error=True)
+        self.out_ok = True
         try:  # now, not at the first snapshot; the show starts either way
             self.out.check()
         except OutputError as e:
-            self.say(f"{e}: recordings, snapshots and presets will fail (--out-dir changes it)",
-                     error=True)
+            self.out_ok = False
+            lost = "recordings, snapshots, presets and the control log" if opts.log_control \
+                else "recordings, snapshots and presets"
+            self.say(f"{e}: {lost} will fail (--out-dir changes it)", error=True)
         driver = pygame.display.get_driver()
         if driver in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
             self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
@@ -119,7 +122,7 @@ class App:
         if start_from and start:
             self.pending.append(start)
             self.say(f"starting from {start_from.name}")
-        if opts.log_control:
+        if opts.log_control and self.out_ok:   # else said once above
             try:
                 self.outputs.open_log(self.out.reserve(".log.jsonl"), self.state,
                                       self._record_size(), self._log_context())
@@ -371,7 +374,8 @@ def play(opts: AppOptions) -> int:
     except pygame.error as e:
         raise UserError(f"cannot open a window: {e} (no display? try SDL_VIDEODRIVER=x11 or "
                         f"xvfb-run)") from None
-    log.info("output folder: %s", Path(opts.out_dir).resolve())
+    if app.out_ok:   # an unusable one was named in its error line
+        log.info("output folder: %s", Path(opts.out_dir).resolve())
     with StopSignals(on_stop=app.request_stop) as stop:  # SIGINT, SIGTERM, SIGHUP alike
         try:
             return app.run()
