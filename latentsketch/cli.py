@@ -18,6 +18,10 @@ from latentsketch.errors import UserError
 
 MAX_PLAY_FPS = 1000.0   # what a recording's frame rate may be (output.video.as_fps)
 
+# checkpoint.BUNDLED's names (a test holds the two together; importing it would load torch)
+MODEL_HELP = ("model folder or .safetensors file, or a bundled model by name: shapes (the "
+              "default), emoji")
+
 
 def version() -> str:
     """The installed distribution's version, else the package's own ``__version__``."""
@@ -89,8 +93,7 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p = sub.add_parser("play", help="open the live window (the default command)")
     p.add_argument("--model", default=None,
-                   help="model folder or .safetensors, or a bundled model's name (default: "
-                        "shapes, bundled)")
+                   help=MODEL_HELP)
     p.add_argument("--preset", default=None,
                    help="preset name (bundled or user folder) or a .toml file")
     p.add_argument("--seed", type=int, default=None, help="seed of the walk (default: random)")
@@ -178,7 +181,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe a model and write its latent atlas and walk "
                                     "sheet (two PNGs)")
-    p.add_argument("model", nargs="?", default=None, help="model folder or .safetensors file")
+    p.add_argument("model", nargs="?", default=None, help=MODEL_HELP)
     p.add_argument("--out", default=".", help="folder for the two PNGs (default: here)")
     p.add_argument("--dims", type=int, default=6, help="top dimensions in the atlas")
 
@@ -189,8 +192,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("render", help="export keyframes, a walk or a logged performance as video")
     p.add_argument("--model", default=None,
-                   help="model folder or .safetensors, or a bundled model's name (default: "
-                        "shapes, bundled)")
+                   help=MODEL_HELP)
     src = p.add_argument_group(
         "source (at most one; --preset may also go with --keyframes/--walk; none: the default "
         "preset as 'latentsketch' plays it, for 10 s)")

@@ -73,14 +73,15 @@ def test_wheel_install_runs_from_any_folder(tmp_path: Path) -> None:
              "print(latentsketch.__file__);"
              "print(sorted(p.name for p in r.files('latentsketch.presets').iterdir()"
              " if p.name.endswith('.toml')));"
-             "print((r.files('latentsketch.assets') / 'model.safetensors').is_file())")
+             "print(all((r.files('latentsketch.assets') / f).is_file() for f in"
+             " ('model.safetensors', 'emoji.safetensors', 'emoji.json', 'emoji-LICENSE.md')))")
     r = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, cwd=elsewhere,
                        env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert str(env_dir) in lines[0]             # the installed copy, not the checkout
     assert "default.toml" in lines[1] and "gallery.toml" in lines[1]
-    assert lines[2] == "True"                   # the bundled model ships in the wheel
+    assert lines[2] == "True"                   # the bundled models ship in the wheel
     r = subprocess.run([str(env_dir / "bin" / "latentsketch"), "info", "--out", str(elsewhere)],
                        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -51,7 +51,7 @@ class LoadedModel:
 # Models shipped inside the package, by name (``--model shapes``): their weights files under
 # ``latentsketch.assets``. A new default gets a new name beside the old ones, because presets,
 # snapshots and logs made with a model name its id and are refused with any other model.
-BUNDLED: dict[str, str] = {"shapes": WEIGHTS}
+BUNDLED: dict[str, str] = {"shapes": WEIGHTS, "emoji": "emoji.safetensors"}
 DEFAULT = "shapes"
 
 
