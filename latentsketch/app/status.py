@@ -14,6 +14,7 @@ from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.control.osc import OscUnavailable
 from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
+from latentsketch.latent.directions import PC_NAME
 from latentsketch.latent.space import LatentSpace
 from latentsketch.output.hud import HudInfo
 from latentsketch.output.recorder import RecorderStatus
@@ -76,10 +77,13 @@ def changed_params(params: Mapping[str, float], before: Mapping[str, float],
 
 
 def learn_target(c: C.Command, current: str) -> str:
-    """What the performer changed last, the target learn binds to: a parameter or a
-    dimension ``c`` sets or nudges (not the mouse's own), else ``current``."""
+    """What the performer changed last, the target learn binds to: a parameter, a dimension or
+    a direction ``c`` sets or nudges (not the mouse's own), else ``current``."""
     if isinstance(c, C.SetParam | C.NudgeParam) and not c.name.startswith("mouse."):
         return c.name
     if isinstance(c, C.SetDim | C.NudgeDim | C.OffsetDim) and isinstance(c.index, int):
         return f"z/{c.index}"
+    if isinstance(c, C.SetDirection | C.OffsetDirection) and isinstance(c.name, str):
+        pc = isinstance(c, C.SetDirection) and PC_NAME.fullmatch(c.name)
+        return f"pc/{c.name[2:]}" if pc else f"dir/{c.name}"
     return current
