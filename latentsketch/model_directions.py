@@ -127,6 +127,9 @@ def principal(model: str | None = None, data: str | None = None, out: str | None
     """Compute the principal directions of a model's (or ``data``'s) encoded images and store
     them in the model's sidecar (``out``, else the user's for its id), keeping the attribute
     directions already there. Raises UserError subclasses with one line."""
+    if data is not None and data != "procedural" and not Path(data).is_dir():
+        raise DirectionsCommandError(f"--data {data}: not a folder (give a folder of images or "
+                                     f"'procedural')")
     loaded = checkpoint.load(model)
     progress("reading the images")
     images, source = training_images(loaded, data)
@@ -150,6 +153,12 @@ def attribute(name: str, from_dir: str, to_dir: str, model: str | None = None,
         D.check_name(name)
     except D.DirectionError as e:
         raise DirectionsCommandError(f"--name: {e}") from None
+    if D.PC_NAME.fullmatch(name):
+        raise DirectionsCommandError(f"--name {name}: names pc0, pc1, ... are kept for principal "
+                                     f"directions")
+    for folder in (from_dir, to_dir):
+        if not Path(folder).is_dir():
+            raise DirectionsCommandError(f"images {folder}: not a folder")
     loaded = checkpoint.load(model)
     path = Path(out) if out else direction_files.user_file(loaded.model_id)
     stored = _stored(path, loaded.model_id, loaded.space.dim)

@@ -366,3 +366,38 @@ def test_an_older_log_state_without_directions_still_reads(model: Path) -> None:
         del d[f]
     state = state_from_json(d, space)
     assert len(state.directions) == 0 and not engine.step(state, (), DT, space).last_errors
+
+
+def test_the_bundled_model_ships_its_principal_directions_beside_its_weights() -> None:
+    weights = checkpoint.bundled_path()
+    side = direction_files.beside(weights)
+    loaded = checkpoint.load()
+    assert side.is_file() and json.loads(side.read_text())["model_id"] == loaded.model_id
+    d = loaded.space.directions
+    assert d.n_pcs == loaded.space.dim == len(d)
+    np.testing.assert_allclose(d.unit @ d.unit.T, np.eye(len(d)), atol=1e-9)
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--from", "a"], "needs --from B/ --to A/ --name NAME together"),
+    (["--from", "a", "--to", "b", "--name", "x", "--data", "c"], "leave it out with --from"),
+    (["--from", "a", "--to", "b", "--name", "pc2"], "kept for principal directions"),
+    (["--from", "a", "--to", "b", "--name", "no/slash"], "--name: direction name"),
+    (["--data", "/no/such/folder"], "--data /no/such/folder: not a folder"),
+    (["--from", "a", "--to", "nowhere", "--name", "x"], "images nowhere: not a folder"),
+])
+def test_directions_command_mistakes_are_one_line(tiny_model: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture,
+                                                  argv: list[str], line: str) -> None:
+    for folder in ("a", "b"):
+        _folder(tmp_path / folder, [(200, 10, 10), (10, 10, 200)])
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert cli.main(["directions", str(tiny_model), *argv]) == 2
+    finally:
+        os.chdir(cwd)
+    errors = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
+    assert len(errors) == 1 and line in errors[0], errors
