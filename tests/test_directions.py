@@ -21,7 +21,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from latentsketch import cli, engine
 from latentsketch import commands as C
 from latentsketch import preset as presets
-from latentsketch.app import App, AppOptions, scenes
+from latentsketch.app import App, AppOptions, scenes, status
 from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.mouse import Mouse
 from latentsketch.latent import directions as D
@@ -239,6 +239,7 @@ def test_osc_over_udp_pins_pc0_then_releases_it(model: Path, tmp_path: Path) -> 
         k = app.state.directions.index("pc0")
         assert app.state.dir_pinned[k]
         assert abs(_proj(app.state, k) - 1.5) < 1e-6
+        assert status.directions_line(app.state) == "pc0 pin +1.50"   # on the HUD
         z = engine.output_z(app.state, app.space).astype(np.float64)
         u = (z - app.space.mean) / app.space.std
         assert abs(float(u @ app.state.directions.unit[k]) / app.state.directions.scale[k]

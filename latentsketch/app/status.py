@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.control.osc import OscUnavailable
@@ -36,8 +38,16 @@ def hud_info(state: engine.State, space: LatentSpace, rec: RecorderStatus, decod
         temperature=state.params["walk.temperature"], dims=tuple(ranked.tolist()),
         pinned=pinned, paused=state.paused, recording=rec.recording, rec_seconds=rec.elapsed,
         rec_dropped=rec.frames_dropped, rec_queued=rec.frames_queued,
-        osc_age=osc_age, midi_age=midi_age, status=status,
+        osc_age=osc_age, midi_age=midi_age, status=status, directions=directions_line(state),
     )
+
+
+def directions_line(state: engine.State, most: int = 4) -> str:
+    """The directions in use, for the HUD: ``pc0 pin +1.50  round +0.80`` (at most ``most``)."""
+    used = np.flatnonzero(state.dir_pinned | (state.dir_offset != 0.0)).tolist()
+    parts = [f"{state.directions.names[k]} pin {state.dir_pin[k]:+.2f}" if state.dir_pinned[k]
+             else f"{state.directions.names[k]} {state.dir_offset[k]:+.2f}" for k in used[:most]]
+    return "  ".join(parts) + ("  ..." if len(used) > most else "")
 
 
 def open_feedback(target: str, say: Say) -> OscFeedback | None:
