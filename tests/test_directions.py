@@ -25,6 +25,7 @@ from latentsketch.app import App, AppOptions, scenes, status
 from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.mouse import Mouse
 from latentsketch.latent import directions as D
+from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, parse_target
 from latentsketch.model import checkpoint, direction_files
 from latentsketch.output.controllog import read_log, state_from_json, state_to_json
@@ -322,6 +323,9 @@ def test_a_preset_with_direction_offsets_loads_back_to_the_same_state(model: Pat
     assert fresh.directions == s.directions
     for f in ("dir_offset", "dir_pin", "dir_pinned"):
         assert getattr(fresh, f).tobytes() == getattr(s, f).tobytes(), f
+    lost = presets.Preset.from_toml("[directions.pc7]\npin = 1.0\n", source="lost.toml")
+    with pytest.raises(presets.PresetError, match=r"preset lost.toml: no direction 'pc7'"):
+        scenes.start_state(lost, LatentSpace.standard(DIM), 1)   # a model without directions
     with pytest.raises(presets.PresetError, match=r"directions\.pc0\.u: principal"):
         presets.Preset.from_toml(f"model = '{loaded.model_id}'\n[directions.pc0]\nu = [1.0]\n")
     with pytest.raises(presets.PresetError, match=r"directions\.round\.pin: an attribute"):

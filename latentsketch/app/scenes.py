@@ -33,8 +33,11 @@ def start_state(p: presets.Preset, space: LatentSpace, seed: int | None) -> engi
     if seed is None:
         seed = p.seed if p.seed is not None else int.from_bytes(os.urandom(4), "little")
     keyframes, holds = tour(p)
-    return engine.State.initial(space, seed, p.params, dict(p.slots), keyframes, holds,
-                                directions=p.directions, direction_values=p.direction_values)
+    try:
+        return engine.State.initial(space, seed, p.params, dict(p.slots), keyframes, holds,
+                                    directions=p.directions, direction_values=p.direction_values)
+    except ValueError as e:   # a direction the model does not have
+        raise presets.PresetError(f"preset {p.source}: {e}") from None
 
 
 def load_preset(name: str, state: engine.State, space: LatentSpace,

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from latentsketch.errors import UserError
+
 KINDS = ("pc", "attribute")
 MAX_PCS = 64          # principal directions stored at most: the rest carry little and cost D^2
 NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -41,7 +43,7 @@ _TOL = 1e-6           # unit length and orthogonality, after a JSON round trip
 _MIN_SCALE = 1e-9     # below this a principal direction carries nothing and is dropped
 
 
-class DirectionError(ValueError):
+class DirectionError(UserError, ValueError):
     """A direction or a set of them that cannot be used; the message is one line."""
 
 
