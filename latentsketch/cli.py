@@ -186,6 +186,24 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dims", type=int, default=6, help="top dimensions in the atlas")
 
 
+def _add_directions(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("directions", help="compute a model's principal directions, or add an "
+                                          "attribute direction from two folders of images")
+    p.add_argument("model", nargs="?", default=None,
+                   help="model folder, .safetensors file or bundled name (default: shapes)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="images for the principal directions: a folder or 'procedural' "
+                        "(default: the data the model was trained on, by its config)")
+    p.add_argument("--from", dest="from_dir", default=None, metavar="B",
+                   help="attribute direction: a folder of images without the attribute")
+    p.add_argument("--to", dest="to_dir", default=None, metavar="A",
+                   help="attribute direction: a folder of images with it")
+    p.add_argument("--name", default=None, help="the attribute direction's name (e.g. round)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="the directions file to write (default: yours for this model, in "
+                        "the user data folder)")
+
+
 def _add_render(sub: argparse._SubParsersAction) -> None:
     from latentsketch.latent.interp import EASINGS
     from latentsketch.params import FIT_MODES, UPSCALE_FILTERS, WALK_MODES
@@ -257,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info(sub)
     _add_midi(sub)
     _add_render(sub)
+    _add_directions(sub)
     parser.commands = dict(sub.choices)
     return parser
 
@@ -397,8 +416,27 @@ def cmd_render(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_directions(a: argparse.Namespace) -> int:
+    from latentsketch import model_directions as md
+
+    def say(text: str) -> None:
+        print(f"latentsketch directions: {text}...", file=sys.stderr)
+
+    attr = (a.from_dir, a.to_dir, a.name)
+    if any(v is not None for v in attr):
+        if not all(v is not None for v in attr):
+            raise UserError("an attribute direction needs --from B/ --to A/ --name NAME together")
+        if a.data is not None:
+            raise UserError("--data computes principal directions; leave it out with --from/--to")
+        r = md.attribute(a.name, a.from_dir, a.to_dir, a.model, a.out, say)
+    else:
+        r = md.principal(a.model, a.data, a.out, say)
+    print(r.summary())
+    return 0
+
+
 COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_midi,
-            "render": cmd_render}
+            "render": cmd_render, "directions": cmd_directions}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

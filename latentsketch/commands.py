@@ -3,7 +3,8 @@
 Keyboard, mouse, OSC, MIDI, presets and control logs all speak this language, so the loop has
 one place to apply them and a log of them replays a performance. Latent dimensions here are
 indexed by KL rank (0 = the dimension that carries most); the engine maps ranks to the
-checkpoint's raw order.
+checkpoint's raw order. Directions (``latent.directions``) are named: ``pc0``... or an
+attribute's name.
 
 Two families: ``EngineCommand`` changes ``State`` inside ``engine.step`` (and is what a control
 log stores); ``AppCommand`` acts on the program around the engine (recording, window, presets).
@@ -128,12 +129,41 @@ class RecallSlot(EngineCommand):
 
 
 @dataclass(frozen=True)
+class SetDirection(EngineCommand):
+    """Pin principal direction ``name`` (``pc0``...) at ``value`` standard deviations of the
+    data along it, while the walk moves the rest; attribute directions cannot be pinned."""
+
+    kind: ClassVar[str] = "set_direction"
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class OffsetDirection(EngineCommand):
+    """Add ``value`` standard deviations along direction ``name`` on top of the walk."""
+
+    kind: ClassVar[str] = "offset_direction"
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class ReleaseDirection(EngineCommand):
+    """Unpin direction ``name`` and drop its offset; ``None`` releases every direction."""
+
+    kind: ClassVar[str] = "release_direction"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class SetTarget(EngineCommand):
-    """Move the walk's centre to (x, y) std in the mouse's two dimensions (a click)."""
+    """Move the walk's centre to (x, y) std in the mouse's two dimensions (a click); with
+    ``axes = "pcs"`` along the two principal directions of those numbers instead."""
 
     kind: ClassVar[str] = "set_target"
     x: float
     y: float
+    axes: str = "dims"
 
 
 @dataclass(frozen=True)
@@ -250,9 +280,9 @@ _ALL: dict[str, type[Command]] = {
     c.kind: c
     for c in (
         SetParam, NudgeParam, CycleMode, SetDim, OffsetDim, NudgeDim, ReleaseDim, SetVector,
-        GotoPoint, StoreSlot, RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record,
-        Snapshot, LoadPreset, SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit,
-        MidiLearn, ArmLearn, Quit,
+        SetDirection, OffsetDirection, ReleaseDirection, GotoPoint, StoreSlot, RecallSlot,
+        SetTarget, NewTarget, Reset, SetPause, Record, Snapshot, LoadPreset, SavePreset,
+        ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit, MidiLearn, ArmLearn, Quit,
     )
 }
 

@@ -14,6 +14,12 @@ is not smeared. ``cur_u``/``next_u`` hold the point at the current tick and the 
 ``output_u`` interpolates them by the accumulator fraction, so motion is smooth at any display
 rate and a frame at walk time t shows the path at t (a keyframe due at a frame is on it).
 
+Directions (``latent.directions``: principal and attribute directions, unit vectors in ``u``)
+act on that composed target: an offset adds ``value * scale * unit``, a pin (principal
+directions only) sets the projection on its direction to ``value * scale`` while the walk moves
+the rest. The table of directions lives in the state, so a control log replays without the
+files it came from.
+
 ``step`` ignores ``AppCommand``s (the app acts on them); every rejected ``EngineCommand`` leaves
 a one-line reason in ``State.last_errors`` for the caller to log, and changes nothing.
 """
@@ -22,16 +28,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
 
 from latentsketch import commands as C
 from latentsketch.latent import walks
+from latentsketch.latent.directions import Directions, DirectionValues, pc_name
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan
-from latentsketch.params import PARAM_BY_NAME, WALK_MODES, Z_LIMIT, Param, defaults, param
+from latentsketch.params import (
+    DIR_LIMIT,
+    PAD_AXES,
+    PARAM_BY_NAME,
+    WALK_MODES,
+    Z_LIMIT,
+    Param,
+    defaults,
+    param,
+)
 from latentsketch.timestep import MAX_DT as MAX_DT  # re-exported: callers read engine.MAX_DT
 from latentsketch.timestep import clamp_dt
 
@@ -45,6 +61,10 @@ SLOTS = 9
 EASING_NAMES = PARAM_BY_NAME["walk.easing"].choices
 _RANDOM_TOUR = TourPlan()
 _MIN_T = 0.05        # below this temperature a walk cannot be steered by dividing by it
+_NO_VALUES = np.zeros(0)
+_NO_VALUES.flags.writeable = False
+_NO_PINS = np.zeros(0, bool)
+_NO_PINS.flags.writeable = False
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -77,6 +97,12 @@ class State:
     slots: tuple[np.ndarray | None, ...]
     tour: TourPlan | None      # a preset's or a render's tour; None: the model's keyframes,
     #                            else the stored slots, else random typical points
+    # directions (latent.directions): the model's and the presets', and per direction its
+    # offset and pin in standard deviations of the data along it (see _directed)
+    directions: Directions = Directions.empty()
+    dir_offset: np.ndarray = field(default_factory=lambda: _NO_VALUES)  # (K,)
+    dir_pinned: np.ndarray = field(default_factory=lambda: _NO_PINS)    # (K,) bool: pinned
+    dir_pin: np.ndarray = field(default_factory=lambda: _NO_VALUES)     # (K,)
     last_errors: tuple[str, ...] = ()
 
     @property
@@ -106,11 +132,15 @@ class State:
         keyframes: Sequence[Sequence[float]] | np.ndarray | None = None,
         holds: Sequence[float | None] = (),
         tour: TourPlan | None = None,
+        directions: Directions | None = None,
+        direction_values: DirectionValues | None = None,
     ) -> State:
         """A fresh state; ``params``, ``slots`` (1-9, raw-order u), ``keyframes`` and their
         ``holds`` (seconds, None: ``walk.dwell``) come from a preset and are validated
         (ValueError with a one-line reason). ``tour`` gives a whole plan instead (a render's:
-        its travel time and whether it loops); it wins over ``keyframes``."""
+        its travel time and whether it loops); it wins over ``keyframes``. The model's
+        directions (``space.directions``) are there from the start; a preset's ``directions``
+        are added to them and ``direction_values`` set (``with_preset``)."""
         d, seed = space.dim, int(seed) & ((1 << 64) - 1)
         zeros = _ro(np.zeros(d))
         state = cls(
@@ -119,6 +149,8 @@ class State:
             pinned=_ro(np.zeros(d, bool)), pin=zeros, offset=zeros, transit=zeros,
             cur_u=zeros, next_u=zeros, slots=(None,) * SLOTS, tour=None,
         )
+        state = _retable(state, space.directions)
+        state = _with_directions(state, directions, direction_values)
         state = _with_preset(state, slots, keyframes, holds)
         if tour is not None:
             state = replace(state, tour=_checked_plan(tour, d))
@@ -179,15 +211,20 @@ def with_preset(
     slots: Mapping[int, Sequence[float]] | None = None,
     keyframes: Sequence[Sequence[float]] | np.ndarray | None = None,
     holds: Sequence[float | None] = (),
+    directions: Directions | None = None,
+    direction_values: DirectionValues | None = None,
 ) -> State:
     """Load a preset into a running state: all-or-nothing validation, and the picture glides.
 
     Given slots replace those slots and keep the others; ``keyframes=None`` keeps the current
     tour, an empty list clears it (back to the model's keyframes or the slots); ``holds`` are
-    the keyframes' hold seconds (None: ``walk.dwell``).
+    the keyframes' hold seconds (None: ``walk.dwell``). ``directions`` are added to the
+    state's (same name: replaced), then each of ``direction_values`` sets its direction's
+    offset and pin (the others keep theirs).
     """
     values = _coerce(dict(state.params), params)
-    new = _with_preset(state, slots, keyframes, holds)
+    new = _with_directions(state, directions, direction_values)
+    new = _with_preset(new, slots, keyframes, holds)
     for name, v in values.items():
         new = _set(new, name, v)
     return _absorb(new, space)
@@ -214,9 +251,42 @@ def _motion(s: State, space: LatentSpace) -> walks.Motion:
 
 
 def _compose(s: State, w: np.ndarray) -> np.ndarray:
-    """Walk position (unit coordinates) -> displayed target: centre, temperature, pins, offsets."""
+    """Walk position (unit coordinates) -> displayed target: centre, temperature, pins, offsets,
+    then the directions' offsets and pins."""
     free = s.centre + s.params["walk.temperature"] * w + s.offset
-    return np.where(s.pinned, s.pin, free)
+    return _directed(s, np.where(s.pinned, s.pin, free))
+
+
+def _project(u: np.ndarray, v: np.ndarray) -> float:
+    """``u . v``, exactly rounded (``math.fsum``): the same bits on every CPU."""
+    return math.fsum((u * v).tolist())
+
+
+def _along(s: State) -> np.ndarray:
+    """The directions' offsets as one vector: sum of offset * scale * unit, in table order."""
+    out = np.zeros(s.dim)
+    d = s.directions
+    for k in np.flatnonzero(s.dir_offset).tolist():
+        out = out + (s.dir_offset[k] * d.scale[k]) * d.unit[k]
+    return out
+
+
+def _directed(s: State, u: np.ndarray) -> np.ndarray:
+    """Apply the directions to a composed point ``u``: add each offset (value * scale * unit),
+    then set the projection on each pinned principal direction to value * scale. Principal
+    directions are orthonormal, so one pin moves nothing along another; all projections are
+    read before any is set, so the order of the pins does not matter."""
+    if not len(s.directions):
+        return u
+    if s.dir_offset.any():
+        u = u + _along(s)
+    if s.dir_pinned.any():
+        d = s.directions
+        pins = np.flatnonzero(s.dir_pinned).tolist()
+        gaps = [s.dir_pin[k] * d.scale[k] - _project(u, d.unit[k]) for k in pins]
+        for k, gap in zip(pins, gaps, strict=True):
+            u = u + gap * d.unit[k]
+    return u
 
 
 def _target(s: State, space: LatentSpace) -> np.ndarray:
@@ -241,7 +311,8 @@ def _here(s: State) -> np.ndarray:
     t = s.params["walk.temperature"]
     if t < _MIN_T:
         return np.zeros(s.dim)
-    return np.clip((s.cur_u - s.centre - s.offset) / t, -U_LIMIT / _MIN_T, U_LIMIT / _MIN_T)
+    free = s.cur_u - s.centre - s.offset - _along(s)
+    return np.clip(free / t, -U_LIMIT / _MIN_T, U_LIMIT / _MIN_T)
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -286,7 +357,70 @@ def _put(a: np.ndarray, i: int | slice, v: object) -> np.ndarray:
 
 
 def _release(s: State) -> State:
-    return replace(s, pinned=_ro(np.zeros(s.dim, bool)), offset=_ro(np.zeros(s.dim)))
+    """Every dimension and direction free, no offsets."""
+    k = len(s.directions)
+    return replace(s, pinned=_ro(np.zeros(s.dim, bool)), offset=_ro(np.zeros(s.dim)),
+                   dir_pinned=_ro(np.zeros(k, bool)), dir_offset=_ro(np.zeros(k)))
+
+
+# --- directions ----------------------------------------------------------------------------
+
+def _retable(s: State, table: Directions) -> State:
+    """``s`` with directions ``table``: values follow their names, a direction that is no
+    longer principal is unpinned, a new one starts free."""
+    if len(table) and table.dim != s.dim:
+        raise ValueError(f"directions have {table.dim} values, the model {s.dim}")
+    k = len(table)
+    offset, pin, pinned = np.zeros(k), np.zeros(k), np.zeros(k, bool)
+    old = {n: i for i, n in enumerate(s.directions.names)}
+    for j, n in enumerate(table.names):
+        i = old.get(n)
+        if i is not None:
+            offset[j] = s.dir_offset[i]
+            pin[j] = s.dir_pin[i]
+            pinned[j] = s.dir_pinned[i] and table.kinds[j] == "pc"
+    return replace(s, directions=table, dir_offset=_ro(offset), dir_pin=_ro(pin),
+                   dir_pinned=_ro(pinned))
+
+
+def _direction(s: State, name: object) -> int:
+    return s.directions.index(name)   # DirectionError (a ValueError): one line
+
+
+def _dir_value(v: object, what: str) -> float:
+    return float(np.clip(_num(v, what), -DIR_LIMIT, DIR_LIMIT))
+
+
+def _pin_direction(s: State, k: int, v: float) -> State:
+    name = s.directions.names[k]
+    if s.directions.kinds[k] != "pc":
+        raise ValueError(f"direction {name} is an attribute direction: it can be offset "
+                         f"(/latentsketch/dir/{name}), not pinned")
+    return replace(s, dir_pinned=_put(s.dir_pinned, k, True), dir_pin=_put(s.dir_pin, k, v))
+
+
+def _with_directions(s: State, table: Directions | None,
+                     values: DirectionValues | None) -> State:
+    if table is not None:
+        s = _retable(s, s.directions.merged(table))
+    for name, dv in (values or {}).items():
+        k = _direction(s, name)
+        s = replace(s, dir_offset=_put(s.dir_offset, k, _dir_value(dv.offset, name)),
+                    dir_pinned=_put(s.dir_pinned, k, False))
+        if dv.pin is not None:
+            s = _pin_direction(s, k, _dir_value(dv.pin, name))
+    return s
+
+
+def _target_along_pcs(s: State, x: float, y: float) -> State:
+    """A click on the pad in ``pcs`` mode: the centre's projections on the two principal
+    directions become x and y standard deviations."""
+    c = s.centre
+    for axis, v in (("mouse.dim_x", x), ("mouse.dim_y", y)):
+        k = _direction(s, pc_name(int(s.params[axis])))
+        p = s.directions.unit[k]
+        c = c + (_dir_value(v, axis) * s.directions.scale[k] - _project(c, p)) * p
+    return replace(s, centre=_ro(np.clip(c, -CENTRE_LIMIT, CENTRE_LIMIT)))
 
 
 def _goto(s: State, u: np.ndarray, space: LatentSpace) -> State:
@@ -334,6 +468,19 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         idx = [space.raw_index(k) for k in range(len(vals))]
         return replace(s, pinned=_put(s.pinned, idx, True),
                        pin=_put(s.pin, idx, np.clip(vals, -PIN_LIMIT, PIN_LIMIT)))
+    if isinstance(cmd, C.SetDirection):
+        k = _direction(s, cmd.name)
+        return _pin_direction(s, k, _dir_value(cmd.value, "value"))
+    if isinstance(cmd, C.OffsetDirection):
+        k = _direction(s, cmd.name)
+        return replace(s, dir_offset=_put(s.dir_offset, k, _dir_value(cmd.value, "value")))
+    if isinstance(cmd, C.ReleaseDirection):
+        if cmd.name is None:
+            n = len(s.directions)
+            return replace(s, dir_pinned=_ro(np.zeros(n, bool)), dir_offset=_ro(np.zeros(n)))
+        k = _direction(s, cmd.name)
+        return replace(s, dir_pinned=_put(s.dir_pinned, k, False),
+                       dir_offset=_put(s.dir_offset, k, 0.0))
     if isinstance(cmd, C.GotoPoint):
         return _goto(s, _vector(cmd.u, s.dim, "point"), space)
     if isinstance(cmd, C.StoreSlot):
@@ -347,6 +494,10 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         return _goto(s, s.slots[i - 1], space)
     if isinstance(cmd, C.SetTarget):
         x, y = _num(cmd.x, "x"), _num(cmd.y, "y")
+        if cmd.axes not in PAD_AXES:
+            raise ValueError(f"axes = {cmd.axes!r} is not one of {', '.join(PAD_AXES)}")
+        if cmd.axes == "pcs":
+            return _target_along_pcs(s, x, y)
         ix = _raw(s, space, s.params["mouse.dim_x"], "mouse.dim_x")
         iy = _raw(s, space, s.params["mouse.dim_y"], "mouse.dim_y")
         c = _put(s.centre, ix, np.clip(x, -CENTRE_LIMIT, CENTRE_LIMIT))
@@ -441,6 +592,23 @@ def output_z(state: State, space: LatentSpace) -> np.ndarray:
     computed in float64 and rounded once."""
     z = space.to_z(_output_u64(state))
     return z if np.all(np.isfinite(z)) else space.mean.astype(np.float32)
+
+
+def direction_values(state: State) -> dict[str, float]:
+    """Where each direction is now, in its standard deviations, keyed as mapping targets
+    (``pc/<i>`` and ``dir/<name>``): its pin if pinned, else the displayed point's projection
+    on it. Soft takeover and relative encoders start from these."""
+    d = state.directions
+    if not len(d):
+        return {}
+    u = _output_u64(state)
+    out: dict[str, float] = {}
+    for k, name in enumerate(d.names):
+        v = float(state.dir_pin[k]) if state.dir_pinned[k] else _project(u, d.unit[k]) / d.scale[k]
+        out[f"dir/{name}"] = v
+        if d.kinds[k] == "pc":
+            out[f"pc/{name[2:]}"] = v
+    return out
 
 
 def ranked_u(state: State, space: LatentSpace) -> np.ndarray:

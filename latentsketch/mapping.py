@@ -1,12 +1,14 @@
 """Mappings: a control (OSC channel, MIDI CC or note) bound to a target, as presets store them.
 
 A mapping says where a value comes from (``osc`` address + ``arg`` index, or ``cc``/``note`` +
-``channel``, optionally a 14-bit CC pair), what it drives (``z/<i>``, any declared parameter,
-any action declared in ``actions``: ``pause``, ``record``, ``snapshot``, ``slot/recall/<n>``...),
-and how: input and output ranges, curve, smoothing, absolute or relative (endless encoders), pin
-or offset for latent dimensions, soft takeover, toggle or gate for buttons. It is a frozen value,
-read from and written to TOML tables; the moving parts live in ``control/mapping_runtime.py``.
-Pure data below ``preset`` and ``control``, which both read it.
+``channel``, optionally a 14-bit CC pair), what it drives (``z/<i>``, a principal direction
+``pc/<i>``, a direction ``dir/<name>``, any declared parameter, any action declared in
+``actions``: ``pause``, ``record``, ``snapshot``, ``slot/recall/<n>``...), and how: input and
+output ranges, curve, smoothing, absolute or relative (endless encoders), pin or offset for
+latent dimensions and directions (``z_mode``: ``z/`` and ``pc/`` pin by default, ``dir/``
+offsets: attribute directions cannot be pinned), soft takeover, toggle or gate for buttons.
+It is a frozen value, read from and written to TOML tables; the moving parts live in
+``control/mapping_runtime.py``. Pure data below ``preset`` and ``control``, which both read it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from latentsketch.actions import ACTION_BY_NAME, Action, target_names
-from latentsketch.commands import Command, ReleaseDim
+from latentsketch.commands import Command, ReleaseDim, ReleaseDirection
 from latentsketch.errors import UserError
-from latentsketch.params import PARAM_BY_NAME, Z_LIMIT, Z_RANGE, Param
+from latentsketch.latent.directions import NAME as DIRECTION_NAME
+from latentsketch.latent.directions import pc_name
+from latentsketch.params import DIR_LIMIT, PARAM_BY_NAME, Z_LIMIT, Z_RANGE, Param
 
 EXP_K = 4.0
 """Steepness of the ``exp`` curve on ranges that touch zero: half a turn gives 1/5 of the range."""
@@ -37,15 +41,27 @@ class MappingError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """What a mapping drives. ``kind``: dim, param (continuous), switch (on/off) or trigger;
-    a switch or trigger declared in ``actions`` carries its ``action`` (and a slot its
-    ``index``), a bool parameter used as a switch its ``param``."""
+    """What a mapping drives. ``kind``: dim, direction, param (continuous), switch (on/off) or
+    trigger; a switch or trigger declared in ``actions`` carries its ``action`` (and a slot its
+    ``index``), a bool parameter used as a switch its ``param``, a direction (or its release)
+    its ``direction`` name (``pc/<i>`` is direction ``pc<i>``, with ``index`` i)."""
 
-    kind: Literal["dim", "param", "switch", "trigger"]
+    kind: Literal["dim", "direction", "param", "switch", "trigger"]
     name: str
     index: int = -1
     param: Param | None = None
     action: Action | None = None
+    direction: str = ""
+
+    @property
+    def default_z_mode(self) -> str:
+        """``offset`` for ``dir/<name>`` (attribute directions cannot be pinned), else ``pin``."""
+        return "offset" if self.kind == "direction" and self.name.startswith("dir/") else "pin"
+
+    @property
+    def limit(self) -> float:
+        """Largest |value| a latent dimension or a direction may be set to."""
+        return DIR_LIMIT if self.kind == "direction" else Z_LIMIT
 
     @property
     def key(self) -> str:
@@ -57,6 +73,8 @@ class Target:
         """The command a trigger target fires."""
         if self.action is not None:
             return self.action.command(self.index if self.action.kind == "slot" else None)
+        if self.direction:
+            return ReleaseDirection(self.direction)  # pc/<i>/release, dir/<name>/release
         return ReleaseDim(self.index)     # z/<i>/release
 
 
@@ -82,12 +100,21 @@ def parse_target(text: object) -> Target:
                 return Target("dim", text, index=i)
             if i is not None and parts[2] == "release":
                 return Target("trigger", text, index=i)
+        if parts[0] == "pc" and len(parts) in (2, 3) and (len(parts) == 2 or parts[2] == "release"):
+            i = _small_int(parts[1], 4095)
+            if i is not None:
+                return Target("direction" if len(parts) == 2 else "trigger", text, index=i,
+                              direction=pc_name(i))
+        if (parts[0] == "dir" and len(parts) in (2, 3) and DIRECTION_NAME.fullmatch(parts[1])
+                and (len(parts) == 2 or parts[2] == "release")):
+            return Target("direction" if len(parts) == 2 else "trigger", text,
+                          direction=parts[1])
         a = ACTION_BY_NAME.get("/".join(parts[:-1]))
         if a is not None and a.kind == "slot" and text in a.targets:
             return Target("trigger", text, index=int(parts[-1]), action=a)
     raise MappingError(
-        f"target = {text!r} is not a target (z/<i>, z/<i>/release, a parameter such as "
-        f"walk.speed, {', '.join(target_names())})"
+        f"target = {text!r} is not a target (z/<i>, z/<i>/release, pc/<i>, dir/<name>, their "
+        f"/release, a parameter such as walk.speed, {', '.join(target_names())})"
     )
 
 
@@ -141,7 +168,7 @@ _TOML_KEYS = {"in_range": "in", "out_range": "out"}
 
 def _declared_range(t: Target) -> tuple[float, float]:
     """A continuous target's default output range: its parameter's declared range, or
-    -Z_RANGE..Z_RANGE std for a latent dimension."""
+    -Z_RANGE..Z_RANGE std for a latent dimension or a direction."""
     return (t.param.lo, t.param.hi) if t.param is not None else (-Z_RANGE, Z_RANGE)
 
 
@@ -151,9 +178,10 @@ class ControlMapping:
 
     ``in_range``/``out_range`` of None mean the source's natural range (0..1 for OSC, 0..127 for
     MIDI, 0..16383 for 14-bit CC) and the target's declared range (the parameter's, or -3..3 std
-    for a latent dimension: ``params.Z_RANGE``); an ``out_range`` equal to the declared one is
-    stored as None, so a file that spells the default out loads equal to one that leaves it
-    out. TOML spells them ``in`` and ``out``.
+    for a latent dimension or a direction: ``params.Z_RANGE``); an ``out_range`` equal to the
+    declared one is stored as None, so a file that spells the default out loads equal to one
+    that leaves it out. TOML spells them ``in`` and ``out``. ``z_mode`` None is the target's
+    default (``Target.default_z_mode``); spelled out, the default is stored as None too.
     """
 
     target: str
@@ -169,7 +197,7 @@ class ControlMapping:
     smooth: float = 0.0
     mode: str = "absolute"
     encoding: str = "twos"
-    z_mode: str = "pin"
+    z_mode: str | None = None
     takeover: str = "jump"
     button: str = "toggle"
 
@@ -209,19 +237,22 @@ class ControlMapping:
         object.__setattr__(self, "smooth", float(self.smooth))
         _choice("mode", self.mode, MODES)
         _choice("encoding", self.encoding, ENCODINGS)
-        _choice("z_mode", self.z_mode, Z_MODES)
+        if self.z_mode is not None:
+            _choice("z_mode", self.z_mode, Z_MODES)
+            if self.z_mode == t.default_z_mode:
+                object.__setattr__(self, "z_mode", None)
         _choice("takeover", self.takeover, TAKEOVERS)
         _choice("button", self.button, BUTTONS)
         if not isinstance(self.cc14, bool):
             raise MappingError(f"cc14 = {self.cc14!r} is not true or false")
         if self.mode == "relative":
-            if t.kind not in ("dim", "param"):
+            if t.kind not in ("dim", "direction", "param"):
                 raise MappingError(
                     f"mode = 'relative' needs a continuous target, not {self.target}")
             if self.note is not None:
                 raise MappingError("mode = 'relative' needs a cc or osc source, not a note")
-        if self.out_range is not None and t.kind in ("dim", "param"):
-            lo, hi = t.param.lo if t.param else -Z_LIMIT, t.param.hi if t.param else Z_LIMIT
+        if self.out_range is not None and t.kind in ("dim", "direction", "param"):
+            lo, hi = (t.param.lo, t.param.hi) if t.param else (-t.limit, t.limit)
             if not all(lo <= v <= hi for v in self.out_range):
                 raise MappingError(f"out = {list(self.out_range)} is outside {self.target}'s range "
                                    f"{lo:g}..{hi:g}")
@@ -231,6 +262,11 @@ class ControlMapping:
     @property
     def parsed_target(self) -> Target:
         return parse_target(self.target)
+
+    @property
+    def offsets(self) -> bool:
+        """A latent dimension or direction target adds to the walk instead of pinning."""
+        return (self.z_mode or self.parsed_target.default_z_mode) == "offset"
 
     def input_range(self) -> tuple[float, float]:
         if self.in_range is not None:

@@ -2,8 +2,9 @@
 
 The live instrument needs, besides the weights: the per-dimension mean/std of the encoded
 training set (where the walk lives), the KL ranking of dimensions (which dimension goes on the
-first knob) and keyframes for tours. People need quality figures (held-out PSNR, active units,
-edge sharpness) and a sample sheet to look at. Everything here is a function of a model and the
+first knob), keyframes for tours and the data's principal directions (``latent.directions``).
+People need quality figures (held-out PSNR, active units, edge sharpness) and a sample sheet to
+look at. Everything here is a function of a model and the
 images, so the trainer can measure its raw or its EMA weights alike.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from latentsketch.latent import directions
 from latentsketch.latent.interp import slerp
 from latentsketch.model.loss import edge_p99, psnr
 from latentsketch.model.vae import VAE
@@ -79,8 +81,9 @@ def encode_all(vae: VAE, images: np.ndarray, idx: np.ndarray, device: torch.devi
 
 def latent_stats(vae: VAE, images: np.ndarray, train_idx: np.ndarray, device: torch.device,
                  seed: int, report: Callable[[float], None] | None = None) -> dict[str, Any]:
-    """KL per dimension and its ranking, the encoded data's mean/std, and tour keyframes (in
-    standardised coordinates, raw dimension order) from up to N_STATS training images."""
+    """KL per dimension and its ranking, the encoded data's mean/std, tour keyframes and the
+    principal directions (in standardised coordinates, raw dimension order) from up to
+    N_STATS training images."""
     mu, lv = encode_all(vae, images, train_idx[:N_STATS], device, report)
     kl = (0.5 * (mu**2 + np.exp(lv) - lv - 1)).mean(0)
     mean, std = mu.mean(0), np.maximum(mu.std(0), 1e-3)
@@ -88,7 +91,8 @@ def latent_stats(vae: VAE, images: np.ndarray, train_idx: np.ndarray, device: to
     u = (mu - mean) / std
     keys = farthest_points(u, min(N_KEYFRAMES, len(u)), seed)
     return {"kl_per_dim": kl.tolist(), "kl_rank": rank, "latent_mean": mean.tolist(),
-            "latent_std": std.tolist(), "keyframes": u[keys].round(5).tolist()}
+            "latent_std": std.tolist(), "keyframes": u[keys].round(5).tolist(),
+            "directions": directions.principal(u).to_json()}
 
 
 WALK_SECONDS = 120.0    # the default walk is measured over its first two minutes ...

@@ -26,6 +26,9 @@ WALK_MODES: tuple[str, ...] = tuple(WALKS)   # the registry's order is the enum'
 FIT_MODES: tuple[str, ...] = ("fit", "fill", "stretch")
 """How the picture meets a window of another shape (``output/geometry.py`` draws each); a
 preset's ``[display] fit``, ``--fit`` and the Z key choose among them."""
+PAD_AXES: tuple[str, ...] = ("dims", "pcs")
+"""What the mouse pad's two axes steer (``mouse.pad``): latent dimensions, or principal
+directions (``latent.directions``), both numbered by ``mouse.dim_x`` / ``mouse.dim_y``."""
 UPSCALE_FILTERS: tuple[str, ...] = ("bicubic", "bilinear", "lanczos", "live")
 """How ``render`` scales the model's picture to the output size (``live``: as the window does)."""
 
@@ -35,6 +38,9 @@ OSC_PREFIX = "/latentsketch"
 Z_LIMIT: float = 6.0
 """Largest |value|, in prior standard deviations, that any input (OSC, MIDI, mappings, pins)
 may set a latent dimension to; beyond it decoders produce garbage, so inputs refuse or clamp."""
+DIR_LIMIT: float = 4.0
+"""Largest |value| of a direction (``latent.directions``), in standard deviations of the data
+along it: inputs refuse or clamp beyond it. Knobs and the mouse pad span ``Z_RANGE``."""
 Z_RANGE: float = 3.0
 """What a knob, the mouse pad and the HUD's bars span on a latent dimension: -3..3 std, where
 nearly all of the data lies (``Z_LIMIT`` leaves room beyond it for offsets and nudges)."""
@@ -172,8 +178,12 @@ PARAMS: tuple[Param, ...] = (
     Param("walk.glide", 0.6, 0.0, 10.0, " s", help="time constant of every transition",
           step=0.1),
     *(from_knob(k) for k in effects.knobs()),   # look.*: each effect declares its own
-    Param("mouse.dim_x", 0, 0, 127, kind="int", help="dimension under the mouse's x axis"),
-    Param("mouse.dim_y", 1, 0, 127, kind="int", help="dimension under the mouse's y axis"),
+    Param("mouse.dim_x", 0, 0, 127, kind="int",
+          help="dimension (principal direction, with mouse.pad = pcs) under the mouse's x axis"),
+    Param("mouse.dim_y", 1, 0, 127, kind="int",
+          help="dimension (principal direction, with mouse.pad = pcs) under the mouse's y axis"),
+    Param("mouse.pad", 0, 0, len(PAD_AXES) - 1, kind="enum", choices=PAD_AXES,
+          help="what the mouse pad steers: latent dimensions or principal directions"),
 )
 
 PARAM_BY_NAME: MappingProxyType[str, Param] = MappingProxyType({p.name: p for p in PARAMS})

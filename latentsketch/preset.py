@@ -6,6 +6,11 @@ reported in one line naming the file and the key::
 
     preset presets/live.toml: walk.speed = -2 is out of range 0..10
 
+A ``[directions.<name>]`` table sets a direction (``latent.directions``) in standard deviations
+of the data along it: ``offset = 1.5`` and, for principal directions (``pc0``...), ``pin = -1``.
+With ``u = [...]`` (raw order, the preset's ``model``) and ``scale`` it also carries an
+attribute direction of its own, so a preset brings its directions to another machine.
+
 Presets are read with ``tomllib`` and written with ``tomlkit``; a preset written by the program
 loads back equal. Named presets are looked up only in the preset folders (the user's folder,
 ``user_dir()``, then the bundled ones shipped as package ``latentsketch.presets``); a name is a
@@ -28,21 +33,30 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import tomlkit
 
 from latentsketch import bundled
 from latentsketch.commands import PRESET_NAME, preset_name
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError, os_error_line
+from latentsketch.latent.directions import (
+    PC_NAME,
+    DirectionError,
+    Directions,
+    DirectionValue,
+)
+from latentsketch.latent.directions import check_name as check_direction_name
 from latentsketch.mapping import ControlMapping, MappingError
-from latentsketch.params import FIT_MODES, PARAM_BY_NAME, PARAMS
+from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
 
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", *_SECTIONS)
+        "midi", "directions", *_SECTIONS)
+_DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
 class PresetError(UserError, ValueError):
@@ -159,10 +173,13 @@ class Preset:
     mappings: tuple[ControlMapping, ...] = ()
     display: DisplaySettings | None = None
     midi_input: str | None = None
+    directions: Directions = field(default_factory=Directions.empty)  # attribute directions
+    direction_values: MappingProxyType[str, DirectionValue] = field(
+        default_factory=lambda: MappingProxyType({}))
     source: str = field(default="<preset>", compare=False)
 
     def __post_init__(self) -> None:
-        for k in ("params", "slots"):
+        for k in ("params", "slots", "direction_values"):
             if not isinstance(getattr(self, k), MappingProxyType):
                 object.__setattr__(self, k, MappingProxyType(dict(getattr(self, k))))
 
@@ -192,11 +209,12 @@ class Preset:
 
     def check_model(self, model_id: str, dim: int) -> None:
         """Refuse slots/keyframes stored for another model (raises PresetError)."""
-        vectors = [*self.slots.values(), *(k.u for k in self.keyframes)]
+        vectors = [*self.slots.values(), *(k.u for k in self.keyframes), *self.directions.unit]
         if not vectors:
             return
         if self.model != model_id:
-            raise PresetError(f"preset {self.source}: slots and keyframes belong to model "
+            what = "slots and keyframes" if len(vectors) > len(self.directions) else "directions"
+            raise PresetError(f"preset {self.source}: {what} belong to model "
                               f"{self.model}, the running model is {model_id}")
         bad = next((len(v) for v in vectors if len(v) != dim), None)
         if bad is not None:
@@ -240,7 +258,23 @@ class Preset:
             for m in self.mappings:
                 aot.append(tomlkit.item(m.to_dict()))
             doc["mappings"] = aot
+        dirs = self._direction_tables()
+        if dirs:
+            doc["directions"] = dirs
         return tomlkit.dumps(doc)
+
+    def _direction_tables(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        d = self.directions
+        for k, name in enumerate(d.names):
+            out[name] = {"u": [float(x) for x in d.unit[k]], "scale": float(d.scale[k])}
+        for name, v in self.direction_values.items():
+            t = out.setdefault(name, {})
+            if v.offset != 0.0:
+                t["offset"] = float(v.offset)
+            if v.pin is not None:
+                t["pin"] = float(v.pin)
+        return out
 
     def save(self, path: str | Path) -> Path:
         """Write atomically: a half-written preset never replaces a good one, and a failed
@@ -376,11 +410,19 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
         keyframes.append(Keyframe(_vector(f"keyframes[{i}].u", f.get("u")),
                                   None if hold is None else float(hold)))
     kw["keyframes"] = tuple(keyframes)
+    kw["directions"], kw["direction_values"] = _directions(_table("directions",
+                                                                  doc.get("directions", {})))
     lengths = {len(v) for v in (*slots.values(), *(k.u for k in keyframes))}
     if len(lengths) > 1:
         raise _KeyError(f"slots and keyframes have different lengths {sorted(lengths)}")
     if lengths and "model" not in kw:
         raise _KeyError("slots and keyframes need model = '<model id>' (the model they belong to)")
+    table = kw["directions"]
+    if len(table) and "model" not in kw:
+        raise _KeyError("directions with u need model = '<model id>' (the model they belong to)")
+    if len(table) and lengths and table.dim not in lengths:
+        raise _KeyError(f"directions have {table.dim} values, slots and keyframes "
+                        f"{sorted(lengths)[0]}")
     maps = doc.get("mappings", [])
     if not isinstance(maps, list):
         raise _KeyError("mappings is not a list of tables ([[mappings]])")
@@ -402,6 +444,59 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
             raise _KeyError(f"midi.input = {v!r} is not a device name filter")
         kw["midi_input"] = v
     return Preset(**kw)
+
+
+def _dir_number(key: str, v: Any, lo: float, hi: float) -> float:
+    if not _is_num(v) or not lo <= v <= hi:
+        raise _KeyError(f"{key} = {v!r} is not a number in {lo:g}..{hi:g}")
+    return float(v)
+
+
+def _directions(t: dict[str, Any]) -> tuple[Directions, dict[str, DirectionValue]]:
+    """``[directions.<name>]`` tables: the attribute directions they carry (``u``, ``scale``)
+    and the value each sets (``offset``, ``pin``; an empty table releases its direction)."""
+    names: list[str] = []
+    units: list[tuple[float, ...]] = []
+    scales: list[float] = []
+    values: dict[str, DirectionValue] = {}
+    for name, d in t.items():
+        key = f"directions.{name}"
+        try:
+            check_direction_name(name)
+        except DirectionError as e:
+            raise _KeyError(f"{key}: {e}") from None
+        d = _table(key, d)
+        extra = sorted(set(d) - set(_DIRECTION_KEYS))
+        if extra:
+            raise _KeyError(f"unknown key {key}.{extra[0]} (known: {', '.join(_DIRECTION_KEYS)})")
+        if "u" in d:
+            if PC_NAME.fullmatch(name):
+                raise _KeyError(f"{key}.u: principal directions come from the model; set only "
+                                f"offset or pin")
+            u = np.array(_vector(f"{key}.u", d["u"]))
+            norm = math.sqrt(float(np.sum(u * u)))
+            if not norm > 0:
+                raise _KeyError(f"{key}.u is all zeros")
+            names.append(name)
+            units.append(tuple(u / norm) if abs(norm - 1.0) > 1e-12 else tuple(u))
+            scales.append(_dir_number(f"{key}.scale", d.get("scale", 1.0), 1e-9, 1e9))
+        elif "scale" in d:
+            raise _KeyError(f"{key}.scale needs u (the direction it scales)")
+        pin = d.get("pin")
+        if pin is not None and "u" in d:
+            raise _KeyError(f"{key}.pin: an attribute direction can be offset, not pinned")
+        values[name] = DirectionValue(
+            _dir_number(f"{key}.offset", d.get("offset", 0.0), -DIR_LIMIT, DIR_LIMIT),
+            None if pin is None else _dir_number(f"{key}.pin", pin, -DIR_LIMIT, DIR_LIMIT))
+    if len({len(u) for u in units}) > 1:
+        raise _KeyError("directions: their u vectors have different lengths")
+    dim = len(units[0]) if units else 0
+    try:
+        table = Directions(tuple(names), np.array(units, np.float64).reshape(len(units), dim),
+                           np.array(scales), ("attribute",) * len(names))
+    except DirectionError as e:
+        raise _KeyError(f"directions: {e}") from None
+    return table, values
 
 
 def _display(t: dict[str, Any]) -> DisplaySettings:

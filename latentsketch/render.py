@@ -393,7 +393,8 @@ def _initial(pre: presets.Preset, space: LatentSpace, seed: int, params: dict[st
     try:
         return engine.State.initial(space, seed, params, dict(pre.slots),
                                     [k.u for k in pre.keyframes] or None,
-                                    [k.hold for k in pre.keyframes], tour)
+                                    [k.hold for k in pre.keyframes], tour,
+                                    pre.directions, pre.direction_values)
     except ValueError as e:
         raise ExportError(f"preset {pre.source}: {e}") from None
 

@@ -1,8 +1,10 @@
-"""The user's folders for latentsketch, per platform: config (presets), state (crash reports,
-logs), cache (engine artifacts). One place, so every part puts its files where people look.
+"""The user's folders for latentsketch, per platform: config (presets), data (what the program
+computed for a model: directions), state (crash reports, logs), cache (engine artifacts). One
+place, so every part puts its files where people look.
 
-Linux follows the XDG base directory spec (``$XDG_CONFIG_HOME``, ``$XDG_STATE_HOME``,
-``$XDG_CACHE_HOME``, defaulting to ``~/.config``, ``~/.local/state``, ``~/.cache``); macOS uses
+Linux follows the XDG base directory spec (``$XDG_CONFIG_HOME``, ``$XDG_DATA_HOME``,
+``$XDG_STATE_HOME``, ``$XDG_CACHE_HOME``, defaulting to ``~/.config``, ``~/.local/share``,
+``~/.local/state``, ``~/.cache``); macOS uses
 ``~/Library/Application Support`` and ``~/Library/Caches``; Windows ``%APPDATA%`` and
 ``%LOCALAPPDATA%``. Nothing is created here: callers create what they write.
 """
@@ -29,6 +31,17 @@ def config_dir() -> Path:
     if sys.platform == "darwin":
         return home / "Library" / "Application Support" / APP
     return _env("XDG_CONFIG_HOME", home / ".config") / APP
+
+
+def data_dir() -> Path:
+    """What the program made for the person's models (directions, keyed by model id) and
+    would take work to remake: ``~/.local/share/latentsketch`` on Linux."""
+    home = Path.home()
+    if sys.platform == "win32":
+        return _env("APPDATA", home / "AppData" / "Roaming") / APP / "data"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / APP / "data"
+    return _env("XDG_DATA_HOME", home / ".local" / "share") / APP
 
 
 def state_dir() -> Path:

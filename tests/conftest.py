@@ -165,10 +165,12 @@ def listing(folder: Path) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The user's preset folder and crash reports live under the test's tmp_path, never in the
-    real ~/.config or ~/.local/state of the machine running the tests."""
+    """The user's preset folder, directions and crash reports live under the test's tmp_path,
+    never in the real ~/.config, ~/.local/share or ~/.local/state of the machine running the
+    tests."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
 @pytest.fixture

@@ -127,6 +127,7 @@ class Inputs:
             # a pinned dimension's value is its pin, not the glide on screen
             u = np.where(state.pinned, state.pin, engine.output_u(state))
             current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
+            current.update(engine.direction_values(state))
             cmds += self.mapper.update(dt, current)
         learned = self.mapper.take_learned()
         if learned is not None:

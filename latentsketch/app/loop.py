@@ -237,7 +237,8 @@ class App:
         except (presets.PresetError, ValueError) as e:
             self.say(str(e), error=True)
             return
-        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), *scenes.tour(p))
+        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), *scenes.tour(p),
+                                p.directions, p.direction_values)
         self.preset = p
         self.mapper.set_mappings(p.mappings)
         self.say(f"preset {p.name}")

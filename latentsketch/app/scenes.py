@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch import preset as presets
+from latentsketch.latent.directions import DirectionValue
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping
 from latentsketch.output.paths import OutputDir, removed_on_failure
@@ -31,7 +33,11 @@ def start_state(p: presets.Preset, space: LatentSpace, seed: int | None) -> engi
     if seed is None:
         seed = p.seed if p.seed is not None else int.from_bytes(os.urandom(4), "little")
     keyframes, holds = tour(p)
-    return engine.State.initial(space, seed, p.params, dict(p.slots), keyframes, holds)
+    try:
+        return engine.State.initial(space, seed, p.params, dict(p.slots), keyframes, holds,
+                                    directions=p.directions, direction_values=p.direction_values)
+    except ValueError as e:   # a direction the model does not have
+        raise presets.PresetError(f"preset {p.source}: {e}") from None
 
 
 def load_preset(name: str, state: engine.State, space: LatentSpace,
@@ -41,7 +47,8 @@ def load_preset(name: str, state: engine.State, space: LatentSpace,
     p = presets.load(name)
     p.check_model(model_id, space.dim)
     keyframes, holds = tour(p)
-    return p, engine.with_preset(state, space, p.params, dict(p.slots), keyframes, holds)
+    return p, engine.with_preset(state, space, p.params, dict(p.slots), keyframes, holds,
+                                 p.directions, p.direction_values)
 
 
 def save_preset(current: presets.Preset, state: engine.State, model_id: str,
@@ -59,10 +66,23 @@ def save_preset(current: presets.Preset, state: engine.State, model_id: str,
                 seed=state.seed, model=model_id, mappings=mappings,
                 display=display if display is not None else current.display,
                 slots={i + 1: tuple(float(x) for x in s)
-                       for i, s in enumerate(state.slots) if s is not None})
+                       for i, s in enumerate(state.slots) if s is not None},
+                **preset_directions(state))
     with removed_on_failure(path):
         p.save(path)
     return p, path
+
+
+def preset_directions(state: engine.State) -> dict[str, Any]:
+    """The directions a preset saved now holds: the value of each direction that is offset or
+    pinned, and the attribute directions among them (so the preset carries them along)."""
+    d = state.directions
+    active = [k for k in range(len(d)) if state.dir_offset[k] != 0.0 or state.dir_pinned[k]]
+    values = {d.names[k]: DirectionValue(float(state.dir_offset[k]),
+                                         float(state.dir_pin[k]) if state.dir_pinned[k] else None)
+              for k in active}
+    return {"directions": d.select(k for k in active if d.kinds[k] == "attribute"),
+            "direction_values": values}
 
 
 def snapshot_point(path: Path, model_id: str, space: LatentSpace) -> C.GotoPoint:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.control.osc import OscUnavailable
 from latentsketch.control.osc_out import Feedback, OscFeedback, parse_host_port
+from latentsketch.latent.directions import PC_NAME
 from latentsketch.latent.space import LatentSpace
 from latentsketch.output.hud import HudInfo
 from latentsketch.output.recorder import RecorderStatus
@@ -35,8 +38,16 @@ def hud_info(state: engine.State, space: LatentSpace, rec: RecorderStatus, decod
         temperature=state.params["walk.temperature"], dims=tuple(ranked.tolist()),
         pinned=pinned, paused=state.paused, recording=rec.recording, rec_seconds=rec.elapsed,
         rec_dropped=rec.frames_dropped, rec_queued=rec.frames_queued,
-        osc_age=osc_age, midi_age=midi_age, status=status,
+        osc_age=osc_age, midi_age=midi_age, status=status, directions=directions_line(state),
     )
+
+
+def directions_line(state: engine.State, most: int = 4) -> str:
+    """The directions in use, for the HUD: ``pc0 pin +1.50  round +0.80`` (at most ``most``)."""
+    used = np.flatnonzero(state.dir_pinned | (state.dir_offset != 0.0)).tolist()
+    parts = [f"{state.directions.names[k]} pin {state.dir_pin[k]:+.2f}" if state.dir_pinned[k]
+             else f"{state.directions.names[k]} {state.dir_offset[k]:+.2f}" for k in used[:most]]
+    return "  ".join(parts) + ("  ..." if len(used) > most else "")
 
 
 def open_feedback(target: str, say: Say) -> OscFeedback | None:
@@ -76,10 +87,13 @@ def changed_params(params: Mapping[str, float], before: Mapping[str, float],
 
 
 def learn_target(c: C.Command, current: str) -> str:
-    """What the performer changed last, the target learn binds to: a parameter or a
-    dimension ``c`` sets or nudges (not the mouse's own), else ``current``."""
+    """What the performer changed last, the target learn binds to: a parameter, a dimension or
+    a direction ``c`` sets or nudges (not the mouse's own), else ``current``."""
     if isinstance(c, C.SetParam | C.NudgeParam) and not c.name.startswith("mouse."):
         return c.name
     if isinstance(c, C.SetDim | C.NudgeDim | C.OffsetDim) and isinstance(c.index, int):
         return f"z/{c.index}"
+    if isinstance(c, C.SetDirection | C.OffsetDirection) and isinstance(c.name, str):
+        pc = isinstance(c, C.SetDirection) and PC_NAME.fullmatch(c.name)
+        return f"pc/{c.name[2:]}" if pc else f"dir/{c.name}"
     return current

@@ -7,9 +7,11 @@ whose value changed. So a jumpy knob glides, a burst of a thousand messages cost
 frame, and the glide is frame-rate independent (the pole is ``exp(-dt / smooth)``).
 
 ``current`` maps target keys to the values in the engine state after the previous frame's commands
-(``"walk.speed"`` -> 1.0, ``"z/0"`` -> -0.4 std in KL-rank order). It drives soft takeover (a knob
-does nothing until it crosses the current value), lets relative encoders continue from the current
-value, and tells a mapping that someone else (keys, a preset) moved its target.
+(``"walk.speed"`` -> 1.0, ``"z/0"`` -> -0.4 std in KL-rank order, ``"pc/0"`` and ``"dir/round"``
+-> where the picture is along those directions: ``engine.direction_values``). It drives soft
+takeover (a knob does nothing until it crosses the current value), lets relative encoders
+continue from the current value, and tells a mapping that someone else (keys, a preset) moved
+its target.
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Mapping as AbstractMapping
 from typing import Any
 
-from latentsketch.commands import Command, OffsetDim, SetDim, SetParam
+from latentsketch.commands import (
+    Command,
+    OffsetDim,
+    OffsetDirection,
+    SetDim,
+    SetDirection,
+    SetParam,
+)
 from latentsketch.control.droplog import DropLog
 from latentsketch.mapping import ControlMapping, MappingError, Target, parse_target, shape, unshape
-from latentsketch.params import OSC_PREFIX, Z_LIMIT
+from latentsketch.params import OSC_PREFIX
 from latentsketch.timestep import clamp_dt
 
 log = logging.getLogger("latentsketch.mapping")
@@ -36,13 +45,14 @@ class _Live:
     """Per-mapping state that changes as controls move (the ControlMapping itself stays frozen)."""
 
     __slots__ = ("m", "t", "in_lo", "in_hi", "out_lo", "out_hi", "curve", "tol", "edge", "knob",
-                 "engaged", "goal", "y", "sent", "pos", "msb")
+                 "engaged", "goal", "y", "sent", "pos", "msb", "offsets")
 
     def __init__(self, m: ControlMapping, t: Target) -> None:
         self.m, self.t = m, t
         self.in_lo, self.in_hi = m.input_range()
         self.out_lo, self.out_hi = m.output_range()
         self.curve = m.effective_curve()
+        self.offsets = m.offsets
         self.tol = PICKUP * abs(self.out_hi - self.out_lo)
         self.edge = 0.0
         self.knob: float | None = None
@@ -59,7 +69,7 @@ class _Live:
     def finish(self, y: float) -> float:
         if self.t.param is not None:
             return self.t.param.clamp(y)
-        return min(Z_LIMIT, max(-Z_LIMIT, y))
+        return min(self.t.limit, max(-self.t.limit, y))
 
 
 def _relative_ticks(raw: float, encoding: str) -> float:
@@ -121,7 +131,7 @@ class MappingRuntime:
         self._lives, self._by_cc, self._by_note, self._by_osc = [], {}, {}, {}
         for m in self._mappings:
             t = m.parsed_target
-            if t.kind == "dim" and t.index >= self.latent_dim:
+            if t.kind in ("dim", "direction") and t.index >= self.latent_dim:
                 self._log.warning("mapping %s -> %s ignored: the model has %d latent dimensions",
                                   m.describe_source(), m.target, self.latent_dim)
                 continue
@@ -141,7 +151,7 @@ class MappingRuntime:
     def arm(self, target: str) -> None:
         """Arm learn: the next control moved binds to ``target``; raises MappingError."""
         t = parse_target(target)
-        if t.kind == "dim" and t.index >= self.latent_dim:
+        if t.kind in ("dim", "direction") and t.index >= self.latent_dim:
             raise MappingError(f"target = {target!r}: the model has {self.latent_dim} dimensions")
         self._armed = target
 
@@ -265,7 +275,7 @@ class MappingRuntime:
         return []
 
     def _current_of(self, live: _Live) -> float | None:
-        if live.t.kind == "dim" and live.m.z_mode == "offset":
+        if live.t.kind in ("dim", "direction") and live.offsets:
             return live.sent if live.sent is not None else 0.0
         v = self._current.get(live.t.key)
         if v is None:
@@ -276,12 +286,15 @@ class MappingRuntime:
     def _set(self, live: _Live, v: float) -> Command:
         t = live.t
         if t.kind == "dim":
-            return OffsetDim(t.index, v) if live.m.z_mode == "offset" else SetDim(t.index, v)
+            return OffsetDim(t.index, v) if live.offsets else SetDim(t.index, v)
+        if t.kind == "direction":
+            return (OffsetDirection(t.direction, v) if live.offsets
+                    else SetDirection(t.direction, v))
         return SetParam(t.name, v)
 
     def _input(self, live: _Live, raw: float, note: bool) -> list[Command]:
         t = live.t
-        if t.kind in ("dim", "param"):
+        if t.kind in ("dim", "direction", "param"):
             self._continuous(live, raw)
             return []
         x = (1.0 if raw > 0 else 0.0) if note else live.unit(raw)

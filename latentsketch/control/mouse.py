@@ -6,7 +6,10 @@ to -3..3 standard deviations (``params.Z_RANGE``, as a knob) in the two dimensio
 is held and releases them on mouse-up, so the walk takes over again from where the hand left
 and glides on (a spring, not a latch: a pad left pinned would silently freeze two dimensions
 of the walk). A click without
-a drag sets the walk's target there instead. The wheel changes the walk speed.
+a drag sets the walk's target there instead. The wheel changes the walk speed. With
+``mouse.pad = pcs`` the two axes are principal directions (``pc<dim_x>``, ``pc<dim_y>``) in
+standard deviations of the data along them: a drag pins them, a click moves the walk's centre
+along them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections.abc import Mapping
 import pygame
 
 from latentsketch import commands as c
-from latentsketch.params import Z_RANGE, param
+from latentsketch.latent.directions import pc_name
+from latentsketch.params import PAD_AXES, Z_RANGE, param
 
 HELP_ROWS: tuple[tuple[str, str], ...] = (
     ("Mouse drag", "steer the pad's two dimensions (released on let-go)"),
@@ -44,6 +48,7 @@ class Mouse:
         self.release_on_up = release_on_up
         self._press: tuple[int, int] | None = None
         self._dragging: tuple[int, int] | None = None   # the two dims being dragged
+        self._pcs = False   # ... principal directions, rather (mouse.pad = pcs)
 
     @property
     def dragging(self) -> bool:
@@ -69,6 +74,7 @@ class Mouse:
             return [c.NudgeParam("walk.speed", self.wheel_step * notches)] if notches else []
         if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             self._press = tuple(event.pos)
+            self._pcs = self._axes(params) == "pcs"
             return []
         if event.type == pygame.MOUSEMOTION and self._press is not None:
             if self._dragging is None:
@@ -77,6 +83,9 @@ class Mouse:
                     return []
                 self._dragging = self._dims(params)
             x, y = self.to_std(event.pos, rect)
+            if self._pcs:
+                return [c.SetDirection(pc_name(self._dragging[0]), x),
+                        c.SetDirection(pc_name(self._dragging[1]), y)]
             return [c.SetDim(self._dragging[0], x), c.SetDim(self._dragging[1], y)]
         if event.type == pygame.MOUSEBUTTONUP and event.button == 1 and self._press is not None:
             return self._finish(rect, event.pos)
@@ -91,11 +100,18 @@ class Mouse:
         if dims is not None:
             if not self.release_on_up:
                 return []
+            if self._pcs:
+                return [c.ReleaseDirection(pc_name(d)) for d in dict.fromkeys(dims)]
             return [c.ReleaseDim(d) for d in dict.fromkeys(dims)]
         if pos is None or press is None:
             return []
         x, y = self.to_std(press, rect)
-        return [c.SetTarget(x, y)]
+        return [c.SetTarget(x, y, "pcs")] if self._pcs else [c.SetTarget(x, y)]
+
+    @staticmethod
+    def _axes(params: Mapping[str, float]) -> str:
+        p = param("mouse.pad")
+        return PAD_AXES[int(p.clamp(params.get(p.name, p.default)))]
 
     @staticmethod
     def _dims(params: Mapping[str, float]) -> tuple[int, int]:

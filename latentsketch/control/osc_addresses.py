@@ -3,11 +3,15 @@
 These names are a public interface (TouchDesigner networks and controller layouts depend on them),
 and all of them come from declarations: every parameter in ``params.PARAMS`` has
 ``/latentsketch/<section>/<name>`` and every action in ``actions.ACTIONS`` has
-``/latentsketch/<name>``. Only the latent vector and preset loading are written here:
+``/latentsketch/<name>``. Only the latent vector, directions and preset loading are written here:
 
     /latentsketch/z/<i> f            pin dimension i (KL rank) at f prior standard deviations
     /latentsketch/z/<i>/release      unpin dimension i                       (trigger)
     /latentsketch/z f f f ...        pin the leading dimensions at once
+    /latentsketch/pc/<i> f           pin principal direction i at f std of the data along it
+    /latentsketch/pc/<i>/release     unpin principal direction i             (trigger)
+    /latentsketch/dir/<name> f       offset along direction <name> by f std of the data along it
+    /latentsketch/dir/<name>/release release direction <name>               (trigger)
     /latentsketch/preset s           load a preset by name from the preset folders
 
 ``markdown_table()`` writes the whole space for README (tests keep the two equal).
@@ -32,8 +36,11 @@ from latentsketch.actions import ACTIONS, Action
 from latentsketch.commands import (
     Command,
     LoadPreset,
+    OffsetDirection,
     ReleaseDim,
+    ReleaseDirection,
     SetDim,
+    SetDirection,
     SetParam,
     SetVector,
     preset_name,
@@ -42,8 +49,10 @@ from latentsketch.control.droplog import DropLog
 from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.osc import OscInput
 from latentsketch.engine import SLOTS
+from latentsketch.latent.directions import NAME as DIRECTION_NAME
+from latentsketch.latent.directions import pc_name
+from latentsketch.params import DIR_LIMIT, PARAMS, Z_LIMIT, Param
 from latentsketch.params import OSC_PREFIX as PREFIX
-from latentsketch.params import PARAMS, Z_LIMIT, Param
 
 log = logging.getLogger("latentsketch.osc")
 
@@ -117,6 +126,8 @@ class OscTranslator:
                 return handler(address, args)
             if address.startswith(f"{PREFIX}/z/"):
                 return self._dim(address, args)
+            if address.startswith((f"{PREFIX}/pc/", f"{PREFIX}/dir/")):
+                return self._direction(address, args)
             raise _Reject("unknown", "unknown address")
         except _Reject as e:
             shown = " ".join(x for x in (address[:80], _show(args)) if x)
@@ -184,6 +195,33 @@ class OscTranslator:
             return [ReleaseDim(i)] if self._edge(key, args) else []
         return [SetDim(i, self._check_z(_as_float(_one(args))))]
 
+    def _direction(self, address: str, args: tuple[Any, ...]) -> list[Command]:
+        """``pc/<i>`` pins principal direction i, ``dir/<name>`` offsets direction <name>;
+        either with ``/release``. Whether the direction exists is the engine's to say."""
+        kind, *parts = address[len(PREFIX) + 1:].split("/")
+        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] != "release"):
+            raise _Reject("unknown", "unknown address")
+        if kind == "pc":
+            idx = parts[0]
+            if not (idx.isascii() and idx.isdigit() and len(idx) <= 6):
+                raise _Reject("unknown", "unknown address")
+            if int(idx) >= self.latent_dim:
+                raise _Reject("range", f"principal direction {int(idx)} is out of range "
+                                       f"0..{self.latent_dim - 1}")
+            name = pc_name(int(idx))
+        else:
+            name = parts[0]
+            if not DIRECTION_NAME.fullmatch(name):
+                raise _Reject("unknown", "unknown address (a direction's name is 1-32 letters, "
+                                         "digits, '_' or '-')")
+        if len(parts) == 2:  # one edge per direction, however it is spelled
+            return [ReleaseDirection(name)] if self._edge(f"{PREFIX}/{kind}/{name}/release",
+                                                          args) else []
+        v = _as_float(_one(args))
+        if abs(v) > DIR_LIMIT:
+            raise _Reject("range", f"{v:g} is out of range -{DIR_LIMIT:g}..{DIR_LIMIT:g} std")
+        return [SetDirection(name, v) if kind == "pc" else OffsetDirection(name, v)]
+
     def _vector(self, address: str, args: tuple[Any, ...]) -> list[Command]:
         if len(args) == 1 and isinstance(args[0], tuple):
             args = args[0]  # one OSC array argument
@@ -211,6 +249,14 @@ def markdown_table() -> str:
                                  f"(-{Z_LIMIT:g}..{Z_LIMIT:g})", "z/<i>"),
         (f"{PREFIX}/z/<i>/release", "", "unpin dimension *i*", "z/<i>/release"),
         (f"{PREFIX}/z", "f f f ...", "pin the leading dimensions at once", ""),
+        (f"{PREFIX}/pc/<i>", "f", f"pin principal direction *i* at f standard deviations of "
+                                  f"the data along it (-{DIR_LIMIT:g}..{DIR_LIMIT:g})", "pc/<i>"),
+        (f"{PREFIX}/pc/<i>/release", "", "unpin principal direction *i*", "pc/<i>/release"),
+        (f"{PREFIX}/dir/<name>", "f", f"offset along direction *name* (`pc0`... or an "
+                                      f"attribute's) by f standard deviations "
+                                      f"(-{DIR_LIMIT:g}..{DIR_LIMIT:g})", "dir/<name>"),
+        (f"{PREFIX}/dir/<name>/release", "", "release direction *name* (its offset and pin)",
+         "dir/<name>/release"),
     ]
     for p in PARAMS:
         if p.kind == "enum":

@@ -4,7 +4,8 @@ A VAE decodes samples of N(0, I) far worse than it reconstructs data, because th
 does not fill the prior. Walks therefore run in coordinates ``u`` standardised by the
 per-dimension mean and std of the encoded training set (``z = mean + std * u``), so ``u ~ N(0, I)``
 is "looks like the data". The space also carries the KL ranking, which maps the rank indices
-people touch to the raw indices everything stores.
+people touch to the raw indices everything stores, and the model's directions
+(``latent.directions``: principal and attribute directions in ``u``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from latentsketch.latent.directions import Directions
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class LatentSpace:
     mean: np.ndarray = field(repr=False)
     std: np.ndarray = field(repr=False)
     keyframes: np.ndarray = field(repr=False)  # (K, dim) in u coordinates, raw order; K may be 0
+    directions: Directions = field(default_factory=Directions.empty, repr=False)  # in u
 
     def __post_init__(self) -> None:
         if sorted(self.rank) != list(range(self.dim)):
@@ -35,6 +39,8 @@ class LatentSpace:
             raise ValueError("latent std must be positive")
         if self.keyframes.ndim != 2 or self.keyframes.shape[1] != self.dim:
             raise ValueError(f"keyframes must have shape (K, {self.dim})")
+        if len(self.directions) and self.directions.dim != self.dim:
+            raise ValueError(f"directions have {self.directions.dim} values, not {self.dim}")
 
     @classmethod
     def standard(cls, dim: int, rank: tuple[int, ...] | None = None) -> LatentSpace:

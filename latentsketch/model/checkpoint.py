@@ -3,6 +3,10 @@
 A MODEL argument is a folder holding ``model.safetensors`` (+ ``model.json``) or the weights
 file itself (its config is the ``.json`` beside it, or the copy embedded in the safetensors
 header). The model id is the first 12 hex digits of the sha256 of the weights file.
+
+The model's directions (``latent.directions``) come with its latent space: the principal
+directions ``train`` stored in the config, plus the sidecars ``model.direction_files`` reads
+(the weights file is never rewritten: its hash is the model's id).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,9 @@ from safetensors.torch import save_file
 
 from latentsketch import bundled
 from latentsketch.errors import UserError, os_error_line
+from latentsketch.latent.directions import DirectionError, Directions
 from latentsketch.latent.space import LatentSpace
+from latentsketch.model import direction_files
 from latentsketch.model.vae import VAE, VAEConfig
 from latentsketch.tempfiles import temp_beside
 
@@ -178,9 +184,14 @@ def _space(cfg: dict[str, Any], latent: int, weights: Path) -> LatentSpace:
         std = np.asarray(cfg.get("latent_std") or np.ones(latent), np.float32)
         kf = np.asarray(cfg.get("keyframes") or np.zeros((0, latent)), np.float32)
         kf = kf.reshape(-1, latent) if kf.size else np.zeros((0, latent), np.float32)
-        return LatentSpace(dim=latent, rank=rank, mean=mean, std=std, keyframes=kf)
+        space = LatentSpace(dim=latent, rank=rank, mean=mean, std=std, keyframes=kf)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"model {weights}: bad latent statistics ({e})") from None
+    try:
+        dirs = Directions.from_json(cfg.get("directions") or [], latent)
+    except DirectionError as e:
+        raise CheckpointError(f"model {weights}: bad directions in its config ({e})") from None
+    return replace(space, directions=dirs)
 
 
 def load(path: str | os.PathLike[str] | None = None,
@@ -223,7 +234,9 @@ def load(path: str | os.PathLike[str] | None = None,
     vae.load_state_dict(state)
     vae.eval().to(device)
     space = _space(cfg, vcfg.latent, weights)
-    return LoadedModel(vae, cfg, model_id_of(weights), space, weights)
+    model_id = model_id_of(weights)
+    dirs = direction_files.gather(space.directions, weights, model_id, vcfg.latent)
+    return LoadedModel(vae, cfg, model_id, replace(space, directions=dirs), weights)
 
 
 # --- a training run's state (what --resume continues) ---------------------------------------

@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -40,6 +40,7 @@ from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.errors import UserError
 from latentsketch.latent import walks
+from latentsketch.latent.directions import DirectionError, Directions, DirectionValue
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import PARAM_BY_NAME
@@ -47,7 +48,8 @@ from latentsketch.params import PARAM_BY_NAME
 FORMAT = "latentsketch-control-log"
 VERSION = 2   # 2: tours hold per keyframe and time holds and travels continuously
 _TYPES: dict[str, type] = {"State": engine.State, "WalkState": walks.WalkState,
-                           "TourPlan": TourPlan, "TourProgress": TourProgress}
+                           "TourPlan": TourPlan, "TourProgress": TourProgress,
+                           "Directions": Directions}
 
 
 class ControlLogError(UserError, ValueError):
@@ -83,7 +85,9 @@ def _dec(v: Any, where: str) -> Any:
             raise ValueError(f"{where}: unknown type {v['@']!r}")
         names = [f.name for f in fields(cls)]
         extra = sorted(set(v) - {"@", *names})
-        missing = [n for n in names if n not in v and n != "last_errors"]
+        # a field with a default may be missing: a log from before it existed (directions)
+        missing = [f.name for f in fields(cls) if f.name not in v
+                   and f.default is MISSING and f.default_factory is MISSING]
         if extra or missing:
             raise ValueError(f"{where}: {'unknown' if extra else 'missing'} field "
                              f"{(extra or missing)[0]!r} (log from another version?)")
@@ -218,13 +222,21 @@ class ControlLog:
     def load_preset(self, name: str | None, params: Mapping[str, float],
                     slots: Mapping[int, Sequence[float]] | None = None,
                     keyframes: Sequence[Sequence[float]] | None = None,
-                    holds: Sequence[float | None] = ()) -> None:
-        """Log an ``engine.with_preset(state, space, params, slots, keyframes, holds)`` that
-        succeeded; a replay applies it before the next frame's step."""
-        d = {"name": name, "params": dict(params),
-             "slots": {str(k): list(v) for k, v in (slots or {}).items()},
-             "keyframes": None if keyframes is None else [list(k) for k in keyframes],
-             "holds": list(holds)}
+                    holds: Sequence[float | None] = (),
+                    directions: Directions | None = None,
+                    direction_values: Mapping[str, DirectionValue] | None = None) -> None:
+        """Log an ``engine.with_preset(state, space, params, slots, keyframes, holds,
+        directions, direction_values)`` that succeeded; a replay applies it before the next
+        frame's step."""
+        d: dict[str, Any] = {
+            "name": name, "params": dict(params),
+            "slots": {str(k): list(v) for k, v in (slots or {}).items()},
+            "keyframes": None if keyframes is None else [list(k) for k in keyframes],
+            "holds": list(holds)}
+        if directions is not None and len(directions):
+            d["directions"] = directions.to_json()
+        if direction_values:
+            d["direction_values"] = {k: [v.offset, v.pin] for k, v in direction_values.items()}
         self._f.write(_ENCODE({"preset": d}) + "\n")
 
     def flush(self) -> None:
@@ -259,11 +271,19 @@ class PresetLoad:
     slots: Mapping[int, tuple[float, ...]]
     keyframes: tuple[tuple[float, ...], ...] | None
     holds: tuple[float | None, ...] = ()
+    directions: list[dict[str, Any]] | None = None     # ``Directions.to_json``
+    direction_values: Mapping[str, DirectionValue] | None = None
 
     def apply(self, state: engine.State, space: LatentSpace) -> engine.State:
+        table = None
+        if self.directions is not None:
+            try:
+                table = Directions.from_json(self.directions, space.dim)
+            except DirectionError as e:
+                raise ValueError(f"preset {self.name}: {e}") from None
         return engine.with_preset(state, space, self.params, dict(self.slots),
                                   None if self.keyframes is None else list(self.keyframes),
-                                  self.holds)
+                                  self.holds, table, self.direction_values)
 
 
 @dataclass(frozen=True)
@@ -321,12 +341,19 @@ def _preset_line(d: Any) -> PresetLoad:
     if not isinstance(slots, dict) or not (kf is None or isinstance(kf, list)) \
             or not isinstance(holds, list):
         raise ValueError("preset entry: 'slots' must be a table, 'keyframes' and 'holds' lists")
+    dirs, values = d.get("directions"), d.get("direction_values") or {}
+    if not (dirs is None or isinstance(dirs, list)) or not isinstance(values, dict):
+        raise ValueError("preset entry: 'directions' must be a list, 'direction_values' a table")
     try:
+        dv = {str(k): DirectionValue(float(v[0]), None if v[1] is None else float(v[1]))
+              for k, v in values.items()}
         return PresetLoad(d.get("name"), MappingProxyType(dict(d["params"])),
                           MappingProxyType({int(k): tuple(v) for k, v in slots.items()}),
-                          None if kf is None else tuple(tuple(k) for k in kf), tuple(holds))
-    except (TypeError, ValueError):
-        raise ValueError("preset entry: slots and keyframes must be lists of numbers") from None
+                          None if kf is None else tuple(tuple(k) for k in kf), tuple(holds),
+                          dirs, MappingProxyType(dv))
+    except (TypeError, ValueError, IndexError):
+        raise ValueError("preset entry: slots, keyframes and direction values must be lists "
+                         "of numbers") from None
 
 
 def _frame_line(d: dict[str, Any], preset: PresetLoad | None) -> LogFrame:

@@ -67,6 +67,7 @@ class HudInfo:
     osc_age: float | None = None
     midi_age: float | None = None
     status: str = ""
+    directions: str = ""   # the directions in use: "pc0 pin +1.50  round +0.80"
 
 
 class Hud:
@@ -234,6 +235,8 @@ class Hud:
             m, s = divmod(int(info.rec_seconds), 60)
             spec.append([(f"REC {m:02d}:{s:02d}", REC),
                          (f"  dropped {info.rec_dropped}  queued {info.rec_queued}", DIM_TEXT)])
+        if info.directions:
+            spec.append([(info.directions, ACCENT)])
         if info.status:
             spec.append([(info.status, DIM_TEXT)])
         lines = [[self._text(t, c) for t, c in parts] for parts in spec]

@@ -10,7 +10,7 @@ is removed together with the control log opened for it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
@@ -21,6 +21,7 @@ import numpy as np
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.errors import os_error_line
+from latentsketch.latent.directions import Directions, DirectionValue
 from latentsketch.output.controllog import ControlLog
 from latentsketch.output.paths import OutputDir, OutputError, discard
 from latentsketch.output.picture import Picture
@@ -173,11 +174,13 @@ class SessionOutputs:
             self.control_log = None
 
     def log_preset(self, name: str, params: dict, slots: dict, keyframes: list | None,
-                   holds: Sequence[float | None] = ()) -> None:
+                   holds: Sequence[float | None] = (), directions: Directions | None = None,
+                   direction_values: Mapping[str, DirectionValue] | None = None) -> None:
         if self.control_log is None:
             return
         try:
-            self.control_log.load_preset(name, params, slots, keyframes, holds)
+            self.control_log.load_preset(name, params, slots, keyframes, holds, directions,
+                                         direction_values)
         except OSError as e:
             self._log_failed(e)
 
