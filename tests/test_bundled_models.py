@@ -21,6 +21,8 @@ def test_a_bundled_model_loads_by_name_with_its_measures(name: str) -> None:
     assert loaded.model_id == checkpoint.model_id_of(loaded.path)
     assert set(MEASURES) <= set(loaded.config["metrics"])
     assert loaded.space.keyframes.shape[0] >= 2        # the default walk tours encoded images
+    pcs = [k for k in loaded.space.directions.kinds if k == "pc"]
+    assert len(pcs) >= 2                                # principal directions ship beside it
     size = loaded.cfg.image_size
     frames = Decoder(loaded.vae, threads=1).decode_batch(
         loaded.space.to_z(loaded.space.keyframes[:2]).astype(np.float32))

@@ -74,7 +74,8 @@ def test_wheel_install_runs_from_any_folder(tmp_path: Path) -> None:
              "print(sorted(p.name for p in r.files('latentsketch.presets').iterdir()"
              " if p.name.endswith('.toml')));"
              "print(all((r.files('latentsketch.assets') / f).is_file() for f in"
-             " ('model.safetensors', 'emoji.safetensors', 'emoji.json', 'emoji-LICENSE.md')))")
+             " ('model.safetensors', 'emoji.safetensors', 'emoji.json', 'emoji-LICENSE.md',"
+             " 'emoji.directions.json')))")
     r = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, cwd=elsewhere,
                        env=env, timeout=120)
     assert r.returncode == 0, r.stderr

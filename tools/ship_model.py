@@ -5,7 +5,9 @@
 writes ``assets/emoji.safetensors`` (float16: half the file, no visible difference: weights
 are widened to float32 on load), ``assets/emoji.json`` (the run's config, statistics and
 keyframes, with the quality figures measured again on the float16 weights by
-``tools/measure_model.py``'s rule) and ``assets/emoji-samples.png``. The name must be in
+``tools/measure_model.py``'s rule), ``assets/emoji-samples.png`` and, for a run trained before
+``train`` stored principal directions, ``assets/emoji.directions.json``
+(``latentsketch directions``). The name must be in
 ``checkpoint.BUNDLED``; the data's licence goes beside them by hand (``assets/*-LICENSE.md``).
 """
 
@@ -42,6 +44,10 @@ def main() -> None:
     measure = [sys.executable, str(Path(__file__).with_name("measure_model.py")), str(weights),
                "--write", *(["--data", a.data] if a.data else [])]
     subprocess.run(measure, check=True)
+    if "directions" not in loaded.config:
+        pcs = ASSETS / (weights.stem + ".directions.json")
+        subprocess.run([sys.executable, "-m", "latentsketch", "directions", str(weights),
+                        *(["--data", a.data] if a.data else []), "--out", str(pcs)], check=True)
     print(f"shipped {weights} (model id {checkpoint.model_id_of(weights)})")
 
 
