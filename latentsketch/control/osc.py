@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import math
 import socket
 import struct
 import threading
@@ -63,6 +62,9 @@ class OscInput:
     sender: str = ""
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _freeze(value: Any) -> Any:
     """Lists become tuples (messages are immutable), and a float that is a float32 (an OSC
     ``f`` argument, what TouchDesigner and most bridges send) becomes the shortest decimal
@@ -70,7 +72,8 @@ def _freeze(value: Any) -> Any:
     presets and logs as that. The change is below float32's resolution."""
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
-    if type(value) is float and math.isfinite(value) and float(np.float32(value)) == value:
+    if (type(value) is float and abs(value) <= _F32_MAX  # inf, nan and big doubles pass as they are
+            and float(np.float32(value)) == value):
         return float(str(np.float32(value)))
     return value
 
