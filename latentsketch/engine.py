@@ -30,7 +30,7 @@ import numpy as np
 from latentsketch import commands as C
 from latentsketch.latent import walks
 from latentsketch.latent.space import LatentSpace
-from latentsketch.latent.tour import TourPlan
+from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import PARAM_BY_NAME, WALK_MODES, Z_LIMIT, Param, defaults, param
 from latentsketch.timestep import MAX_DT as MAX_DT  # re-exported: callers read engine.MAX_DT
 from latentsketch.timestep import clamp_dt
@@ -299,6 +299,17 @@ def _goto(s: State, u: np.ndarray, space: LatentSpace) -> State:
     return replace(s, centre=_ro(np.clip(centre, -CENTRE_LIMIT, CENTRE_LIMIT)), walk=ws)
 
 
+def _tour_of(s: State, points: object) -> State:
+    """Tour ``points`` from the first, in order (the picture glides to it); pins, offsets and
+    the centre are released so the tour passes through the points themselves."""
+    if not isinstance(points, tuple | list):
+        raise ValueError("points is not a list of points")
+    plan = TourPlan.make(points, s.dim, limit=U_LIMIT)
+    s = _set(_release(s), "walk.mode", float(WALK_MODES.index("tour")))
+    return replace(s, tour=plan, centre=_ro(np.zeros(s.dim)),
+                   walk=replace(s.walk, tour=TourProgress()))
+
+
 def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
     if isinstance(cmd, C.SetParam):
         p = _param(cmd.name)
@@ -336,6 +347,8 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
                        pin=_put(s.pin, idx, np.clip(vals, -PIN_LIMIT, PIN_LIMIT)))
     if isinstance(cmd, C.GotoPoint):
         return _goto(s, _vector(cmd.u, s.dim, "point"), space)
+    if isinstance(cmd, C.SetTour):
+        return _tour_of(s, cmd.points)
     if isinstance(cmd, C.StoreSlot):
         i = _int(cmd.slot, "slot", 1, SLOTS)
         u = _ro(output_u(s).astype(np.float64))
