@@ -105,7 +105,9 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="recordings, snapshots, logs (default ./latentsketch-out)")
     p.add_argument("--record-size", type=_size, default=None,
                    help="recording size (default: the picture's size on screen)")
-    p.add_argument("--start-from", default=None, help="a snapshot PNG to start at")
+    p.add_argument("--start-from", default=None, metavar="IMAGE",
+                   help="start at a picture's point: a snapshot's stored point, any other "
+                        "image encoded by the model")
     p.add_argument("--osc-port", type=int, default=DEFAULT_PORT,
                    help=f"OSC input port, 1..65535 (default {DEFAULT_PORT})")
     p.add_argument("--osc-host", default="127.0.0.1",
@@ -217,8 +219,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--preset", default=None,
                      help="name or .toml: its tour (its keyframes, else the model's), else its "
                           "walk; also sets the look")
-    src.add_argument("--keyframes", nargs="+", default=(), metavar="PNG",
-                     help="latentsketch snapshots to morph through")
+    src.add_argument("--keyframes", nargs="+", default=(), metavar="IMAGE",
+                     help="pictures to morph through, in order (folders: their images): a "
+                          "snapshot gives its stored point, any other image is encoded")
     src.add_argument("--walk", default=None, choices=WALK_MODES, help="a seeded walk")
     src.add_argument("--replay", default=None, metavar="LOG",
                      help="a control log (.log.jsonl) written while playing")
@@ -233,7 +236,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     seg.add_argument("--frames-per-segment", type=int, default=None)
     p.add_argument("--hold", type=float, default=None,
                    help="seconds on each keyframe (default: each keyframe's hold, else the "
-                        "preset's dwell; snapshots: 0)")
+                        "preset's dwell; pictures: 0)")
     p.add_argument("--easing", default=None, choices=tuple(EASINGS),
                    help="how each move starts and ends (default: the preset's, cosine)")
     p.add_argument("--loop", action="store_true",

@@ -166,3 +166,19 @@ def test_bad_keyframe_names_are_one_line(tmp_path: Path, text: str, message: str
     path.write_text(text)
     with pytest.raises(presets.PresetError, match=re.escape(message)):
         presets.Preset.from_file(path)
+
+
+def test_render_keyframes_takes_any_pictures(tiny_model: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    a, b = procedural.generate(2, seed=5, size=120)
+    Image.fromarray(a).save(tmp_path / "some.jpg", quality=90)
+    Image.fromarray(b[:, :100]).save(tmp_path / "other.png")     # not square: centre-cropped
+    out = tmp_path / "frames"
+    code = main(["render", "--model", str(tiny_model), "--keyframes", str(tmp_path / "some.jpg"),
+                 str(tmp_path / "other.png"), "--frames-per-segment", "4", "--size", "64x64",
+                 "--out", str(out), "--backend", "fp32"])
+    assert code == 0, capsys.readouterr().err
+    frames = sorted(out.glob("*.png"))
+    assert len(frames) == 5
+    first, last = (np.asarray(Image.open(f)) for f in (frames[0], frames[-1]))
+    assert np.abs(first.astype(int) - last).mean() > 1    # two pictures, two points
