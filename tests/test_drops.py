@@ -194,3 +194,22 @@ def test_start_from_any_picture(make_app, tmp_path: Path, ext: str) -> None:
     _frames(app, 300)
     (e,) = encode_paths(app.loaded, [pic])
     np.testing.assert_allclose(engine.output_z(app.state, app.space), e.z, atol=1e-3)
+
+
+def test_a_tour_command_round_trips_and_bad_points_are_refused(tiny_model: Path) -> None:
+    import json
+
+    from latentsketch.model import checkpoint
+
+    space = checkpoint.load(tiny_model).space
+    pts = tuple(tuple(float(v) for v in np.full(space.dim, x)) for x in (0.5, -0.5, 1.0))
+    cmd = C.SetTour(pts)
+    assert C.from_json(json.loads(json.dumps(cmd.to_json()))) == cmd
+    s = engine.step(engine.State.initial(space, 1), [cmd], DT, space)
+    assert s.last_errors == () and s.mode == "tour"
+    np.testing.assert_array_equal(s.tour.keys, np.asarray(pts))
+    for bad, why in ((pts[:1], "at least 2"), (((np.nan,) * space.dim,) * 2, "NaN"),
+                     (None, "not a list"), ((("a",) * space.dim,) * 2, "not lists of numbers")):
+        after = engine.step(s, [C.SetTour(bad)], DT, space)  # type: ignore[arg-type]
+        assert len(after.last_errors) == 1 and why in after.last_errors[0]
+        assert after.tour is s.tour and np.all(np.isfinite(engine.output_z(after, space)))

@@ -1,6 +1,6 @@
 """Pictures dropped on the window -> the points they stand for, encoded off the render thread.
 
-Encoding a picture costs ~6 ms on one core with the bundled model (``benchmarks/
+Encoding a picture costs 6-8 ms on one core with the bundled model (``benchmarks/
 bench_encode.py``), a photo's decode and resize more; a 60 fps frame has 16.7 ms in all. So a
 worker thread reads and encodes each drop (``output.image_points``: a snapshot's stored point,
 any other image encoded) and decodes the model's version of each picture for the overlay, and
