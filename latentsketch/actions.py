@@ -34,6 +34,7 @@ from latentsketch.commands import (
     SavePreset,
     SetParam,
     SetPause,
+    ShowDropped,
     Snapshot,
     StoreSlot,
     ToggleFullscreen,
@@ -124,6 +125,8 @@ ACTIONS: tuple[Action, ...] = (   # in the order help lists them
     Action("walk/cycle", "next walk mode", CycleMode, keys=Keys(("K_TAB",))),
     Action("walk/back", "previous walk mode", lambda: CycleMode(-1),
            keys=Keys(("K_TAB",), mods="shift")),
+    Action("dropped", "show the last dropped pictures beside the model's versions of them",
+           ShowDropped, keys=Keys(("K_i",))),
 )
 
 ACTION_BY_NAME: MappingProxyType[str, Action] = MappingProxyType({a.name: a for a in ACTIONS})

@@ -108,7 +108,9 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="recordings, snapshots, logs (default ./latentsketch-out)")
     p.add_argument("--record-size", type=_size, default=None,
                    help="recording size (default: the picture's size on screen)")
-    p.add_argument("--start-from", default=None, help="a snapshot PNG to start at")
+    p.add_argument("--start-from", default=None, metavar="IMAGE",
+                   help="start at a picture's point: a snapshot's stored point, any other "
+                        "image encoded by the model")
     p.add_argument("--osc-port", type=int, default=DEFAULT_PORT,
                    help=f"OSC input port, 1..65535 (default {DEFAULT_PORT})")
     p.add_argument("--osc-host", default="127.0.0.1",
@@ -189,8 +191,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 def _add_directions(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("directions", help="compute a model's principal directions, or add an "
                                           "attribute direction from two folders of images")
-    p.add_argument("model", nargs="?", default=None,
-                   help="model folder, .safetensors file or bundled name (default: shapes)")
+    p.add_argument("model", nargs="?", default=None, help=MODEL_HELP)
     p.add_argument("--data", default=None, metavar="DIR",
                    help="images for the principal directions: a folder or 'procedural' "
                         "(default: the data the model was trained on, by its config)")
@@ -202,6 +203,24 @@ def _add_directions(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="the directions file to write (default: yours for this model, in "
                         "the user data folder)")
+
+
+def _add_encode(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "encode", help="pictures -> latent points: one JSON line per image (file, model_id, z, "
+                       "sigma; raw order)",
+        description="Encode images with the model's encoder: one JSON line per image on stdout "
+                    "with its file, the model id, z (the mean of q(z|x)) and sigma (its spread "
+                    "per dimension), both in the checkpoint's raw dimension order. Exit status "
+                    "0 when every image was encoded, 2 when any could not be (each named in one "
+                    "line on stderr; the others are still printed and added).")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER",
+                   help="image files, or folders (their images, recursively, sorted)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--preset", default=None, metavar="P",
+                   help="also add the images as named keyframes to preset P: a .toml file "
+                        "(created if missing) or the name of one of your presets; comments "
+                        "and everything else in it are kept")
 
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
@@ -217,8 +236,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--preset", default=None,
                      help="name or .toml: its tour (its keyframes, else the model's), else its "
                           "walk; also sets the look")
-    src.add_argument("--keyframes", nargs="+", default=(), metavar="PNG",
-                     help="latentsketch snapshots to morph through")
+    src.add_argument("--keyframes", nargs="+", default=(), metavar="IMAGE",
+                     help="pictures to morph through, in order (folders: their images): a "
+                          "snapshot gives its stored point, any other image is encoded")
     src.add_argument("--walk", default=None, choices=WALK_MODES, help="a seeded walk")
     src.add_argument("--replay", default=None, metavar="LOG",
                      help="a control log (.log.jsonl) written while playing")
@@ -233,7 +253,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     seg.add_argument("--frames-per-segment", type=int, default=None)
     p.add_argument("--hold", type=float, default=None,
                    help="seconds on each keyframe (default: each keyframe's hold, else the "
-                        "preset's dwell; snapshots: 0)")
+                        "preset's dwell; pictures: 0)")
     p.add_argument("--easing", default=None, choices=tuple(EASINGS),
                    help="how each move starts and ends (default: the preset's, cosine)")
     p.add_argument("--loop", action="store_true",
@@ -276,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_midi(sub)
     _add_render(sub)
     _add_directions(sub)
+    _add_encode(sub)
     parser.commands = dict(sub.choices)
     return parser
 
@@ -435,8 +456,35 @@ def cmd_directions(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_encode(a: argparse.Namespace) -> int:
+    import json
+
+    from latentsketch import preset as presets
+    from latentsketch.encoding import EncodeFailure, iter_encode
+    from latentsketch.model import checkpoint
+
+    model = checkpoint.load(a.model)
+    target = None
+    if a.preset is not None:  # refused before any work: a broken preset or another model's
+        target = presets.keyframes_file(a.preset)
+        presets.append_keyframes(target, model.model_id, model.space.dim, ())
+    keyframes, failed = [], 0
+    for e in iter_encode(model, a.images):
+        if isinstance(e, EncodeFailure):
+            failed += 1
+            print(f"latentsketch encode: {e.message}", file=sys.stderr)
+            continue
+        print(json.dumps(e.to_json()), flush=True)
+        keyframes.append(presets.Keyframe.from_z(e.z, model.space, Path(e.source).stem))
+    if target is not None and keyframes:
+        presets.append_keyframes(target, model.model_id, model.space.dim, keyframes)
+        print(f"latentsketch encode: added {len(keyframes)} keyframes to {target}",
+              file=sys.stderr)
+    return 2 if failed else 0
+
+
 COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_midi,
-            "render": cmd_render, "directions": cmd_directions}
+            "render": cmd_render, "directions": cmd_directions, "encode": cmd_encode}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,6 +117,16 @@ class GotoPoint(EngineCommand):
 
 
 @dataclass(frozen=True)
+class SetTour(EngineCommand):
+    """Tour ``points`` (each raw order, standardised) in the order given, from the first,
+    looping, holding ``walk.dwell`` on each: pictures dropped on the window. The points are
+    what a control log keeps, so a replay needs no picture files."""
+
+    kind: ClassVar[str] = "set_tour"
+    points: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
 class StoreSlot(EngineCommand):
     kind: ClassVar[str] = "store_slot"
     slot: int
@@ -272,6 +282,13 @@ class ArmLearn(AppCommand):
 
 
 @dataclass(frozen=True)
+class ShowDropped(AppCommand):
+    """Show the last dropped pictures beside the model's versions of them, for a moment."""
+
+    kind: ClassVar[str] = "show_dropped"
+
+
+@dataclass(frozen=True)
 class Quit(AppCommand):
     kind: ClassVar[str] = "quit"
 
@@ -280,11 +297,17 @@ _ALL: dict[str, type[Command]] = {
     c.kind: c
     for c in (
         SetParam, NudgeParam, CycleMode, SetDim, OffsetDim, NudgeDim, ReleaseDim, SetVector,
-        SetDirection, OffsetDirection, ReleaseDirection, GotoPoint, StoreSlot, RecallSlot,
-        SetTarget, NewTarget, Reset, SetPause, Record, Snapshot, LoadPreset, SavePreset,
-        ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit, MidiLearn, ArmLearn, Quit,
+        SetDirection, OffsetDirection, ReleaseDirection, GotoPoint, SetTour, StoreSlot,
+        RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record, Snapshot, LoadPreset,
+        SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit, MidiLearn, ArmLearn,
+        ShowDropped, Quit,
     )
 }
+
+
+def _tuples(v: Any) -> Any:
+    """JSON lists back to the tuples commands hold (nested: a tour's points)."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
 
 def from_json(d: dict[str, Any]) -> Command:
@@ -297,7 +320,7 @@ def from_json(d: dict[str, Any]) -> Command:
     for f in fields(cls):
         if f.name in d:
             v = d[f.name]
-            kwargs[f.name] = tuple(v) if isinstance(v, list) else v
+            kwargs[f.name] = _tuples(v)
     try:
         return cls(**kwargs)
     except TypeError as e:

@@ -37,7 +37,7 @@ from latentsketch import commands as C
 from latentsketch.latent import walks
 from latentsketch.latent.directions import Directions, DirectionValues, pc_name
 from latentsketch.latent.space import LatentSpace
-from latentsketch.latent.tour import TourPlan
+from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import (
     DIR_LIMIT,
     PAD_AXES,
@@ -433,6 +433,17 @@ def _goto(s: State, u: np.ndarray, space: LatentSpace) -> State:
     return replace(s, centre=_ro(np.clip(centre, -CENTRE_LIMIT, CENTRE_LIMIT)), walk=ws)
 
 
+def _tour_of(s: State, points: object) -> State:
+    """Tour ``points`` from the first, in order (the picture glides to it); pins, offsets and
+    the centre are released so the tour passes through the points themselves."""
+    if not isinstance(points, tuple | list):
+        raise ValueError("points is not a list of points")
+    plan = TourPlan.make(points, s.dim, limit=U_LIMIT)
+    s = _set(_release(s), "walk.mode", float(WALK_MODES.index("tour")))
+    return replace(s, tour=plan, centre=_ro(np.zeros(s.dim)),
+                   walk=replace(s.walk, tour=TourProgress()))
+
+
 def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
     if isinstance(cmd, C.SetParam):
         p = _param(cmd.name)
@@ -483,6 +494,8 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
                        dir_offset=_put(s.dir_offset, k, 0.0))
     if isinstance(cmd, C.GotoPoint):
         return _goto(s, _vector(cmd.u, s.dim, "point"), space)
+    if isinstance(cmd, C.SetTour):
+        return _tour_of(s, cmd.points)
     if isinstance(cmd, C.StoreSlot):
         i = _int(cmd.slot, "slot", 1, SLOTS)
         u = _ro(output_u(s).astype(np.float64))

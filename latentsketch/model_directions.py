@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from latentsketch import measure
+from latentsketch import encoding, measure
 from latentsketch.data import procedural
-from latentsketch.data.images import WHITE, load_folder
+from latentsketch.data.images import DataError, load_folder
 from latentsketch.errors import UserError
 from latentsketch.latent import directions as D
 from latentsketch.model import checkpoint, direction_files
@@ -63,27 +62,25 @@ class DirectionsResult:
         return f"{head}\nwritten to {self.path}"
 
 
-def _background(loaded: checkpoint.LoadedModel) -> tuple[int, int, int]:
-    bg = (loaded.config.get("training") or {}).get("config", {}).get("background")
-    return tuple(bg) if isinstance(bg, list) and len(bg) == 3 else WHITE  # type: ignore[return-value]
-
-
 def encode_images(loaded: checkpoint.LoadedModel, images: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) uint8 at the model's size -> u (N, D) float64: the mean of q(z|x),
-    standardised by the model's latent statistics, raw order."""
-    mu, _ = measure.encode_all(loaded.vae, images, np.arange(len(images)), torch.device("cpu"))
+    """(N, H, W, 3) uint8 at the model's size -> u (N, D) float64: the mean of q(z|x)
+    (``encoding.encode_batch``), standardised by the model's latent statistics, raw order."""
+    chunks = [encoding.encode_batch(loaded, images[i : i + 256])[0]
+              for i in range(0, len(images), 256)]
+    z = np.concatenate(chunks) if chunks else np.empty((0, loaded.cfg.latent))
     space = loaded.space
-    return (mu.astype(np.float64) - space.mean) / space.std.astype(np.float64)
+    return (z - space.mean) / space.std.astype(np.float64)
 
 
 def encode_folder(loaded: checkpoint.LoadedModel, folder: str | os.PathLike[str]) -> np.ndarray:
-    """u (N, D) float64 of every readable image under ``folder`` (recursive), read as the
-    trainer reads images. DataError (one line) if none is readable.
-
-    The one place this module turns files into points: the shared encoder replaces it.
-    """
-    images = load_folder(folder, loaded.cfg.image_size, background=_background(loaded)).images
-    return encode_images(loaded, images)
+    """u (N, D) float64 of every readable image under ``folder`` (recursive), read and fitted
+    as ``latentsketch encode`` reads them (``encoding.iter_encode``); unreadable files are
+    skipped. DataError (one line) if none is readable."""
+    z = [e.z for e in encoding.iter_encode(loaded, [folder]) if isinstance(e, encoding.Encoded)]
+    if not z:
+        raise DataError(f"images {folder}: no readable images in this folder")
+    space = loaded.space
+    return (np.stack(z) - space.mean) / space.std.astype(np.float64)
 
 
 def training_images(loaded: checkpoint.LoadedModel, data: str | None = None
@@ -107,7 +104,7 @@ def training_images(loaded: checkpoint.LoadedModel, data: str | None = None
         raise DirectionsCommandError(
             f"model {loaded.path} {trained}: pass --data DIR (a folder of images like its "
             f"training data) or --data procedural")
-    images = load_folder(source, size, background=_background(loaded)).images
+    images = load_folder(source, size, background=encoding.model_background(loaded)).images
     if data is None:   # the model's own folder: the images its statistics came from
         _, idx = split(len(images), int(cfg.get("seed", 0)))
     else:

@@ -3,7 +3,8 @@
 Every source is an initial ``engine.State`` plus timed steps through ``engine.step`` (``run``),
 the calls the live window makes, so a render shows what the window would:
 
-- keyframes -- a preset's tour, the model's, or PNG snapshots -- as the engine's tour
+- keyframes -- a preset's tour, the model's, or pictures (a snapshot's stored point, any
+  other image encoded) -- as the engine's tour
   (``latent.tour``) with the request's timing: ``--hold``, ``--duration``,
   ``--seconds-per-segment`` and ``--frames-per-segment`` become the tour's holds and travel,
   ``--easing`` its ``walk.easing``; with ``loop`` the file ends one frame before the first key
@@ -45,8 +46,9 @@ from latentsketch.output.export import (
     Progress,
     export,
 )
+from latentsketch.output.image_points import image_points
 from latentsketch.output.paths import DEFAULT_OUT_DIR, OutputDir
-from latentsketch.output.snapshot import read_snapshot_meta
+from latentsketch.output.snapshot import SnapshotError
 from latentsketch.params import WALK_MODES
 from latentsketch.timestep import clamp_dt
 
@@ -212,22 +214,16 @@ def _visibility(params: Mapping[str, float]) -> float:
     return 0.0 if params.get("look.blackout", 0.0) >= 0.5 else 1.0
 
 
-def snapshot_keys(paths: Sequence[str | os.PathLike[str]], model_id: str,
-                  space: LatentSpace) -> np.ndarray:
-    """Keyframes (K, D) in standardised coordinates from latentsketch snapshot PNGs."""
-    rows = []
-    for p in paths:
-        meta = read_snapshot_meta(p)
-        if meta is None:
-            raise ExportError(f"{p}: not a latentsketch snapshot (it carries no latent vector); "
-                              "use snapshots taken in the live window")
-        if meta.model_id != model_id:
-            raise ExportError(f"{p}: snapshot of model {meta.model_id}, but the model in use is "
-                              f"{model_id}; pass --model with the snapshot's model")
-        if len(meta.z) != space.dim:
-            raise ExportError(f"{p}: snapshot has {len(meta.z)} values, the model {space.dim}")
-        rows.append(space.to_u(meta.z_array()))
-    return np.stack(rows).astype(np.float64)
+def image_keys(paths: Sequence[str | os.PathLike[str]], model: checkpoint.LoadedModel
+               ) -> np.ndarray:
+    """Keyframes (K, D) in standardised coordinates from pictures, in order (folders: their
+    images, sorted): a latentsketch snapshot of this model gives its stored point, any other
+    image its encoding. ExportError (one line naming the file) for one that cannot be used."""
+    try:
+        points = image_points(model, paths)
+    except SnapshotError as e:
+        raise ExportError(str(e)) from None
+    return np.stack([model.space.to_u(p.z) for p in points]).astype(np.float64)
 
 
 # --- request -> clip -> file ---------------------------------------------------------------
@@ -309,13 +305,15 @@ def _check_source(req: RenderRequest) -> None:
 
 
 def plan(req: RenderRequest, model_id: str, space: LatentSpace,
-         log: ControlLogData | None = None) -> Clip:
+         log: ControlLogData | None = None, model: checkpoint.LoadedModel | None = None
+         ) -> Clip:
     """The clip a request describes, without decoding anything (tests use it directly).
 
     Every source is an initial ``engine.State`` plus timed steps through ``engine.step``
     (``run``): a tour is the state's ``TourPlan`` with the request's timing, a walk the state
     alone, a replay the logged commands. ``log`` is ``req.replay`` already read (``render``
-    reads it once for its header too).
+    reads it once for its header too); ``model`` is ``req.model`` already loaded (keyframe
+    pictures that are not snapshots are encoded with it; loaded here if needed).
     """
     _check_source(req)
     if req.replay is not None:
@@ -333,7 +331,7 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
         params["walk.easing"] = float(tuple(EASINGS).index(req.easing))
     fps = req.fps or DEFAULT_FPS
     seed = req.seed if req.seed is not None else (pre.seed or 0)
-    tour = _keyframe_tour(req, pre, params, model_id, space)
+    tour = _keyframe_tour(req, pre, params, space, model)
     if tour is None:
         if req.loop or req.frames_per_segment or req.seconds_per_segment or req.hold:
             raise ExportError("--loop, --hold and the segment options apply to tours of "
@@ -359,13 +357,14 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
 
 
 def _keyframe_tour(req: RenderRequest, pre: presets.Preset, params: dict[str, float],
-                   model_id: str, space: LatentSpace) -> TourPlan | None:
-    """The keyframes a request tours, as the live window would: snapshots (passed through
-    exactly: temperature 1, no holds), else the preset's keyframes with their holds, else the
-    model's when the preset tours. None: not a keyframe render."""
+                   space: LatentSpace, model: checkpoint.LoadedModel | None) -> TourPlan | None:
+    """The keyframes a request tours, as the live window would: pictures (snapshots' points
+    or encoded images, passed through exactly: temperature 1, no holds), else the preset's
+    keyframes with their holds, else the model's when the preset tours. None: not a keyframe
+    render."""
     if req.keyframes:
-        params["walk.temperature"] = 1.0   # the tour's points are then the snapshots' own
-        keys = snapshot_keys(req.keyframes, model_id, space)
+        params["walk.temperature"] = 1.0   # the tour's points are then the pictures' own
+        keys = image_keys(req.keyframes, model or checkpoint.load(req.model))
         return _plan_of(keys, space, [0.0] * len(keys))
     timed = (req.loop or req.hold is not None or req.seconds_per_segment is not None
              or req.frames_per_segment is not None)
@@ -428,7 +427,7 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
     OutputDir(_out_folder(req)).check()   # before any work, and without leaving a folder
     loaded = checkpoint.load(req.model)
     log = read_log(req.replay, loaded.model_id) if req.replay is not None else None
-    clip = plan(req, loaded.model_id, loaded.space, log)
+    clip = plan(req, loaded.model_id, loaded.space, log, loaded)
     size, fit, backend = req.size, req.fit, req.backend
     if log is not None:
         logged = log.opt("size")

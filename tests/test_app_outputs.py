@@ -110,7 +110,7 @@ def test_snapshot_writes_pngs_that_bring_z_back(app: App, tiny_model: Path,
         b.run(max_frames=1, dt=DT, script=lambda i, a: [C.SetPause(True)])
         b.run(max_frames=400, dt=DT)
         assert np.abs(engine.output_z(b.state, b.space) - z_snap).max() < 1e-3
-        # dropping a foreign image is refused with a message, not a crash
+        # dropping any other image is encoded (tests/test_drops.py): never a crash
         other = tmp_path / "plain.png"
         from PIL import Image
 

@@ -231,8 +231,18 @@ def test_snapshots_round_trip_as_keyframes(tmp_path: Path, tiny_model: Path,
     assert r.frames == len(got) == 9
     for i, z in zip((0, 4, 8), zs, strict=True):  # each key lands on its snapshot's picture
         assert_pixels_match(got[i], decoder.decode(z))
-    Image.fromarray(got[0]).save(tmp_path / "plain.png")
-    with pytest.raises(ExportError, match="plain.png: not a latentsketch snapshot"):
+    Image.fromarray(got[0]).save(tmp_path / "plain.png")   # no metadata: it is encoded
+    from latentsketch.encoding import encode_paths
+
+    (enc,) = encode_paths(loaded, [tmp_path / "plain.png"])
+    r = render(RenderRequest(model=tiny_model, keyframes=[shots[0], tmp_path / "plain.png"],
+                             frames_per_segment=4, out=tmp_path / "mixed", size=(64, 64),
+                             backend=decoder.backend, threads=1))
+    mixed = png_frames(r.path)
+    assert_pixels_match(mixed[0], decoder.decode(zs[0]))
+    assert_pixels_match(mixed[-1], decoder.decode(enc.z.astype(np.float32)))
+    (tmp_path / "plain.png").write_bytes(b"not a picture")
+    with pytest.raises(ExportError, match="plain.png: not an image"):
         render(RenderRequest(model=tiny_model, keyframes=[shots[0], tmp_path / "plain.png"],
                              out=tmp_path / "x.mp4", threads=1))
     write_png(tmp_path / "other.png", got[0], SnapshotMeta.from_z(zs[0], "ffffffffffff"))

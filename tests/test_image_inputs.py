@@ -1,11 +1,14 @@
 """Every place that reads an image, fed bad and unusual files: one line, never a traceback.
 
 Keyframes (``render --keyframes``), ``play --start-from``, files dropped on the window,
-snapshot metadata, and ``train --background`` reaching the data.
+snapshot metadata, and ``train --background`` reaching the data. (Any readable image is a
+keyframe, a start and a drop: other pictures are encoded; ``test_drops`` and
+``test_encoding`` cover those.)
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,15 +43,16 @@ def test_huge_header_keyframe_is_one_line(tiny_model: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("name, needle", [
-    ("huge", "use a smaller image"), ("plain", "not a latentsketch snapshot"),
-    ("text", "not an image"), ("missing", "No such file"),
+    ("huge", "use a smaller image"), ("other", "snapshot of model ffffffffffff"),
+    ("text", "not an image"), ("missing", "No such file"), ("folder", "a folder"),
 ])
 def test_bad_start_from_is_one_line_before_the_window_opens(
         tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         name: str, needle: str) -> None:
-    paths = {"huge": HUGE, "plain": tmp_path / "plain.png", "text": tmp_path / "notes.png",
-             "missing": tmp_path / "missing.png"}
-    Image.new("RGB", (8, 8)).save(paths["plain"])
+    paths = {"huge": HUGE, "other": tmp_path / "other.png", "text": tmp_path / "notes.png",
+             "missing": tmp_path / "missing.png", "folder": tmp_path}
+    write_png(paths["other"], np.zeros((8, 8, 3), np.uint8),
+              SnapshotMeta.from_z(np.zeros(8, np.float32), "ffffffffffff"))
     paths["text"].write_text("hello")
     code = cli.main(["play", "--model", str(tiny_model), "--start-from", str(paths[name]),
                      "--no-osc", "--no-midi", "--fps", "0", "--out-dir", str(tmp_path / "o")])
@@ -89,7 +93,10 @@ def test_dropped_bad_files_are_refused_and_the_show_goes_on(tiny_model: Path,
         app.run(max_frames=3, dt=1 / 60, script=lambda i, a: [
             pygame.event.Event(pygame.DROPFILE, file=str(p)) for p in (HUGE, text)
         ] if i == 1 else [])
-        assert app.frames == 3 and app.running
+        deadline = time.monotonic() + 30
+        while app.inputs.drops.busy and time.monotonic() < deadline:  # read by a worker
+            app.run(max_frames=app.frames + 1, dt=1 / 60)
+        assert app.running and not app.inputs.drops.busy
     finally:
         app.close()
     assert any(str(HUGE) in m and "pixels" in m for m in said), said

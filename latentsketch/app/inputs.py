@@ -1,5 +1,5 @@
 """The outside world -> commands, once a frame: the window's events (keys, mouse, files dropped
-on it), OSC and MIDI through the mapping runtime.
+on it: read and encoded by a worker, ``app.drops``), OSC and MIDI through the mapping runtime.
 
 Inputs never touch the state: they read it (a key's context, the values soft takeover compares
 with) and return commands, which the loop applies in order. A failing input is one message and
@@ -9,6 +9,7 @@ the show plays on without it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,8 +18,8 @@ import pygame
 
 from latentsketch import commands as C
 from latentsketch import engine
+from latentsketch.app.drops import Drop, DropEncoder
 from latentsketch.app.options import AppOptions
-from latentsketch.app.scenes import snapshot_point
 from latentsketch.app.status import age
 from latentsketch.control.keyboard import Keyboard, KeyContext
 from latentsketch.control.mapping_runtime import MappingRuntime
@@ -29,11 +30,13 @@ from latentsketch.control.osc import OscReceiver, OscUnavailable
 from latentsketch.control.osc_addresses import OscTranslator
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping
+from latentsketch.model.checkpoint import LoadedModel
 from latentsketch.output.display import Display
 from latentsketch.output.session import Say
-from latentsketch.output.snapshot import SnapshotError
 
 log = logging.getLogger("latentsketch")
+
+DRAG_SECONDS = 1.0  # a drag whose DROPCOMPLETE never comes is taken as complete after this
 
 
 class Inputs:
@@ -44,13 +47,19 @@ class Inputs:
         model_id: the running model, which a dropped snapshot must match.
         mappings: the preset's OSC and MIDI mappings.
         say: where messages go (the app's ``say``: terminal and HUD).
+        model: the running model, which encodes dropped pictures.
     """
 
     def __init__(self, space: LatentSpace, model_id: str,
-                 mappings: Sequence[ControlMapping], say: Say) -> None:
+                 mappings: Sequence[ControlMapping], say: Say, model: LoadedModel) -> None:
         self.space = space
         self.model_id = model_id
         self.say = say
+        self.model = model
+        self.drops = DropEncoder(model)
+        self.last_drop: Drop | None = None   # the latest drop that found a point (the overlay)
+        self._drag: list[Path] | None = None  # files of a drag under way (DROPBEGIN seen)
+        self._drag_since = 0.0
         self.keyboard = Keyboard()
         self.mouse = Mouse()
         self.mapper = MappingRuntime(mappings, space.dim)
@@ -82,32 +91,56 @@ class Inputs:
                display: Display, help_open: bool,
                dt: float) -> tuple[list[C.Command], list[C.Command]]:
         """The window's events since the last frame, then ``extra`` (a script's): the points
-        of snapshots dropped on it (a drop that holds none is one message) and the keyboard's
-        and mouse's commands, apart because only the latter answer a press on the HUD."""
-        points: list[C.Command] = []
+        of pictures dropped on the window that the worker has read since (a glide, or a tour
+        for several; each file that holds none is one message) and the keyboard's and mouse's
+        commands, apart because only the latter answer a press on the HUD."""
         cmds: list[C.Command] = []
+        dropped: list[Path] = []
         ctx = KeyContext(state.params, fullscreen=display.fullscreen, help_open=help_open,
                          latent_dim=self.space.dim)
         for ev in [*pygame.event.get(), *extra]:
             if display.handle_event(ev):
                 continue
-            if ev.type == pygame.DROPFILE:
-                points += self._dropped(Path(ev.file))
+            if ev.type in (pygame.DROPBEGIN, pygame.DROPFILE, pygame.DROPCOMPLETE):
+                dropped += self._drag_event(ev)
                 continue
             cmds += self.keyboard.handle(ev, ctx)
             cmds += self.mouse.handle(ev, display.picture_rect, state.params)
+        if self._drag is not None and time.monotonic() - self._drag_since > DRAG_SECONDS:
+            dropped += self._drag
+            self._drag = None
+        if dropped:
+            self.drops.submit(dropped)
         cmds += self.keyboard.held(dt, ctx)
-        return points, cmds
+        return self._drop_points(), cmds
 
-    def _dropped(self, path: Path) -> list[C.Command]:
-        """A file dropped on the window: go to its point, or say why not."""
-        try:
-            point = snapshot_point(path, self.model_id, self.space)
-        except SnapshotError as e:
-            self.say(str(e), error=True)
-            return []
-        self.say(f"going to {path.name}")
-        return [point]
+    def _drag_event(self, ev: pygame.event.Event) -> list[Path]:
+        """The files one drag drops, once it is complete: SDL sends DROPBEGIN, a DROPFILE per
+        file, DROPCOMPLETE (perhaps over several frames); a DROPFILE outside a drag is a drop
+        of its own frame."""
+        if ev.type == pygame.DROPBEGIN:
+            self._drag, self._drag_since = [], time.monotonic()
+        elif ev.type == pygame.DROPFILE:
+            if self._drag is None:
+                return [Path(ev.file)]
+            self._drag.append(Path(ev.file))
+        elif self._drag is not None:
+            done, self._drag = self._drag, None
+            return done
+        return []
+
+    def _drop_points(self) -> list[C.Command]:
+        """Commands for the drops the worker has finished: glide to one point, tour several."""
+        out: list[C.Command] = []
+        for drop in self.drops.poll():
+            for line in drop.failures:
+                self.say(line, error=True)
+            cmd = drop.command(self.model)
+            if cmd is not None:
+                self.last_drop = drop
+                self.say(drop.describe())
+                out.append(cmd)
+        return out
 
     def remote(self, now: float, state: engine.State, dt: float) -> list[C.Command]:
         """OSC and MIDI since the last frame, and the mappings' glides; ``state`` gives the
@@ -143,7 +176,8 @@ class Inputs:
         return None if self.midi is None else age(self.midi_seen, now)
 
     def close(self) -> None:
-        """Stop OSC in and close MIDI in; safe to call twice."""
+        """Stop OSC in, close MIDI in and the drop worker; safe to call twice."""
+        self.drops.close()
         if self.osc is not None:
             self.osc.stop()
             self.osc = None

@@ -37,6 +37,7 @@ from latentsketch.model.engine_upgrade import EngineUpgrade
 from latentsketch.model.engines import ENGINES
 from latentsketch.model.inference import Decoder
 from latentsketch.output.display import Display
+from latentsketch.output.dropview import DropView
 from latentsketch.output.hud import Hud
 from latentsketch.output.paths import OutputDir, OutputError
 from latentsketch.output.session import LogContext, SessionOutputs
@@ -63,8 +64,7 @@ class App:
         self.space = self.loaded.space
         # before any window or socket opens: a bad --start-from is a one-line error, exit 2
         start_from = Path(opts.start_from) if opts.start_from else None
-        start = (scenes.snapshot_point(start_from, self.loaded.model_id, self.space)
-                 if start_from else None)
+        start = scenes.picture_point(start_from, self.loaded) if start_from else None
         forced = opts.backend if opts.backend in ENGINES else None
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
@@ -81,8 +81,9 @@ class App:
         self.picture = self.display.pipeline   # the one picture pipeline: window, recorder, S
         # ``say`` looked up at each call: whoever replaces app.say hears the inputs too
         self.inputs = Inputs(self.space, self.loaded.model_id, self.preset.mappings,
-                             lambda text, error=False: self.say(text, error=error))
+                             lambda text, error=False: self.say(text, error=error), self.loaded)
         self.hud = Hud(self.inputs.help_rows(), visible=opts.hud or bool(pd and pd.hud))
+        self.dropview = DropView()
         self.outputs = SessionOutputs(self.out, opts.fps or 60.0, self.say, opts.log_control)
         self.osc_out: OscFeedback | None = None
         self.frame = np.zeros((self.loaded.cfg.image_size,) * 2 + (3,), np.uint8)
@@ -169,6 +170,12 @@ class App:
         match cmd:
             case C.Quit():
                 self.running = False
+            case C.ShowDropped():
+                drop = self.inputs.last_drop
+                if drop is None:
+                    self.say("nothing dropped yet: drop a picture on the window")
+                else:
+                    self.dropview.show(drop.pairs)
             case C.ToggleFullscreen():
                 self.display.toggle_fullscreen()
                 for w in self.display.take_warnings():
@@ -340,6 +347,7 @@ class App:
         self.picture.feed(self.frame, self.state.params, dt)
         self.display.draw()
         self.outputs.submit(self.picture, self.t)  # at the recording's own size and fit
+        self.dropview.draw(self.display.screen, self._wall_dt)
         self.hud.draw(self.display.screen, status.hud_info(
             self.state, self.space, self.outputs.status(), self.decode_ms,
             self.inputs.osc_age(now), self.inputs.midi_age(now),

@@ -1,4 +1,4 @@
-"""The scenes a show starts from, goes to and keeps: presets, and the points snapshots hold.
+"""The scenes a show starts from, goes to and keeps: presets, and the points pictures stand for.
 
 Functions of values: each returns the new preset, state or command, or raises its one-line
 error, and leaves messages, the HUD and the control log to the loop, so a failed load or save
@@ -18,8 +18,10 @@ from latentsketch import preset as presets
 from latentsketch.latent.directions import DirectionValue
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping
+from latentsketch.model.checkpoint import LoadedModel
+from latentsketch.output.image_points import image_points
 from latentsketch.output.paths import OutputDir, removed_on_failure
-from latentsketch.output.snapshot import SnapshotError, read_snapshot_meta
+from latentsketch.output.snapshot import SnapshotError
 
 
 def tour(p: presets.Preset) -> tuple[list[tuple[float, ...]] | None, list[float | None]]:
@@ -85,12 +87,10 @@ def preset_directions(state: engine.State) -> dict[str, Any]:
             "direction_values": values}
 
 
-def snapshot_point(path: Path, model_id: str, space: LatentSpace) -> C.GotoPoint:
-    """The point a snapshot holds (``--start-from``, a file dropped on the window);
-    SnapshotError (one line) if it holds none for this model."""
-    meta = read_snapshot_meta(path)
-    if meta is None:
-        raise SnapshotError(f"{path}: not a latentsketch snapshot (no latent metadata)")
-    if meta.model_id != model_id:
-        raise SnapshotError(f"{path}: snapshot of model {meta.model_id}, running {model_id}")
-    return C.GotoPoint(tuple(float(x) for x in space.to_u(meta.z_array())))
+def picture_point(path: Path, model: LoadedModel) -> C.GotoPoint:
+    """The point a picture stands for (``--start-from``): a snapshot's stored point, any other
+    image encoded; SnapshotError (one line naming the file) if it cannot be used."""
+    if path.is_dir():
+        raise SnapshotError(f"{path}: a folder; start from one picture")
+    (point,) = image_points(model, [path])
+    return C.GotoPoint(point.u(model))
