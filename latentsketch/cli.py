@@ -186,6 +186,26 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dims", type=int, default=6, help="top dimensions in the atlas")
 
 
+def _add_encode(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "encode", help="pictures -> latent points: one JSON line per image (file, model_id, z, "
+                       "sigma; raw order)",
+        description="Encode images with the model's encoder: one JSON line per image on stdout "
+                    "with its file, the model id, z (the mean of q(z|x)) and sigma (its spread "
+                    "per dimension), both in the checkpoint's raw dimension order. Exit status "
+                    "0 when every image was encoded, 2 when any could not be (each named in one "
+                    "line on stderr; the others are still printed and added).")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER",
+                   help="image files, or folders (their images, recursively, sorted)")
+    p.add_argument("--model", default=None,
+                   help="model folder or .safetensors, or a bundled model's name (default: "
+                        "shapes, bundled)")
+    p.add_argument("--preset", default=None, metavar="P",
+                   help="also add the images as named keyframes to preset P: a .toml file "
+                        "(created if missing) or the name of one of your presets; comments "
+                        "and everything else in it are kept")
+
+
 def _add_render(sub: argparse._SubParsersAction) -> None:
     from latentsketch.latent.interp import EASINGS
     from latentsketch.params import FIT_MODES, UPSCALE_FILTERS, WALK_MODES
@@ -257,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info(sub)
     _add_midi(sub)
     _add_render(sub)
+    _add_encode(sub)
     parser.commands = dict(sub.choices)
     return parser
 
@@ -397,8 +418,35 @@ def cmd_render(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_encode(a: argparse.Namespace) -> int:
+    import json
+
+    from latentsketch import preset as presets
+    from latentsketch.encoding import EncodeFailure, iter_encode
+    from latentsketch.model import checkpoint
+
+    model = checkpoint.load(a.model)
+    target = None
+    if a.preset is not None:  # refused before any work: a broken preset or another model's
+        target = presets.keyframes_file(a.preset)
+        presets.append_keyframes(target, model.model_id, model.space.dim, ())
+    keyframes, failed = [], 0
+    for e in iter_encode(model, a.images):
+        if isinstance(e, EncodeFailure):
+            failed += 1
+            print(f"latentsketch encode: {e.message}", file=sys.stderr)
+            continue
+        print(json.dumps(e.to_json()), flush=True)
+        keyframes.append(presets.Keyframe.from_z(e.z, model.space, Path(e.source).stem))
+    if target is not None and keyframes:
+        presets.append_keyframes(target, model.model_id, model.space.dim, keyframes)
+        print(f"latentsketch encode: added {len(keyframes)} keyframes to {target}",
+              file=sys.stderr)
+    return 2 if failed else 0
+
+
 COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_midi,
-            "render": cmd_render}
+            "render": cmd_render, "encode": cmd_encode}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,12 +28,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import tomlkit
+from tomlkit.items import AoT
 
 from latentsketch import bundled
 from latentsketch.commands import PRESET_NAME, preset_name
 from latentsketch.engine import SLOTS
 from latentsketch.errors import UserError, os_error_line
+from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
 from latentsketch.params import FIT_MODES, PARAM_BY_NAME, PARAMS
 from latentsketch.tempfiles import temp_beside
@@ -125,12 +128,37 @@ def _read(f: Traversable | Path, source: str) -> str:
         raise PresetError(f"preset {source}: not UTF-8 text") from None
 
 
+MAX_NAME = 200  # characters of a keyframe's name
+
+
 @dataclass(frozen=True)
 class Keyframe:
-    """A point of a tour: ``u`` in the model's raw order (standardised), optional hold seconds."""
+    """A point of a tour: ``u`` in the model's raw order (standardised), optional hold seconds
+    and an optional name (``latentsketch encode --preset`` names each after its picture)."""
 
     u: tuple[float, ...]
     hold: float | None = None
+    name: str | None = None
+
+    @classmethod
+    def from_z(cls, z: np.ndarray, space: LatentSpace, name: str | None = None,
+               hold: float | None = None) -> Keyframe:
+        """The keyframe at latent point ``z`` ((latent,), raw order) of the model of ``space``;
+        ``u`` holds float32 values (``space.to_u``).
+
+        Raises ValueError for a vector of another length or with NaN/inf.
+        """
+        z = np.asarray(z, np.float64)
+        if z.shape != (space.dim,) or not np.all(np.isfinite(z)):
+            raise ValueError(f"a latent point must be {space.dim} finite numbers, "
+                             f"not {z.shape[0] if z.ndim == 1 else z.shape}")
+        # float32's shortest repr: exact once read back as float32, and a file people can read
+        return cls(tuple(float(str(v)) for v in space.to_u(z)), hold, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[[keyframes]]`` table: name (if any), u, hold (if any)."""
+        return ({} if self.name is None else {"name": self.name}) | {"u": list(self.u)} | (
+            {} if self.hold is None else {"hold": self.hold})
 
 
 @dataclass(frozen=True)
@@ -232,8 +260,7 @@ class Preset:
         if self.keyframes:
             aot = tomlkit.aot()
             for k in self.keyframes:
-                aot.append(tomlkit.item({"u": list(k.u)} | ({} if k.hold is None
-                                                           else {"hold": k.hold})))
+                aot.append(tomlkit.item(k.to_dict()))
             doc["keyframes"] = aot
         if self.mappings:
             aot = tomlkit.aot()
@@ -245,21 +272,96 @@ class Preset:
     def save(self, path: str | Path) -> Path:
         """Write atomically: a half-written preset never replaces a good one, and a failed
         write leaves no temporary file. Raises PresetError (one line naming ``path``)."""
-        path = Path(path)
-        tmp: Path | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temp_beside(path, ".tmp")   # short and unique: any legal name saves
-            tmp.write_text(self.to_toml(), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError as e:
-            if tmp is not None:
-                try:
-                    tmp.unlink(missing_ok=True)
-                except OSError:
-                    pass
-            raise PresetError(os_error_line(e, path, "save preset")) from None
+        return _write_atomically(Path(path), self.to_toml())
+
+
+def _write_atomically(path: Path, text: str) -> Path:
+    """``text`` into ``path`` through a temporary file and a rename; PresetError on failure,
+    with no temporary file left."""
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_beside(path, ".tmp")   # short and unique: any legal name saves
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise PresetError(os_error_line(e, path, "save preset")) from None
+    return path
+
+
+# --- adding keyframes to a preset a person wrote ------------------------------------------------
+
+def keyframes_file(option: str) -> Path:
+    """``encode --preset``'s value -> the file to add keyframes to: a ``.toml`` path as given
+    (it may not exist yet), else the user preset of that name (``user_dir()/NAME.toml``).
+
+    Raises PresetError for a bad name, and for a bundled preset's name that has no user copy
+    (the bundled files are part of the installed program).
+    """
+    if option.endswith(".toml"):
+        return Path(option).expanduser()
+    stem = check_name(option)
+    path = user_dir() / f"{stem}.toml"
+    if not path.exists() and (bundled_dir() / f"{stem}.toml").is_file():
+        raise PresetError(f"preset {stem!r} is bundled with latentsketch and is not edited; "
+                          f"give a new name or a .toml file")
+    return path
+
+
+def append_keyframes(path: str | Path, model_id: str, dim: int,
+                     keyframes: tuple[Keyframe, ...] | list[Keyframe]) -> Path:
+    """Add ``keyframes`` (of model ``model_id``, ``dim`` values each) at the end of the preset
+    at ``path``, keeping everything else in the file as written (comments, order, layout: the
+    file is edited through ``tomlkit.parse``); a new preset if there is no file.
+
+    The file is checked first and written atomically (a failure leaves it as it was). Raises
+    PresetError (one line naming the file) for a broken preset, one made for another model
+    or another latent size, or a file that cannot be written.
+    """
+    path = Path(path)
+    if path.exists():
+        text = _read(path, str(path))
+    else:
+        new_doc = tomlkit.document()
+        new_doc.add(tomlkit.comment("latentsketch preset: keyframes from latentsketch encode"))
+        new_doc["name"] = path.stem
+        text = tomlkit.dumps(new_doc)
+    current = Preset.from_toml(text, str(path))
+    if current.model is not None and current.model != model_id:
+        raise PresetError(f"preset {path}: made for model {current.model}, these keyframes "
+                          f"are of model {model_id}; give another preset")
+    bad = next((len(k.u) for k in keyframes if len(k.u) != dim), None)
+    if bad is not None:
+        raise ValueError(f"keyframes of {bad} values for a model of {dim}")
+    current.check_model(model_id, dim)
+    if not keyframes:
         return path
+    doc = tomlkit.parse(text)
+    if "model" not in doc:
+        doc["model"] = model_id
+    tables = [tomlkit.item(k.to_dict()) for k in keyframes]
+    existing = doc.get("keyframes")
+    if existing is None:
+        aot = tomlkit.aot()
+        for t in tables:
+            aot.append(t)
+        doc["keyframes"] = aot
+    elif isinstance(existing, AoT):
+        for t in tables:
+            existing.append(t)
+    else:  # keyframes = [ {u = [...]}, ... ] written inline
+        for k in keyframes:
+            inline = tomlkit.inline_table()
+            inline.update(k.to_dict())
+            existing.append(inline)
+    new = tomlkit.dumps(doc)
+    Preset.from_toml(new, str(path))   # what is written always loads
+    return _write_atomically(path, new)
 
 
 _STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
@@ -367,14 +469,19 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
     keyframes = []
     for i, f in enumerate(frames):
         f = _table(f"keyframes[{i}]", f)
-        extra = set(f) - {"u", "hold"}
+        extra = set(f) - {"u", "hold", "name"}
         if extra:
-            raise _KeyError(f"unknown key keyframes[{i}].{sorted(extra)[0]} (known: u, hold)")
+            raise _KeyError(f"unknown key keyframes[{i}].{sorted(extra)[0]} "
+                            f"(known: u, hold, name)")
         hold = f.get("hold")
         if hold is not None and not (_is_num(hold) and 0 <= hold <= 3600):
             raise _KeyError(f"keyframes[{i}].hold = {hold!r} is not a time in 0..3600 s")
+        kname = f.get("name")
+        if kname is not None and not (isinstance(kname, str) and len(kname) <= MAX_NAME):
+            raise _KeyError(f"keyframes[{i}].name = {kname!r} is not a string of at most "
+                            f"{MAX_NAME} characters")
         keyframes.append(Keyframe(_vector(f"keyframes[{i}].u", f.get("u")),
-                                  None if hold is None else float(hold)))
+                                  None if hold is None else float(hold), kname))
     kw["keyframes"] = tuple(keyframes)
     lengths = {len(v) for v in (*slots.values(), *(k.u for k in keyframes))}
     if len(lengths) > 1:

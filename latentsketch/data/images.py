@@ -297,13 +297,24 @@ def _load(path: Path, size: int, channels: int, background: Colour) -> tuple[np.
             raise ImageReadError(describe_read_error(path, e)) from e
     if alpha is not None:
         rgb = _composite(rgb, alpha, background)
+    return fit_square(rgb, size, channels), alpha is not None
+
+
+def fit_square(im: Image.Image | np.ndarray, size: int, channels: int = 3) -> np.ndarray:
+    """Centre-crop to a square and resize (Lanczos) to ``size``: how every image meets a model.
+
+    ``im`` is an RGB Pillow image or an (H, W, 3) uint8 array. Returns (size, size, channels)
+    uint8.
+    """
+    rgb = im if isinstance(im, Image.Image) else Image.fromarray(
+        np.ascontiguousarray(im, np.uint8), "RGB")
     w, h = rgb.size
     s = min(w, h)
     left, top = (w - s) // 2, (h - s) // 2
     sq = rgb.crop((left, top, left + s, top + s))
     sq = sq.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     a = np.asarray(sq.convert("L") if channels == 1 else sq, np.uint8)
-    return (a[..., None] if channels == 1 else a), alpha is not None
+    return a[..., None] if channels == 1 else a
 
 
 def load_folder(folder: str | os.PathLike[str], size: int, channels: int = 3,
