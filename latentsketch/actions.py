@@ -39,6 +39,7 @@ from latentsketch.commands import (
     ToggleFullscreen,
     ToggleHelp,
     ToggleHud,
+    TogglePalette,
 )
 from latentsketch.engine import SLOTS
 from latentsketch.keys import Keys
@@ -124,6 +125,8 @@ ACTIONS: tuple[Action, ...] = (   # in the order help lists them
     Action("walk/cycle", "next walk mode", CycleMode, keys=Keys(("K_TAB",))),
     Action("walk/back", "previous walk mode", lambda: CycleMode(-1),
            keys=Keys(("K_TAB",), mods="shift")),
+    Action("palette", "latent palette on / off: click a cell to glide there (Esc hides it)",
+           TogglePalette, keys=Keys(("K_a",))),
 )
 
 ACTION_BY_NAME: MappingProxyType[str, Action] = MappingProxyType({a.name: a for a in ACTIONS})

@@ -289,9 +289,11 @@ def _release(s: State) -> State:
     return replace(s, pinned=_ro(np.zeros(s.dim, bool)), offset=_ro(np.zeros(s.dim)))
 
 
-def _goto(s: State, u: np.ndarray, space: LatentSpace) -> State:
-    """Go to ``u`` (glides) and walk on from there; pins and offsets are released."""
-    s = _release(s)
+def _goto(s: State, u: np.ndarray, space: LatentSpace, release: bool = True) -> State:
+    """Go to ``u`` (glides) and walk on from there; pins and offsets are released unless
+    ``release`` is False (a live source steering: ``FollowPoint``)."""
+    if release:
+        s = _release(s)
     t = s.params["walk.temperature"]
     if t < _MIN_T:
         return replace(s, centre=_ro(u.copy()))
@@ -336,6 +338,8 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
                        pin=_put(s.pin, idx, np.clip(vals, -PIN_LIMIT, PIN_LIMIT)))
     if isinstance(cmd, C.GotoPoint):
         return _goto(s, _vector(cmd.u, s.dim, "point"), space)
+    if isinstance(cmd, C.FollowPoint):
+        return _goto(s, _vector(cmd.u, s.dim, "point"), space, release=False)
     if isinstance(cmd, C.StoreSlot):
         i = _int(cmd.slot, "slot", 1, SLOTS)
         u = _ro(output_u(s).astype(np.float64))
