@@ -55,14 +55,14 @@ def load_saved(path: str, model_id: str) -> Made:
     return image, meta
 
 
-class Stopped(Exception):
+class _Stopped(Exception):
     """The session ended while its palette was being made."""
 
 
 def make_model_palette(loaded: LoadedModel, grid: int = GRID,
                        stop: threading.Event | None = None) -> tuple[Made, float]:
     """The model's default palette, decoded on a decoder of its own (fp32 torch, on the
-    process's torch threads); returns it and the seconds the cells took. Raises Stopped
+    process's torch threads); returns it and the seconds the cells took. Raises _Stopped
     between two chunks of cells once ``stop`` is set."""
     decoder = Decoder(loaded.vae, backend="fp32", threads=None)
     axes = model_axes(loaded)
@@ -70,7 +70,7 @@ def make_model_palette(loaded: LoadedModel, grid: int = GRID,
 
     def decode(z: np.ndarray) -> np.ndarray:
         if stop is not None and stop.is_set():
-            raise Stopped
+            raise _Stopped
         return decoder.decode_batch(z)
 
     t0 = time.perf_counter()
@@ -127,7 +127,7 @@ class PaletteView:
     def _make(self) -> None:
         try:
             self._done.put(make_model_palette(self.loaded, stop=self._stop))
-        except Stopped:
+        except _Stopped:
             pass
         except Exception as e:  # noqa: BLE001 - said by the loop in poll(); the show goes on
             self._done.put(e)

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from latentsketch.errors import UserError
+
 KINDS = ("corners", "parallelogram", "directions")
 _UNIT_TOL = 1e-6
 
 
-class PlaneError(ValueError):
+class PlaneError(UserError, ValueError):
     """Points or directions that make no plane; the message is one line."""
 
 
