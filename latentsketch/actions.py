@@ -40,6 +40,7 @@ from latentsketch.commands import (
     ToggleFullscreen,
     ToggleHelp,
     ToggleHud,
+    TogglePalette,
 )
 from latentsketch.engine import SLOTS
 from latentsketch.keys import Keys
@@ -127,6 +128,8 @@ ACTIONS: tuple[Action, ...] = (   # in the order help lists them
            keys=Keys(("K_TAB",), mods="shift")),
     Action("dropped", "show the last dropped pictures beside the model's versions of them",
            ShowDropped, keys=Keys(("K_i",))),
+    Action("palette", "latent palette on / off: click a cell to glide there (Esc hides it)",
+           TogglePalette, keys=Keys(("K_a",))),
 )
 
 ACTION_BY_NAME: MappingProxyType[str, Action] = MappingProxyType({a.name: a for a in ACTIONS})

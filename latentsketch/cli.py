@@ -126,6 +126,15 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--log", action="store_true",
                    help="log every command to a control log (always on while recording)")
     p.add_argument("--hud", action="store_true", help="start with the HUD shown")
+    p.add_argument("--palette", default=None, metavar="PNG",
+                   help="a palette PNG ('latentsketch palette') for the palette key to show "
+                        "(default: the model's own, made when first shown)")
+    p.add_argument("--camera", nargs="?", const="0", default=None, metavar="N|PATH",
+                   help="steer the walk with a live picture source: camera N (default 0), a "
+                        "video file (looped at its own frame rate: re-dream a clip) or a "
+                        "folder of images; each picture is encoded and glided to")
+    p.add_argument("--camera-fps", type=float, default=10.0,
+                   help="pictures of --camera encoded per second, 0.1..60 (default 10)")
     return p
 
 
@@ -223,6 +232,33 @@ def _add_encode(sub: argparse._SubParsersAction) -> None:
                         "and everything else in it are kept")
 
 
+def _add_palette(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "palette", help="a grid of decodes over a plane of the latent space, as a PNG that "
+                        "remembers its points (the window's palette key shows one)",
+        description="Decode a grid of pictures over a 2-D plane of the latent space and write "
+                    "it as a PNG whose metadata holds the plane (model id, origin, axes, "
+                    "corners; standardised coordinates in raw order), so a click on a cell "
+                    "finds its point. The plane: --corners, else the model's two leading "
+                    "principal directions if it has them, else its two dimensions of highest "
+                    "KL, +-2 standard deviations around the data's mean.")
+    p.add_argument("model", nargs="?", default=None, help=MODEL_HELP)
+    p.add_argument("--out", default=None,
+                   help="the PNG (default: latentsketch-palette-<model id>.png here); missing "
+                        "folders are created")
+    p.add_argument("--grid", type=int, default=8, help="cells per side, 2..32 (default 8)")
+    p.add_argument("--cell", type=int, default=None,
+                   help="pixels per cell, 8..512 (default: the model's picture size)")
+    p.add_argument("--span", type=float, default=2.0,
+                   help="without --corners: the plane spans +-SPAN standard deviations "
+                        "(default 2)")
+    p.add_argument("--corners", nargs="+", default=(), metavar="POINT",
+                   help="3 or 4 corners, top-left, top-right, bottom-left[, bottom-right]: "
+                        "images (encoded), latentsketch snapshots (their point) or kf:N (the "
+                        "model's keyframe N, from 0); 3 make a parallelogram, 4 a bilinear "
+                        "patch (linear blends in standardised coordinates, no slerp)")
+
+
 def _add_render(sub: argparse._SubParsersAction) -> None:
     from latentsketch.latent.interp import EASINGS
     from latentsketch.params import FIT_MODES, UPSCALE_FILTERS, WALK_MODES
@@ -297,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_directions(sub)
     _add_encode(sub)
+    _add_palette(sub)
     parser.commands = dict(sub.choices)
     return parser
 
@@ -382,6 +419,8 @@ def cmd_play(a: argparse.Namespace) -> int:
     if a.backend not in ("auto", "fp32", "bf16", *ENGINES):
         raise UserError(f"--backend {a.backend!r} is not one of auto, fp32, bf16, "
                         f"{', '.join(ENGINES)}")
+    if not (math.isfinite(a.camera_fps) and 0.1 <= a.camera_fps <= 60):
+        raise UserError(f"--camera-fps {a.camera_fps:g} is out of range 0.1..60")
     logging.basicConfig(level=logging.INFO, format="latentsketch: %(message)s")
     opts = AppOptions(
         model=a.model, preset=a.preset, seed=a.seed, fps=a.fps, size=a.size,
@@ -390,7 +429,7 @@ def cmd_play(a: argparse.Namespace) -> int:
         osc=not a.no_osc, osc_host=a.osc_host, osc_port=a.osc_port, osc_out=a.osc_out,
         midi=not a.no_midi, midi_device=a.midi, backend=a.backend, engines=True,
         log_control=a.log,
-        hud=a.hud,
+        hud=a.hud, palette=a.palette, camera=a.camera, camera_fps=a.camera_fps,
     )
     return play(opts)
 
@@ -483,8 +522,24 @@ def cmd_encode(a: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def cmd_palette(a: argparse.Namespace) -> int:
+    from latentsketch.model import checkpoint
+    from latentsketch.model.inference import Decoder
+    from latentsketch.output.palette import make_palette
+
+    loaded = checkpoint.load(a.model)
+    out = a.out or f"latentsketch-palette-{loaded.model_id}.png"
+    decoder = Decoder(loaded.vae, threads=1)   # two threads fight on a busy 2-core machine
+    r = make_palette(loaded, decoder.decode_batch, out, a.corners, a.grid, a.cell, a.span)
+    m = r.meta
+    print(f"wrote {r.path}: {m.grid}x{m.grid} cells of {m.cell} px over {m.source} "
+          f"(model {m.model_id}; decoded in {r.seconds:.2f} s)")
+    return 0
+
+
 COMMANDS = {"play": cmd_play, "train": cmd_train, "info": cmd_info, "midi": cmd_midi,
-            "render": cmd_render, "directions": cmd_directions, "encode": cmd_encode}
+            "render": cmd_render, "directions": cmd_directions, "encode": cmd_encode,
+            "palette": cmd_palette}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

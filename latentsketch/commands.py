@@ -127,6 +127,15 @@ class SetTour(EngineCommand):
 
 
 @dataclass(frozen=True)
+class FollowPoint(EngineCommand):
+    """Steer the walk to a point (raw order, standardised) as a live source does (the
+    camera): like ``GotoPoint``, but pins and offsets stay, so knobs keep their hold."""
+
+    kind: ClassVar[str] = "follow_point"
+    u: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class StoreSlot(EngineCommand):
     kind: ClassVar[str] = "store_slot"
     slot: int
@@ -260,6 +269,14 @@ class ToggleHelp(AppCommand):
 
 
 @dataclass(frozen=True)
+class TogglePalette(AppCommand):
+    """Show (True) or hide (False) the latent palette over the picture; ``None`` toggles."""
+
+    kind: ClassVar[str] = "palette"
+    on: bool | None = None
+
+
+@dataclass(frozen=True)
 class CycleFit(AppCommand):
     """fit -> fill -> stretch."""
 
@@ -300,7 +317,7 @@ _ALL: dict[str, type[Command]] = {
         SetDirection, OffsetDirection, ReleaseDirection, GotoPoint, SetTour, StoreSlot,
         RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record, Snapshot, LoadPreset,
         SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit, MidiLearn, ArmLearn,
-        ShowDropped, Quit,
+        ShowDropped, Quit, FollowPoint, TogglePalette,
     )
 }
 

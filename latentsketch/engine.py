@@ -423,9 +423,11 @@ def _target_along_pcs(s: State, x: float, y: float) -> State:
     return replace(s, centre=_ro(np.clip(c, -CENTRE_LIMIT, CENTRE_LIMIT)))
 
 
-def _goto(s: State, u: np.ndarray, space: LatentSpace) -> State:
-    """Go to ``u`` (glides) and walk on from there; pins and offsets are released."""
-    s = _release(s)
+def _goto(s: State, u: np.ndarray, space: LatentSpace, release: bool = True) -> State:
+    """Go to ``u`` (glides) and walk on from there; pins and offsets are released unless
+    ``release`` is False (a live source steering: ``FollowPoint``)."""
+    if release:
+        s = _release(s)
     t = s.params["walk.temperature"]
     if t < _MIN_T:
         return replace(s, centre=_ro(u.copy()))
@@ -496,6 +498,8 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         return _goto(s, _vector(cmd.u, s.dim, "point"), space)
     if isinstance(cmd, C.SetTour):
         return _tour_of(s, cmd.points)
+    if isinstance(cmd, C.FollowPoint):
+        return _goto(s, _vector(cmd.u, s.dim, "point"), space, release=False)
     if isinstance(cmd, C.StoreSlot):
         i = _int(cmd.slot, "slot", 1, SLOTS)
         u = _ro(output_u(s).astype(np.float64))

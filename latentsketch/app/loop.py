@@ -25,11 +25,14 @@ from latentsketch import preset as presets
 from latentsketch.app import scenes, status
 from latentsketch.app.inputs import Inputs
 from latentsketch.app.options import AppOptions
+from latentsketch.app.palette_view import PaletteView, load_saved
+from latentsketch.control.camera_feed import CameraFeed, open_feed
 from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.midi import MidiInputs
 from latentsketch.control.osc import OscReceiver
 from latentsketch.control.osc_addresses import OscTranslator
 from latentsketch.control.osc_out import OscFeedback
+from latentsketch.control.sources import SourceError
 from latentsketch.errors import UserError
 from latentsketch.mapping import MappingError
 from latentsketch.model import checkpoint
@@ -65,6 +68,7 @@ class App:
         # before any window or socket opens: a bad --start-from is a one-line error, exit 2
         start_from = Path(opts.start_from) if opts.start_from else None
         start = scenes.picture_point(start_from, self.loaded) if start_from else None
+        saved = load_saved(opts.palette, self.loaded.model_id) if opts.palette else None
         forced = opts.backend if opts.backend in ENGINES else None
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
@@ -84,6 +88,8 @@ class App:
                              lambda text, error=False: self.say(text, error=error), self.loaded)
         self.hud = Hud(self.inputs.help_rows(), visible=opts.hud or bool(pd and pd.hud))
         self.dropview = DropView()
+        self.palette = PaletteView(self.loaded, lambda text, error=False: self.say(
+            text, error=error), saved)
         self.outputs = SessionOutputs(self.out, opts.fps or 60.0, self.say, opts.log_control)
         self.osc_out: OscFeedback | None = None
         self.frame = np.zeros((self.loaded.cfg.image_size,) * 2 + (3,), np.uint8)
@@ -114,6 +120,14 @@ class App:
             self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
                      f"run on a desktop, or under xvfb-run", error=True)
         self.inputs.start(opts, self.preset.midi_input)
+        self.camera: CameraFeed | None = None
+        if opts.camera:
+            try:
+                self.camera = open_feed(opts.camera, self.loaded, opts.camera_fps)
+                self.say(f"following {self.camera.source.name}: {opts.camera_fps:g} pictures "
+                         f"a second encoded")
+            except SourceError as e:
+                self.say(f"{e}; playing on without it", error=True)
         if opts.osc_out:
             self.osc_out = status.open_feedback(opts.osc_out, self.say)
         if (opts.engines and opts.backend == "auto") or forced:
@@ -186,6 +200,8 @@ class App:
                 self.hud.toggle_help()
             case C.CycleFit():
                 self.say(f"picture: {self.display.cycle_fit()}")
+            case C.TogglePalette(on=on):
+                self.palette.toggle(on)
             case C.Record(on=on):
                 self.outputs.record(on, self._record_size(), self.state, self.t,
                                     self._log_context())
@@ -315,9 +331,14 @@ class App:
         """One frame: inputs -> commands -> state -> z -> picture -> outputs."""
         dt = self._dt
         now = time.monotonic()
+        picked: list[C.Command] = []
+        if self.palette.visible:   # it takes the mouse and Escape first
+            events, picked = self.palette.handle([*pygame.event.get(), *events],
+                                                 self.display.picture_rect)
         points, local = self.inputs.window(events, self.state, self.display,
                                            self.hud.help_visible, dt)
-        cmds = [*self.pending, *points, *injected, *local,
+        followed = self._follow()
+        cmds = [*self.pending, *points, *picked, *followed, *injected, *local,
                 *self.inputs.remote(now, self.state, dt)]
         self.pending = []
         engine_cmds: list[C.Command] = []
@@ -348,6 +369,8 @@ class App:
         self.display.draw()
         self.outputs.submit(self.picture, self.t)  # at the recording's own size and fit
         self.dropview.draw(self.display.screen, self._wall_dt)
+        self.palette.poll()
+        self.palette.draw(self.display.screen, self.display.picture_rect)
         self.hud.draw(self.display.screen, status.hud_info(
             self.state, self.space, self.outputs.status(), self.decode_ms,
             self.inputs.osc_age(now), self.inputs.midi_age(now),
@@ -364,12 +387,24 @@ class App:
                      self.decode_ms)
         self.frames += 1
 
+    def _follow(self) -> list[C.Command]:
+        """The camera's newest point as a command (``--camera``), and what it has to say."""
+        if self.camera is None:
+            return []
+        cmds, messages = self.camera.poll()
+        for text in messages:
+            self.say(text, error=True)
+        return cmds
+
     def close(self) -> None:
         """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
         if self.upgrade is not None:
             self.upgrade.close()
         self.outputs.close()   # says what the recording's file now is
         self.inputs.close()
+        self.palette.close()
+        if self.camera is not None:
+            self.camera.close()
         if self.osc_out is not None:
             self.osc_out.close()
             self.osc_out = None

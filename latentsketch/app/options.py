@@ -37,3 +37,6 @@ class AppOptions:
     engines: bool = False       # measure and adopt the fastest engine (the CLI's default)
     log_control: bool = False
     hud: bool = False
+    palette: str | None = None   # a palette PNG to show with the palette key (else the model's)
+    camera: str | None = None    # a camera index, a video file or a folder of images to follow
+    camera_fps: float = 10.0     # frames of it encoded per second
