@@ -406,3 +406,34 @@ def test_directions_command_mistakes_are_one_line(tiny_model: Path, tmp_path: Pa
         os.chdir(cwd)
     errors = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
     assert len(errors) == 1 and line in errors[0], errors
+
+
+def test_osc_feedback_shows_where_the_picture_is_along_each_direction(model: Path) -> None:
+    """--osc-out sends /latentsketch/pc/<i> (the place along PC i, a pin shows its value) and
+    /latentsketch/dir/<name> (an attribute direction's offset) over real UDP: a motor fader
+    follows it, and sent back in it means the same state."""
+    from latentsketch.app.status import feedback
+    from latentsketch.control.osc import OscReceiver
+    from latentsketch.control.osc_out import OscFeedback
+
+    loaded = checkpoint.load(model)
+    space = loaded.space
+    s = engine.State.initial(space, 3, directions=_with_round(loaded))
+    s = _settle(s, space, [C.SetDirection("pc1", 1.25), C.OffsetDirection("round", -0.5)])
+    fb = feedback(s, space, recording=False, preset="default", dt=DT)
+    with OscReceiver("127.0.0.1", 0) as rx:
+        out = OscFeedback("127.0.0.1", rx.port)
+        sent = out.maybe_send(fb, now=0.0)
+        got: list = []
+        end = time.monotonic() + 3.0
+        while len(got) < sent and time.monotonic() < end:
+            got += rx.drain()
+            time.sleep(0.002)
+        out.close()
+    by_address = {m.address: m.args for m in got}
+    assert by_address["/latentsketch/pc/1"] == (1.25,)
+    assert by_address["/latentsketch/dir/round"] == (-0.5,)
+    k0 = s.directions.index("pc0")
+    u = engine.output_u(s).astype(np.float64)
+    want = float(u @ s.directions.unit[k0]) / float(s.directions.scale[k0])
+    assert abs(by_address["/latentsketch/pc/0"][0] - want) < 2e-3   # rounded to 0.001

@@ -64,11 +64,31 @@ def open_feedback(target: str, say: Say) -> OscFeedback | None:
 def feedback(state: engine.State, space: LatentSpace, recording: bool, preset: str,
              dt: float) -> Feedback:
     """What a controller shows of the loop: the top eight dimensions in rank order, the
-    parameters, and the fps of this frame's ``dt``."""
+    parameters, the directions (``direction_feedback``) and the fps of this frame's ``dt``."""
     ranked = engine.ranked_u(state, space)
     return Feedback(z=tuple(float(v) for v in ranked[:8]), params=state.params,
                     paused=state.paused, recording=recording, preset=preset,
-                    fps=(1.0 / dt) if dt > 0 else 0.0)
+                    fps=(1.0 / dt) if dt > 0 else 0.0,
+                    directions=direction_feedback(state))
+
+
+def direction_feedback(state: engine.State, top: int = 8) -> tuple[tuple[str, float], ...]:
+    """(address tail, value) for OSC feedback: for the first ``top`` principal directions, the
+    picture's place along each (u . unit / scale, in std of the data's projection; a pinned one
+    shows its pin); for each attribute direction, its offset (they only offset)."""
+    d = state.directions
+    if d is None or len(d) == 0:
+        return ()
+    u = engine.output_u(state).astype(np.float64)
+    out: list[tuple[str, float]] = []
+    pcs = 0
+    for k, (name, kind) in enumerate(zip(d.names, d.kinds, strict=True)):
+        if kind == "pc" and pcs < top:
+            pcs += 1
+            out.append((f"pc/{name[2:]}", float(u @ d.unit[k]) / float(d.scale[k])))
+        elif kind == "attribute":
+            out.append((f"dir/{name}", float(state.dir_offset[k])))
+    return tuple(out)
 
 
 def changed_params(params: Mapping[str, float], before: Mapping[str, float],

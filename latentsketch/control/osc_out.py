@@ -4,7 +4,10 @@ So a TouchDesigner network, a tablet layout or a controller's motor faders can f
 instrument does: ``/latentsketch/z/<i>`` for the top dimensions (KL-rank order, std units), every
 declared parameter on its own address at the precision the HUD shows (``/latentsketch/walk/mode``
 as its index), every switch action (``pause``, ``record``, ``blackout``), ``preset`` and
-``/latentsketch/fps``. Only changed values go out, plus everything once
+``/latentsketch/fps``, and the directions: ``/latentsketch/pc/<i>`` for the top principal
+directions (where the picture is along each, in std of the data's projection: what a fader
+that pins it should show) and ``/latentsketch/dir/<name>`` for each attribute direction's
+offset. Only changed values go out, plus everything once
 a second for receivers that join late. It takes a small ``Feedback`` value rather than the engine
 state, and never raises into the loop: send errors are counted and logged at a bounded rate.
 """
@@ -60,6 +63,7 @@ class Feedback:
     recording: bool = False
     preset: str = ""
     fps: float = 0.0
+    directions: tuple[tuple[str, float], ...] = ()   # (address tail: pc/0, dir/round; value)
 
 
 def _encode(address: str, value: Any) -> bytes:
@@ -112,6 +116,9 @@ class OscFeedback:
             on = fb.params.get(a.param) if a.param else states.get(a.name)
             if on is not None and math.isfinite(on):
                 out[a.osc_address] = int(on > 0.5)
+        for tail, v in fb.directions:
+            if math.isfinite(v):
+                out[f"{PREFIX}/{tail}"] = round(float(v), 3)
         out[f"{PREFIX}/preset"] = fb.preset
         if math.isfinite(fb.fps):
             out[f"{PREFIX}/fps"] = float(fb.fps)
