@@ -57,6 +57,7 @@ DEFAULT_FPS = 30.0
 DEFAULT_WALK_SECONDS = 10.0
 DEFAULT_PRESET = "default"      # no source at all: what ``latentsketch`` (play) starts with
 MAX_FPS = 240.0
+MAX_HOURS = 24.0   # the longest video one export plans (a walk, a tour, a resampled replay)
 FORMATS = (".mp4", ".mov", ".gif", "/")  # "/" = a folder of PNG frames
 _EPS = 1e-9                     # seconds: float noise when comparing logged and output times
 FLICKER_FRAMES = 3.0            # a tour's move shorter than this many frames is a strobe
@@ -129,9 +130,19 @@ def _even(count: int, fps: float) -> Iterator[Step]:
         yield Step(dt if i else 0.0)
 
 
+def frame_count(seconds: float, fps: float, given: str) -> int:
+    """Frames of a ``seconds``-long export at ``fps`` (at least 1). ExportError naming the
+    options that made it (``given``) when it is longer than MAX_HOURS: a typo such as
+    ``--duration 1e9`` would otherwise render for days, or plan more frames than fit in memory."""
+    if not seconds * fps <= MAX_HOURS * 3600 * fps:   # also refuses inf and nan
+        raise ExportError(f"{given}: a video of {seconds / 3600:,.0f} hours; one export is "
+                          f"at most {MAX_HOURS:g} hours: shorten it")
+    return max(1, round(seconds * fps))
+
+
 def walk_clip(space: LatentSpace, state: engine.State, fps: float, duration: float) -> Clip:
     """The engine's walk from ``state``, one frame every ``1/fps`` s of walk time."""
-    count = max(1, round(duration * fps))
+    count = frame_count(duration, fps, "--duration")
     return Clip(run(state, _even(count, fps), space), count, fps, _visibility(state.params))
 
 
@@ -171,7 +182,7 @@ def replay_clip(log: ControlLogData, space: LatentSpace, fps: float | None = Non
     for f in frames:
         times.append(clock)
         clock += clamp_dt(f.dt)
-    count = max(1, round(clock * fps))
+    count = frame_count(clock, fps, f"control log {log.path} at --fps {fps:g}")
     return Clip(run(state, _resampled(log, times, fps, count), space), count, fps, visibility,
                 notes)
 
@@ -246,8 +257,9 @@ def _tour_timing(req: RenderRequest, fps: float, plan: TourPlan, dwell: float,
             raise ExportError("walk.speed is 0, so the tour never moves; give --duration or "
                               "--seconds-per-segment, or a preset with a speed")
         plan = replace(plan, loop=req.loop)
-        return plan, max(1, round(plan.duration(dwell, speed) * fps)) + (0 if req.loop else 1), \
-            speed
+        count = frame_count(plan.duration(dwell, speed), fps, "the preset's walk.dwell, holds "
+                            "and walk.speed")
+        return plan, count + (0 if req.loop else 1), speed
     segments = k if req.loop else k - 1
     holds = [req.hold if req.hold is not None else plan.hold(i, dwell) for i in range(k)]
     speed = speed if speed > 0 else 1.0
@@ -270,9 +282,14 @@ def _tour_timing(req: RenderRequest, fps: float, plan: TourPlan, dwell: float,
         new = TourPlan.make(plan.keys, dim, holds, travel * speed, req.loop)
     except ValueError as e:
         raise ExportError(str(e)) from None
+    given = " and ".join(n for n, v in (("--duration", req.duration), ("--hold", req.hold),
+                                         ("--seconds-per-segment", req.seconds_per_segment),
+                                         ("--frames-per-segment", req.frames_per_segment))
+                         if v is not None)
     if req.duration is not None:
-        return new, max(1, round(req.duration * fps)), speed
-    return new, max(1, round(new.duration(dwell, speed) * fps)) + (0 if req.loop else 1), speed
+        return new, frame_count(req.duration, fps, given), speed
+    return new, frame_count(new.duration(dwell, speed), fps, given) + (0 if req.loop else 1), \
+        speed
 
 
 def _check_source(req: RenderRequest) -> None:

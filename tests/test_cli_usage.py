@@ -273,3 +273,21 @@ def test_play_reports_a_bad_out_dir_at_start_and_plays_on(tiny_model: Path, tmp_
         assert app.frames == 5
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("args, names", [
+    (["--walk", "drift", "--duration", "1e9"], "--duration"),
+    (["--walk", "tour", "--duration", "1e9"], "--duration"),
+    (["--walk", "tour", "--hold", "1", "--seconds-per-segment", "1e8"],
+     "--hold and --seconds-per-segment"),
+])
+def test_render_refuses_a_video_longer_than_a_day_at_once(args: list[str], names: str,
+                                                          tmp_path: Path, tiny_model: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """A typo such as --duration 1e9 is one line naming it, before any frame: not days of
+    rendering, nor a plan of more frames than fit in memory (a newcomer's case)."""
+    out = tmp_path / "x.mp4"
+    assert main(["render", "--model", str(tiny_model), *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"latentsketch: error: {names}: a video of ") and "\n" not in err
+    assert "at most 24 hours" in err and not out.exists()
