@@ -8,7 +8,18 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+# The user's folders (presets, directions, crash logs, engine cache) are a temporary home for the
+# whole run, from collection on: a preset the person running the suite saved must not become a
+# test case (``presets.available()`` is read at collection), nor a test write into their folders.
+_HOME = tempfile.mkdtemp(prefix="latentsketch-tests-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+for _var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+    os.environ[_var] = os.path.join(_HOME, _var.lower())
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -252,7 +252,8 @@ def test_snapshots_round_trip_as_keyframes(tmp_path: Path, tiny_model: Path,
     assert not (tmp_path / "x.mp4").exists()
 
 
-@pytest.mark.parametrize("name", presets.available())
+@pytest.mark.parametrize("name", sorted(f.name[:-5] for f in presets.bundled_dir().iterdir()
+                                         if f.name.endswith(".toml")))
 def test_every_shipped_preset_renders(tmp_path: Path, tiny_model: Path, name: str) -> None:
     out = tmp_path / f"{name}.mp4"
     r = render(RenderRequest(model=tiny_model, preset=name, duration=1.0, fps=12,
