@@ -135,7 +135,8 @@ def osc_flood(model: str | None, rate: float, seconds: float) -> None:
     while time.perf_counter() < t_end:
         app.frame_step()
         now = time.perf_counter()
-        pin = float(app.state.pin[app.space.raw_index(0)])
+        # the receiver reads an f argument as its shortest decimal: compare as float32
+        pin = float(np.float32(app.state.pin[app.space.raw_index(0)]))
         for v, ts in reversed(sent[-2000:]):
             if v == pin:
                 lat.append(now - ts)

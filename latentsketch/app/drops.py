@@ -29,6 +29,7 @@ from latentsketch.data.images import ImageReadError, load_image
 from latentsketch.encoding import EncodeFailure, model_background
 from latentsketch.model.checkpoint import LoadedModel
 from latentsketch.output.image_points import ImagePoint, iter_points
+from latentsketch.workers import lower_priority
 
 log = logging.getLogger("latentsketch")
 
@@ -132,6 +133,7 @@ class DropEncoder:
         self._jobs.put(tuple(paths))
 
     def _work(self) -> None:
+        lower_priority()
         while (job := self._jobs.get()) is not None:
             self._done.put(resolve(self.model, job))
 

@@ -38,6 +38,7 @@ from latentsketch.output.palette import (
 )
 from latentsketch.output.palette_overlay import PaletteOverlay, cell_at
 from latentsketch.output.session import Say
+from latentsketch.workers import lower_priority
 
 log = logging.getLogger("latentsketch")
 
@@ -125,6 +126,7 @@ class PaletteView:
             self._thread.start()
 
     def _make(self) -> None:
+        lower_priority()
         try:
             self._done.put(make_model_palette(self.loaded, stop=self._stop))
         except _Stopped:

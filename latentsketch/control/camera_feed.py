@@ -29,6 +29,7 @@ from latentsketch import commands as C
 from latentsketch.control.sources import FrameSource, SourceError, open_source
 from latentsketch.encoding import encode_array
 from latentsketch.model.checkpoint import LoadedModel
+from latentsketch.workers import lower_priority
 
 log = logging.getLogger("latentsketch")
 
@@ -82,6 +83,7 @@ class CameraFeed:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        lower_priority()
         period = 1.0 / self.fps
         due = time.monotonic()
         while not self._stop.is_set():
@@ -172,3 +174,4 @@ def open_feed(spec: str, model: LoadedModel, fps: float = FPS) -> CameraFeed:
     if not lo <= fps <= hi:
         raise ValueError(f"--camera-fps {fps:g} is out of range {lo:g}..{hi:g}")
     return CameraFeed(open_source(spec), model, fps).start()
+
