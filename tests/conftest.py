@@ -49,6 +49,23 @@ def tiny_config():
                      dec_widths=(16, 16, 8, 8), res_sizes=(8,), groups=4)
 
 
+def write_pictures(folder: Path, n: int, seed: int = 1, size: int = 96,
+                   ext: str = ".png") -> list[Path]:
+    """``n`` procedural pictures (``pic0.png``...) written into ``folder`` (made if missing):
+    pictures like a model's training data, for encoding, drops and directions."""
+    from PIL import Image
+
+    from latentsketch.data import procedural
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, im in enumerate(procedural.generate(n, seed=seed, size=size)):
+        p = folder / f"pic{i}{ext}"
+        Image.fromarray(im).save(p)
+        out.append(p)
+    return out
+
+
 def make_tiny_model(out: Path, seed: int = 0, stats: bool = True) -> Path:
     """A seeded random VAE saved as a checkpoint, with latent statistics and keyframes."""
     from latentsketch.model import checkpoint

@@ -9,28 +9,21 @@ from pathlib import Path
 import numpy as np
 import pygame
 import pytest
-from PIL import Image
 
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch.app import App
-from latentsketch.data import procedural
 from latentsketch.encoding import encode_paths
 from latentsketch.output.dropview import SHOW_SECONDS
 from latentsketch.output.snapshot import SnapshotMeta, write_png
 from latentsketch.render import RenderRequest, plan
+from tests.conftest import write_pictures
 
 DT = 1 / 60
 
 
 def _pictures(folder: Path, n: int, seed: int = 3, ext: str = ".png") -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i, im in enumerate(procedural.generate(n, seed=seed, size=80)):
-        p = folder / f"pic{i}{ext}"
-        Image.fromarray(im).save(p)
-        out.append(p)
-    return out
+    return write_pictures(folder, n, seed, size=80, ext=ext)
 
 
 def _drop(*paths: Path) -> list[pygame.event.Event]:

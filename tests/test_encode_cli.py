@@ -17,6 +17,7 @@ from latentsketch import preset as presets
 from latentsketch.cli import main
 from latentsketch.data import procedural
 from latentsketch.model import checkpoint
+from tests.conftest import write_pictures
 
 COMMENTED = """\
 # my show: three shapes, then what the camera saw
@@ -52,13 +53,7 @@ def encode(capsys: pytest.CaptureFixture):
 
 
 def _images(folder: Path, n: int, seed: int = 1) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i, im in enumerate(procedural.generate(n, seed=seed, size=96)):
-        p = folder / f"pic{i}.png"
-        Image.fromarray(im).save(p)
-        out.append(p)
-    return out
+    return write_pictures(folder, n, seed, size=96)
 
 
 def test_encode_prints_one_json_line_per_image_and_names_the_unreadable_one(
