@@ -66,11 +66,15 @@ class PresetError(UserError, ValueError):
 
 
 def check_name(name: str) -> str:
-    """A preset name as given over OSC or on the command line, without ``.toml``; or PresetError."""
+    """A preset name as given over OSC or on the command line, without ``.toml``; or PresetError
+    saying what a preset can be (a .toml file or a plain name)."""
     try:
         return preset_name(name)
-    except ValueError as e:
-        raise PresetError(str(e)) from None
+    except ValueError:
+        raise PresetError(f"preset {name[:80]!r} is neither a .toml file nor a plain name (a "
+                          "preset's name: letters, digits, '_', '-', '.', spaces; no '/' or "
+                          "'..'); give a preset file ending in .toml or a preset's name"
+                          ) from None
 
 
 def bundled_dir() -> Traversable:
