@@ -232,8 +232,8 @@ def _add_directions(sub: argparse._SubParsersAction) -> None:
                    help="attribute direction: a folder of images with it")
     p.add_argument("--name", default=None, help="the attribute direction's name (e.g. round)")
     p.add_argument("--out", default=None, metavar="FILE",
-                   help="the directions file to write (default: yours for this model, in "
-                        "the user data folder)")
+                   help="the directions file to write, - for standard output (default: yours "
+                        "for this model, in the user data folder)")
 
 
 def _add_encode(sub: argparse._SubParsersAction) -> None:
@@ -512,7 +512,12 @@ def cmd_directions(a: argparse.Namespace) -> int:
         r = md.attribute(a.name, a.from_dir, a.to_dir, a.model, a.out, say)
     else:
         r = md.principal(a.model, a.data, a.out, say)
-    print(r.summary())
+    if r.text is not None:   # --out -: the file on stdout, what it is on stderr
+        sys.stdout.write(r.text)
+        sys.stdout.flush()
+        print(r.summary(), file=sys.stderr)
+    else:
+        print(r.summary())
     return 0
 
 

@@ -138,6 +138,26 @@ def test_directions_command_writes_a_sidecar_by_model_id_and_leaves_the_weights(
     assert loaded.space.directions.n_pcs == 5   # 6 images span at most 5 directions
 
 
+def test_directions_out_dash_writes_the_file_to_stdout(
+        tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out - is standard output (the Unix convention), not a file named '-'; the summary goes
+    to stderr so the JSON can be piped."""
+    folder = _folder(tmp_path / "mixed", [(220, 40, 30), (30, 60, 210), (240, 240, 240),
+                                          (20, 20, 20)])
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["directions", "--model", str(tiny_model), "--data", str(folder),
+                     "--out", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert not (tmp_path / "-").exists()
+    loaded = checkpoint.load(tiny_model)
+    doc = json.loads(out)
+    assert doc["model_id"] == loaded.model_id
+    (tmp_path / "d.json").write_text(out)
+    d = direction_files.read(tmp_path / "d.json", loaded.model_id, loaded.space.dim)
+    assert d.n_pcs == 3 and "written to standard output" in err
+
+
 def _folder(path: Path, colours: list[tuple[int, int, int]], jitter: int = 0) -> Path:
     path.mkdir(parents=True)
     rng = np.random.default_rng(len(colours))
