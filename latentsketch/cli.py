@@ -523,16 +523,19 @@ def cmd_directions(a: argparse.Namespace) -> int:
 
 def cmd_encode(a: argparse.Namespace) -> int:
     import json
+    from dataclasses import replace
 
     from latentsketch import preset as presets
     from latentsketch.encoding import EncodeFailure, iter_encode
     from latentsketch.model import checkpoint
 
     model = checkpoint.load(a.model)
-    target = None
+    target, taken = None, ()
     if a.preset is not None:  # refused before any work: a broken preset or another model's
         target = presets.keyframes_file(a.preset)
         presets.append_keyframes(target, model.model_id, model.space.dim, ())
+        if target.exists():
+            taken = tuple(k.name for k in presets.Preset.from_file(target).keyframes)
     keyframes, failed = [], 0
     for e in iter_encode(model, a.images):
         if isinstance(e, EncodeFailure):
@@ -542,10 +545,16 @@ def cmd_encode(a: argparse.Namespace) -> int:
         print(json.dumps(e.to_json()), flush=True)
         keyframes.append(presets.Keyframe.from_z(e.z, model.space, Path(e.source).stem))
     if target is not None and keyframes:
+        wanted = [k.name or "" for k in keyframes]
+        names = presets.unique_names(taken, wanted)
+        keyframes = [replace(k, name=n) for k, n in zip(keyframes, names, strict=True)]
         presets.append_keyframes(target, model.model_id, model.space.dim, keyframes)
         n = len(keyframes)
-        print(f"latentsketch encode: added {n} keyframe{'' if n == 1 else 's'} to {target}",
-              file=sys.stderr)
+        renamed = [f"{new} ({old} was taken)" for old, new in zip(wanted, names, strict=True)
+                   if old != new]
+        also = f"; named {', '.join(renamed)}" if renamed else ""
+        print(f"latentsketch encode: added {n} keyframe{'' if n == 1 else 's'} to {target}"
+              f"{also}", file=sys.stderr)
     return 2 if failed else 0
 
 

@@ -193,3 +193,16 @@ def test_encode_into_a_preset_counts_in_words_and_says_what_a_preset_is(
     code, out, err = encode(str(pic), "--model", str(tiny_model), "--preset", "imgs/photo.jpg")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "'imgs/photo.jpg' is neither a .toml file nor a plain name" in err, err
+
+
+def test_the_same_picture_twice_gets_unique_keyframe_names(tiny_model: Path, tmp_path: Path,
+                                                           encode) -> None:
+    (pic,) = _images(tmp_path, 1)
+    target = tmp_path / "twice.toml"
+    code, out, err = encode(str(pic), str(pic), "--model", str(tiny_model), "--preset",
+                            str(target))
+    assert code == 0 and "named pic0-2 (pic0 was taken)" in err, err
+    code, out, err = encode(str(pic), "--model", str(tiny_model), "--preset", str(target))
+    assert code == 0 and "named pic0-3 (pic0 was taken)" in err, err
+    assert [k.name for k in presets.Preset.from_file(target).keyframes] == [
+        "pic0", "pic0-2", "pic0-3"]
