@@ -55,9 +55,16 @@ class _Parser(argparse.ArgumentParser):
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         ns, extra = self.parse_known_args(args, namespace)
+        command = self.commands.get(getattr(ns, "command", None) or "", self)
         if extra:
-            self.commands.get(getattr(ns, "command", None) or "", self).error(
-                f"unrecognized arguments: {' '.join(extra)}")
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        if hasattr(ns, _MODEL_OPTION):  # MODEL given as a positional, as --model, or both
+            option = getattr(ns, _MODEL_OPTION)
+            delattr(ns, _MODEL_OPTION)
+            if option is not None and ns.model is not None and option != ns.model:
+                command.error(f"the model is given twice, as {ns.model!r} and as --model "
+                              f"{option!r}; give it once")
+            ns.model = ns.model if option is None else option
         return ns
 
     def format_help(self) -> str:
@@ -66,6 +73,22 @@ class _Parser(argparse.ArgumentParser):
             return text
         return (f"{text}\n'latentsketch [options]' is 'latentsketch play [options]':\n\n"
                 f"{self.also_help.format_help()}")
+
+
+_MODEL_OPTION = "model_option"   # where --model lands beside a MODEL positional
+
+
+def _add_model(p: argparse.ArgumentParser, positional: bool = False) -> None:
+    """The model option every command that takes a model shares: ``--model M`` (``ns.model``);
+    with ``positional`` also an optional ``MODEL`` argument (older usage), merged into ``ns.model``
+    by ``_Parser.parse_args``, which refuses the two given differently."""
+    if positional:
+        p.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                       help=f"{MODEL_HELP} (or --model)")
+        p.add_argument("--model", dest=_MODEL_OPTION, default=None, metavar="MODEL",
+                       help=MODEL_HELP)
+    else:
+        p.add_argument("--model", default=None, metavar="MODEL", help=MODEL_HELP)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -92,8 +115,7 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from latentsketch.params import FIT_MODES
 
     p = sub.add_parser("play", help="open the live window (the default command)")
-    p.add_argument("--model", default=None,
-                   help=MODEL_HELP)
+    _add_model(p)
     p.add_argument("--preset", default=None,
                    help="preset name (bundled or user folder) or a .toml file")
     p.add_argument("--seed", type=int, default=None, help="seed of the walk (default: random)")
@@ -192,7 +214,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe a model and write its latent atlas and walk "
                                     "sheet (two PNGs)")
-    p.add_argument("model", nargs="?", default=None, help=MODEL_HELP)
+    _add_model(p, positional=True)
     p.add_argument("--out", default=".", help="folder for the two PNGs (default: here)")
     p.add_argument("--dims", type=int, default=6, help="top dimensions in the atlas")
 
@@ -200,7 +222,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 def _add_directions(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("directions", help="compute a model's principal directions, or add an "
                                           "attribute direction from two folders of images")
-    p.add_argument("model", nargs="?", default=None, help=MODEL_HELP)
+    _add_model(p, positional=True)
     p.add_argument("--data", default=None, metavar="DIR",
                    help="images for the principal directions: a folder or 'procedural' "
                         "(default: the data the model was trained on, by its config)")
@@ -210,8 +232,8 @@ def _add_directions(sub: argparse._SubParsersAction) -> None:
                    help="attribute direction: a folder of images with it")
     p.add_argument("--name", default=None, help="the attribute direction's name (e.g. round)")
     p.add_argument("--out", default=None, metavar="FILE",
-                   help="the directions file to write (default: yours for this model, in "
-                        "the user data folder)")
+                   help="the directions file to write, - for standard output (default: yours "
+                        "for this model, in the user data folder)")
 
 
 def _add_encode(sub: argparse._SubParsersAction) -> None:
@@ -225,7 +247,7 @@ def _add_encode(sub: argparse._SubParsersAction) -> None:
                     "line on stderr; the others are still printed and added).")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER",
                    help="image files, or folders (their images, recursively, sorted)")
-    p.add_argument("--model", default=None, help=MODEL_HELP)
+    _add_model(p)
     p.add_argument("--preset", default=None, metavar="P",
                    help="also add the images as named keyframes to preset P: a .toml file "
                         "(created if missing) or the name of one of your presets; comments "
@@ -242,7 +264,7 @@ def _add_palette(sub: argparse._SubParsersAction) -> None:
                     "finds its point. The plane: --corners, else the model's two leading "
                     "principal directions if it has them, else its two dimensions of highest "
                     "KL, +-2 standard deviations around the data's mean.")
-    p.add_argument("model", nargs="?", default=None, help=MODEL_HELP)
+    _add_model(p, positional=True)
     p.add_argument("--out", default=None,
                    help="the PNG (default: latentsketch-palette-<model id>.png here); missing "
                         "folders are created")
@@ -264,8 +286,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     from latentsketch.params import FIT_MODES, UPSCALE_FILTERS, WALK_MODES
 
     p = sub.add_parser("render", help="export keyframes, a walk or a logged performance as video")
-    p.add_argument("--model", default=None,
-                   help=MODEL_HELP)
+    _add_model(p)
     src = p.add_argument_group(
         "source (at most one; --preset may also go with --keyframes/--walk; none: the default "
         "preset as 'latentsketch' plays it, for 10 s)")
@@ -471,7 +492,7 @@ def cmd_render(a: argparse.Namespace) -> int:
         bar.close()
     for note in r.notes:
         print(f"latentsketch render: {note}", file=sys.stderr)
-    print(f"wrote {r.path}: {r.frames} frames, {r.size[0]}x{r.size[1]} at {r.fps:g} fps "
+    print(f"wrote {r.path}: {r.frames} frames, {r.size[0]}x{r.size[1]} {r.rate_text()} "
           f"({r.realtime:.1f}x real time, decoder {r.engine})")
     return 0
 
@@ -491,22 +512,30 @@ def cmd_directions(a: argparse.Namespace) -> int:
         r = md.attribute(a.name, a.from_dir, a.to_dir, a.model, a.out, say)
     else:
         r = md.principal(a.model, a.data, a.out, say)
-    print(r.summary())
+    if r.text is not None:   # --out -: the file on stdout, what it is on stderr
+        sys.stdout.write(r.text)
+        sys.stdout.flush()
+        print(r.summary(), file=sys.stderr)
+    else:
+        print(r.summary())
     return 0
 
 
 def cmd_encode(a: argparse.Namespace) -> int:
     import json
+    from dataclasses import replace
 
     from latentsketch import preset as presets
     from latentsketch.encoding import EncodeFailure, iter_encode
     from latentsketch.model import checkpoint
 
     model = checkpoint.load(a.model)
-    target = None
+    target, taken = None, ()
     if a.preset is not None:  # refused before any work: a broken preset or another model's
         target = presets.keyframes_file(a.preset)
         presets.append_keyframes(target, model.model_id, model.space.dim, ())
+        if target.exists():
+            taken = tuple(k.name for k in presets.Preset.from_file(target).keyframes)
     keyframes, failed = [], 0
     for e in iter_encode(model, a.images):
         if isinstance(e, EncodeFailure):
@@ -516,9 +545,16 @@ def cmd_encode(a: argparse.Namespace) -> int:
         print(json.dumps(e.to_json()), flush=True)
         keyframes.append(presets.Keyframe.from_z(e.z, model.space, Path(e.source).stem))
     if target is not None and keyframes:
+        wanted = [k.name or "" for k in keyframes]
+        names = presets.unique_names(taken, wanted)
+        keyframes = [replace(k, name=n) for k, n in zip(keyframes, names, strict=True)]
         presets.append_keyframes(target, model.model_id, model.space.dim, keyframes)
-        print(f"latentsketch encode: added {len(keyframes)} keyframes to {target}",
-              file=sys.stderr)
+        n = len(keyframes)
+        renamed = [f"{new} ({old} was taken)" for old, new in zip(wanted, names, strict=True)
+                   if old != new]
+        also = f"; named {', '.join(renamed)}" if renamed else ""
+        print(f"latentsketch encode: added {n} keyframe{'' if n == 1 else 's'} to {target}"
+              f"{also}", file=sys.stderr)
     return 2 if failed else 0
 
 

@@ -42,9 +42,10 @@ class DirectionsResult:
 
     model_id: str
     added: D.Directions
-    path: Path
+    path: Path | None        # None: written to standard output (``--out -``) as ``text``
     images: int
     source: str
+    text: str | None = None  # the directions file's JSON, when it goes to standard output
 
     def summary(self) -> str:
         """A few lines for the terminal."""
@@ -59,7 +60,7 @@ class DirectionsResult:
             head = (f"model {self.model_id}: direction {a.names[0]!r} from {self.images} "
                     f"images ({self.source}); one standard deviation along it is "
                     f"{float(a.scale[0]):.3f} in standardised units")
-        return f"{head}\nwritten to {self.path}"
+        return f"{head}\nwritten to {self.path or 'standard output'}"
 
 
 def encode_images(loaded: checkpoint.LoadedModel, images: np.ndarray) -> np.ndarray:
@@ -112,9 +113,25 @@ def training_images(loaded: checkpoint.LoadedModel, data: str | None = None
     return images[idx[: measure.N_STATS]], f"folder {source} n={len(images)}"
 
 
-def _stored(path: Path, model_id: str, dim: int) -> D.Directions:
-    """What the sidecar at ``path`` holds already (nothing if there is none)."""
-    if not path.is_file():
+def _target(out: str | None, model_id: str) -> Path | None:
+    """``--out``'s file, the user's sidecar without it, None for ``-`` (standard output)."""
+    if out == "-":
+        return None
+    return Path(out) if out else direction_files.user_file(model_id)
+
+
+def _save(path: Path | None, model_id: str, directions: D.Directions
+          ) -> tuple[Path | None, str | None]:
+    """Write the sidecar at ``path``, or (None) return its text for standard output."""
+    if path is None:
+        return None, direction_files.dumps(model_id, directions)
+    return direction_files.write(path, model_id, directions), None
+
+
+def _stored(path: Path | None, model_id: str, dim: int) -> D.Directions:
+    """What the sidecar at ``path`` holds already (nothing if there is none, or for
+    standard output)."""
+    if path is None or not path.is_file():
         return D.Directions.empty(dim)
     return direction_files.read(path, model_id, dim)
 
@@ -135,10 +152,10 @@ def principal(model: str | None = None, data: str | None = None, out: str | None
     if not len(pcs):
         raise DirectionsCommandError(f"images of {source} all encode to one point: they have "
                                      f"no principal directions")
-    path = Path(out) if out else direction_files.user_file(loaded.model_id)
+    path = _target(out, loaded.model_id)
     stored = _stored(path, loaded.model_id, loaded.space.dim)
-    direction_files.write(path, loaded.model_id, stored.merged(pcs))
-    return DirectionsResult(loaded.model_id, pcs, path, len(images), source)
+    path, text = _save(path, loaded.model_id, stored.merged(pcs))
+    return DirectionsResult(loaded.model_id, pcs, path, len(images), source, text)
 
 
 def attribute(name: str, from_dir: str, to_dir: str, model: str | None = None,
@@ -157,7 +174,7 @@ def attribute(name: str, from_dir: str, to_dir: str, model: str | None = None,
         if not Path(folder).is_dir():
             raise DirectionsCommandError(f"images {folder}: not a folder")
     loaded = checkpoint.load(model)
-    path = Path(out) if out else direction_files.user_file(loaded.model_id)
+    path = _target(out, loaded.model_id)
     stored = _stored(path, loaded.model_id, loaded.space.dim)
     basis = loaded.space.directions.merged(stored)
     progress(f"encoding {to_dir} and {from_dir}")
@@ -166,6 +183,6 @@ def attribute(name: str, from_dir: str, to_dir: str, model: str | None = None,
         added = D.attribute(name, u_to, u_from, basis)
     except D.DirectionError as e:
         raise DirectionsCommandError(str(e).replace("MODEL", str(model or "MODEL"))) from None
-    direction_files.write(path, loaded.model_id, stored.merged(added))
+    path, text = _save(path, loaded.model_id, stored.merged(added))
     return DirectionsResult(loaded.model_id, added, path, len(u_to) + len(u_from),
-                            f"{len(u_from)} from {from_dir}, {len(u_to)} to {to_dir}")
+                            f"{len(u_from)} from {from_dir}, {len(u_to)} to {to_dir}", text)

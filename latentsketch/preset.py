@@ -27,6 +27,7 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -66,11 +67,15 @@ class PresetError(UserError, ValueError):
 
 
 def check_name(name: str) -> str:
-    """A preset name as given over OSC or on the command line, without ``.toml``; or PresetError."""
+    """A preset name as given over OSC or on the command line, without ``.toml``; or PresetError
+    saying what a preset can be (a .toml file or a plain name)."""
     try:
         return preset_name(name)
-    except ValueError as e:
-        raise PresetError(str(e)) from None
+    except ValueError:
+        raise PresetError(f"preset {name[:80]!r} is neither a .toml file nor a plain name (a "
+                          "preset's name: letters, digits, '_', '-', '.', spaces; no '/' or "
+                          "'..'); give a preset file ending in .toml or a preset's name"
+                          ) from None
 
 
 def bundled_dir() -> Traversable:
@@ -344,6 +349,21 @@ def keyframes_file(option: str) -> Path:
         raise PresetError(f"preset {stem!r} is bundled with latentsketch and is not edited; "
                           f"give a new name or a .toml file")
     return path
+
+
+def unique_names(taken: Iterable[str | None], names: Sequence[str]) -> list[str]:
+    """``names`` made unique among themselves and ``taken``: a repeated ``photo`` becomes
+    ``photo-2``, then ``photo-3`` (the first free number)."""
+    used = {t for t in taken if t is not None}
+    out: list[str] = []
+    for name in names:
+        new, k = name, 1
+        while new in used:
+            k += 1
+            new = f"{name}-{k}"
+        used.add(new)
+        out.append(new)
+    return out
 
 
 def append_keyframes(path: str | Path, model_id: str, dim: int,

@@ -240,3 +240,32 @@ def test_space_round_trip_of_a_followed_point(loaded: checkpoint.LoadedModel) ->
     assert not s.last_errors
     np.testing.assert_array_equal(s.centre, u)
     assert s.offset[space.raw_index(1)] == 0.5        # offsets stay, as pins do
+
+
+def test_following_is_said_only_once_pictures_arrive_and_a_bad_file_once(
+        make_app, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A lone broken picture: one line naming it, never 'following'. A folder with one broken
+    file among good ones: that file named once, then 'following' when a picture is encoded."""
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with caplog.at_level(logging.INFO, "latentsketch"):
+        app = make_app(camera=str(broken))
+        run_until(app, lambda: not app.camera.running)
+        app.run(max_frames=app.frames + 3, dt=DT)
+    lines = [r.getMessage() for r in caplog.records]
+    assert not [t for t in lines if t.startswith("following ")], lines
+    said = [t for t in lines if "broken.png" in t]
+    assert len(said) == 1 and "none of its" not in said[0] and "not an image" in said[0], said
+
+    folder = write_folder(tmp_path / "f", 3)
+    (folder / "1b.png").write_bytes(b"broken")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, "latentsketch"):
+        app = make_app(camera=str(folder), camera_fps=60)
+        run_until(app, lambda: app.camera.stats().encoded >= 5)
+        app.run(max_frames=app.frames + 2, dt=DT)
+    lines = [r.getMessage() for r in caplog.records]
+    skipped = [t for t in lines if "1b.png" in t]
+    assert len(skipped) == 1 and "skipping" in skipped[0], lines
+    assert len([t for t in lines if t.startswith("following ")]) == 1, lines
+    assert app.camera.running

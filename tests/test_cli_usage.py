@@ -3,6 +3,7 @@ render's defaults and output folders, and --out-dir checked at start."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from latentsketch.cli import main
+from latentsketch.cli import build_parser, main
 
 ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
 
@@ -291,3 +292,35 @@ def test_render_refuses_a_video_longer_than_a_day_at_once(args: list[str], names
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"latentsketch: error: {names}: a video of ") and "\n" not in err
     assert "at most 24 hours" in err and not out.exists()
+
+
+def _model_commands() -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand whose parser takes a model (a ``model`` positional or option)."""
+    parser = build_parser()
+    return {name: p for name, p in parser.commands.items()
+            if any(a.dest in ("model", "model_option") or "--model" in a.option_strings
+                   for a in p._actions)}
+
+
+def test_every_command_that_takes_a_model_accepts_dash_dash_model() -> None:
+    commands = _model_commands()
+    assert {"play", "render", "info", "directions", "encode", "palette"} <= set(commands)
+    for name, p in commands.items():
+        assert any("--model" in a.option_strings for a in p._actions), name
+        required = [a for a in p._actions if not a.option_strings and a.nargs in (None, "+")
+                    and a.dest != "command"]
+        argv = [name, *(["x.png"] * len(required)), "--model", "emoji"]
+        assert build_parser().parse_args(argv).model == "emoji", name
+
+
+@pytest.mark.parametrize("name", ["info", "palette", "directions"])
+def test_model_positional_still_works_and_a_conflict_is_one_line(
+        name: str, capsys: pytest.CaptureFixture) -> None:
+    assert build_parser().parse_args([name, "shapes"]).model == "shapes"
+    assert build_parser().parse_args([name, "emoji", "--model", "emoji"]).model == "emoji"
+    assert build_parser().parse_args([name]).model is None
+    with pytest.raises(SystemExit) as e:
+        main([name, "shapes", "--model", "emoji"])
+    assert e.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "given twice" in lines[0] and "--model 'emoji'" in lines[0]

@@ -138,6 +138,26 @@ def test_directions_command_writes_a_sidecar_by_model_id_and_leaves_the_weights(
     assert loaded.space.directions.n_pcs == 5   # 6 images span at most 5 directions
 
 
+def test_directions_out_dash_writes_the_file_to_stdout(
+        tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out - is standard output (the Unix convention), not a file named '-'; the summary goes
+    to stderr so the JSON can be piped."""
+    folder = _folder(tmp_path / "mixed", [(220, 40, 30), (30, 60, 210), (240, 240, 240),
+                                          (20, 20, 20)])
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["directions", "--model", str(tiny_model), "--data", str(folder),
+                     "--out", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert not (tmp_path / "-").exists()
+    loaded = checkpoint.load(tiny_model)
+    doc = json.loads(out)
+    assert doc["model_id"] == loaded.model_id
+    (tmp_path / "d.json").write_text(out)
+    d = direction_files.read(tmp_path / "d.json", loaded.model_id, loaded.space.dim)
+    assert d.n_pcs == 3 and "written to standard output" in err
+
+
 def _folder(path: Path, colours: list[tuple[int, int, int]], jitter: int = 0) -> Path:
     path.mkdir(parents=True)
     rng = np.random.default_rng(len(colours))
@@ -252,6 +272,48 @@ def test_osc_over_udp_pins_pc0_then_releases_it(model: Path, tmp_path: Path) -> 
     finally:
         tx.close()
         app.close()
+
+
+def test_an_unknown_direction_over_osc_is_an_osc_drop_with_address_and_sender(
+        model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """/dir/<unknown> (set or release) is dropped where it arrives, like any bad OSC message:
+    one line with the address, the sender, the known names and what makes one; no engine
+    error without them."""
+    app = App(AppOptions(model=str(model), seed=2, fps=0, size=(96, 96), osc=True, osc_port=0,
+                         midi=False, out_dir=str(tmp_path / "out")))
+    said: list[str] = []
+    app.say = lambda text, error=False: said.append(text)  # type: ignore[method-assign]
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        assert app.osc is not None
+        tx.bind(("127.0.0.1", 0))
+        sender = f"127.0.0.1:{tx.getsockname()[1]}"
+        with caplog.at_level(logging.WARNING, logger="latentsketch.osc"):
+            for address in ("/latentsketch/dir/nosuch", "/latentsketch/dir/other/release"):
+                app.translator.dropped.interval = 0.0
+                tx.sendto(_osc(address, 0.5), ("127.0.0.1", app.osc.port))
+                end = time.monotonic() + 3.0
+                while app.osc.queue.empty() and time.monotonic() < end:
+                    time.sleep(0.002)
+                app.run(max_frames=app.frames + 2, dt=DT)
+        lines = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+        assert len(lines) == 2, lines
+        for line, name in zip(lines, ("nosuch", "other"), strict=True):
+            assert line.startswith("OSC: ignored /latentsketch/") and sender in line, line
+            assert f"no direction '{name}' (known: pc0" in line and "latentsketch directions" \
+                in line
+        assert not any("offset_direction" in t or "set_direction" in t for t in said), said
+        assert app.translator.dropped.by_reason["unknown"] == 2
+    finally:
+        tx.close()
+        app.close()
+
+
+def _osc(address: str, *args: float) -> bytes:
+    b = OscMessageBuilder(address)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
 
 
 def test_midi_and_osc_mappings_drive_directions(model: Path) -> None:

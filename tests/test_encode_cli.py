@@ -177,3 +177,27 @@ def test_render_keyframes_takes_any_pictures(tiny_model: Path, tmp_path: Path,
     assert len(frames) == 5
     first, last = (np.asarray(Image.open(f)) for f in (frames[0], frames[-1]))
     assert np.abs(first.astype(int) - last).mean() > 1    # two pictures, two points
+
+
+def test_encode_into_a_preset_counts_in_words_and_says_what_a_preset_is(
+        tiny_model: Path, tmp_path: Path, encode) -> None:
+    (pic,) = _images(tmp_path, 1)
+    code, out, err = encode(str(pic), "--model", str(tiny_model), "--preset",
+                            str(tmp_path / "one.toml"))
+    assert code == 0 and "added 1 keyframe to" in err and "keyframes" not in err, err
+    code, out, err = encode(str(pic), "--model", str(tiny_model), "--preset", "imgs/photo.jpg")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "'imgs/photo.jpg' is neither a .toml file nor a plain name" in err, err
+
+
+def test_the_same_picture_twice_gets_unique_keyframe_names(tiny_model: Path, tmp_path: Path,
+                                                           encode) -> None:
+    (pic,) = _images(tmp_path, 1)
+    target = tmp_path / "twice.toml"
+    code, out, err = encode(str(pic), str(pic), "--model", str(tiny_model), "--preset",
+                            str(target))
+    assert code == 0 and "named pic0-2 (pic0 was taken)" in err, err
+    code, out, err = encode(str(pic), "--model", str(tiny_model), "--preset", str(target))
+    assert code == 0 and "named pic0-3 (pic0 was taken)" in err, err
+    assert [k.name for k in presets.Preset.from_file(target).keyframes] == [
+        "pic0", "pic0-2", "pic0-3"]

@@ -161,7 +161,7 @@ def test_os_error_line_is_one_line_with_advice() -> None:
     (("render", "--model", "{model}", "--keyframes", "{tmp}/nope.png"), "nope.png"),
     (("render", "--model", "{model}", "--replay", "{tmp}/nope.log.jsonl"), "nope.log.jsonl"),
     (("render", "--model", "{model}", "--walk", "drift", "--out", "{tmp}/x.avi"), ".avi"),
-    (("render", "--model", "{model}", "--preset", "../etc/passwd"), "not a plain name"),
+    (("render", "--model", "{model}", "--preset", "../etc/passwd"), "nor a plain name"),
     (("play", "--model", "{model}", "--preset", "no-such-preset"), "not found"),
     (("render", "--model", "{tmp}/garbage.safetensors", "--walk", "drift"), "garbage"),
 ])

@@ -414,3 +414,31 @@ def test_a_squeezed_tour_and_a_cut_off_log_are_said(tmp_path: Path, tiny_model: 
                  "--out", str(tmp_path / "r.mp4")]) == 0
     err = capsys.readouterr().err
     assert "last line was cut off" in err and "5 whole frames" in err
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_a_replay_says_the_rate_its_file_plays_at(tmp_path: Path, tiny_model: Path,
+                                                  loaded: checkpoint.LoadedModel,
+                                                  capsys: pytest.CaptureFixture,
+                                                  suffix: str) -> None:
+    """A log recorded at a nominal 60 fps whose frames came 1/30 s apart: the file follows the
+    frame times, so render says ~30 fps (the container's real rate), not 60."""
+    from latentsketch.output.controllog import ControlLog
+
+    log = tmp_path / "show.log.jsonl"
+    with ControlLog.open(log, engine.State.initial(loaded.space, 1), loaded.model_id, None,
+                         fps=60.0) as w:
+        for i in range(30):
+            w.frame(i / 30, 1 / 30, ())
+    out = tmp_path / f"r{suffix}"
+    assert main(["render", "--model", str(tiny_model), "--replay", str(log), "--size", "64x64",
+                 "--out", str(out)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "~30 fps on average" in line and "at 60 fps" not in line, line
+    if suffix == ".mp4":
+        with av.open(str(out)) as c:
+            s = c.streams.video[0]
+            assert s.frames == 30 and float(s.duration * s.time_base) == pytest.approx(1.0, 0.05)
+    assert main(["render", "--model", str(tiny_model), "--replay", str(log), "--size", "64x64",
+                 "--fps", "30", "--out", str(tmp_path / f"even{suffix}")]) == 0
+    assert " at 30 fps (" in capsys.readouterr().out

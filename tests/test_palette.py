@@ -151,6 +151,28 @@ def test_bad_corners_name_what_is_wrong(tmp_path: Path, loaded: checkpoint.Loade
     write_png(other, np.zeros((8, 8, 3), np.uint8), SnapshotMeta((0.0,) * 8, "0123456789ab"))
     with pytest.raises(PaletteError, match="snapshot of model 0123456789ab"):
         corner_point(str(other), loaded)
+    for spec in ("kf:x", "kf:-1", "kf:1.5"):
+        with pytest.raises(PaletteError) as e:
+            corner_point(spec, loaded)
+        assert f"{spec[3:]!r} is not a keyframe number" in str(e.value)
+        assert "has 4 keyframes" not in str(e.value)
+    with pytest.raises(PaletteError) as e:
+        corner_point(str(tmp_path), loaded)   # a folder
+    assert str(e.value) == (f"corner image {tmp_path}: a folder, not a picture; give an image "
+                            "file (PNG, JPEG, ...)")
+
+
+def test_palette_refuses_an_out_that_is_not_png(tmp_path: Path, tiny_model: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    """The plane lives in PNG metadata: a .jpg name would get PNG bytes (or lose the plane)."""
+    for name in ("a.jpg", "a.PNG.webp", "noext"):
+        assert main(["palette", "--model", str(tiny_model), "--out", str(tmp_path / name),
+                     "--grid", "2"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "a palette is a PNG" in err[0] and name in err[0]
+    assert not list(tmp_path.iterdir())
+    assert main(["palette", "--model", str(tiny_model), "--out", str(tmp_path / "b.PNG"),
+                 "--grid", "2"]) == 0
 
 
 def test_a_damaged_or_foreign_png_is_not_a_palette(tmp_path: Path) -> None:

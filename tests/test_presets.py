@@ -287,7 +287,7 @@ def test_unreadable_files_are_one_line(tmp_path):
 def test_names_outside_the_preset_folders_are_refused(name):
     with pytest.raises(PresetError) as e:
         check_name(name)
-    assert "not a plain name" in str(e.value)
+    assert "neither a .toml file nor a plain name" in str(e.value)
 
 
 def test_lookup_only_in_preset_folders_user_first(tmp_path: Path):

@@ -35,3 +35,31 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 def test_every_shipped_preset_is_documented() -> None:
     for p in (ROOT / "presets").glob("*.toml"):
         assert f"`{p.stem}`" in README, p.stem
+
+
+def test_the_layout_block_lists_every_module_once() -> None:
+    """README's Layout names each module of the package once, under its own folder (a merge
+    once left a second, stale copy of half the block)."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```")[1]
+    sections: dict[str, str] = {}
+    key = ""
+    for line in block.splitlines():
+        m = re.match(r"(latentsketch/|  [a-z_]+/)\s", line)
+        if m:
+            key = m.group(1).strip()
+            line = line[m.end():]
+        elif not line.startswith(" "):
+            key = ""
+        sections[key] = sections.get(key, "") + " " + line
+    pkg = ROOT / "latentsketch"
+    for path in sorted(pkg.rglob("*.py")):
+        if path.stem in ("__init__", "__main__"):
+            continue
+        sub = path.parent.relative_to(pkg).as_posix()
+        where = "latentsketch/" if sub == "." else f"{sub}/"
+        name = path.name if sub == "." else path.stem
+        words = re.findall(r"[A-Za-z_.]+", sections.get(where, ""))
+        assert words.count(name) == 1, (where, name, words.count(name))

@@ -97,7 +97,7 @@ def test_damaged_metadata_is_one_line(tmp_path: Path, chunks: dict[str, str],
 def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "notes.png").write_text("not a png")
     cases = {tmp_path / "missing.png": "No such file", tmp_path / "notes.png": "not an image",
-             tmp_path: "Is a directory"}
+             tmp_path: "a folder, not a picture"}
     for path, reason in cases.items():
         with pytest.raises(SnapshotError, match=reason) as err:
             read_snapshot_meta(path)

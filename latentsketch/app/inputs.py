@@ -150,7 +150,7 @@ class Inputs:
             msgs = self.osc.drain()
             if msgs:
                 self.osc_seen = now
-                cmds += self.translator.translate_all(msgs)
+                cmds += self.translator.translate_all(msgs, state.directions)
         if self.midi is not None:
             for msg in self.midi.poll():
                 self.midi_seen = now

@@ -121,11 +121,10 @@ class App:
                      f"run on a desktop, or under xvfb-run", error=True)
         self.inputs.start(opts, self.preset.midi_input)
         self.camera: CameraFeed | None = None
+        self._camera_said = False
         if opts.camera:
             try:
                 self.camera = open_feed(opts.camera, self.loaded, opts.camera_fps)
-                self.say(f"following {self.camera.source.name}: {opts.camera_fps:g} pictures "
-                         f"a second encoded")
             except SourceError as e:
                 self.say(f"{e}; playing on without it", error=True)
         if opts.osc_out:
@@ -394,6 +393,10 @@ class App:
         cmds, messages = self.camera.poll()
         for text in messages:
             self.say(text, error=True)
+        if cmds and not self._camera_said:   # said once a picture really arrives
+            self._camera_said = True
+            self.say(f"following {self.camera.source.name}: {self.camera.fps:g} pictures a "
+                     f"second encoded")
         return cmds
 
     def close(self) -> None:

@@ -90,12 +90,14 @@ class CameraFeed:
             try:
                 picture = self.source.read()
             except SourceError as e:
+                self._pass_notes()
                 self._messages.put(f"{e}; playing on without it")
                 return
             except Exception as e:  # noqa: BLE001 - a source's bug must not end the show
                 self._messages.put(f"{self.source.name} failed ({type(e).__name__}: {e}); "
                                    f"playing on without it")
                 return
+            self._pass_notes()
             if picture is None:          # nothing new yet: ask again soon
                 self._stop.wait(IDLE)
                 continue
@@ -109,6 +111,12 @@ class CameraFeed:
                 due = time.monotonic()
             else:
                 self._stop.wait(wait)
+
+    def _pass_notes(self) -> None:
+        """What the source skipped (``FrameSource.notes``), said once each."""
+        notes = getattr(self.source, "notes", None)
+        while notes:
+            self._messages.put(notes.pop(0))
 
     def _encode(self, picture: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()

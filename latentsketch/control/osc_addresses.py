@@ -50,7 +50,7 @@ from latentsketch.control.mapping_runtime import MappingRuntime
 from latentsketch.control.osc import OscInput
 from latentsketch.engine import SLOTS
 from latentsketch.latent.directions import NAME as DIRECTION_NAME
-from latentsketch.latent.directions import pc_name
+from latentsketch.latent.directions import DirectionError, Directions, pc_name
 from latentsketch.params import DIR_LIMIT, PARAMS, Z_LIMIT, Param
 from latentsketch.params import OSC_PREFIX as PREFIX
 
@@ -115,8 +115,10 @@ class OscTranslator:
         """Every fixed address understood (plus ``/latentsketch/z/<i>`` and its ``/release``)."""
         return tuple(sorted(self._table))
 
-    def translate(self, msg: OscInput) -> list[Command]:
-        """Commands for one message; never raises, never returns a non-finite value."""
+    def translate(self, msg: OscInput, directions: Directions | None = None) -> list[Command]:
+        """Commands for one message; never raises, never returns a non-finite value. With
+        ``directions`` (the engine's table now), a direction not in it is dropped here, with
+        the address and sender, rather than refused by the engine without either."""
         address, args = msg.address, msg.args
         try:
             if self.mapper is not None and self.mapper.accepts_osc(address):
@@ -127,17 +129,19 @@ class OscTranslator:
             if address.startswith(f"{PREFIX}/z/"):
                 return self._dim(address, args)
             if address.startswith((f"{PREFIX}/pc/", f"{PREFIX}/dir/")):
-                return self._direction(address, args)
+                return self._direction(address, args, directions)
             raise _Reject("unknown", "unknown address")
         except _Reject as e:
             shown = " ".join(x for x in (address[:80], _show(args)) if x)
             self.dropped.drop(e.reason, "%s from %s: %s", shown, msg.sender or "?", e)
             return []
 
-    def translate_all(self, msgs: Iterable[OscInput]) -> list[Command]:
+    def translate_all(self, msgs: Iterable[OscInput],
+                      directions: Directions | None = None) -> list[Command]:
+        """``translate`` for each message, in order."""
         out: list[Command] = []
         for m in msgs:
-            out += self.translate(m)
+            out += self.translate(m, directions)
         return out
 
     # --- handlers ------------------------------------------------------------------------------
@@ -195,9 +199,11 @@ class OscTranslator:
             return [ReleaseDim(i)] if self._edge(key, args) else []
         return [SetDim(i, self._check_z(_as_float(_one(args))))]
 
-    def _direction(self, address: str, args: tuple[Any, ...]) -> list[Command]:
+    def _direction(self, address: str, args: tuple[Any, ...],
+                   directions: Directions | None) -> list[Command]:
         """``pc/<i>`` pins principal direction i, ``dir/<name>`` offsets direction <name>;
-        either with ``/release``. Whether the direction exists is the engine's to say."""
+        either with ``/release``. Whether the direction exists: ``directions`` if given, else
+        the engine's to say."""
         kind, *parts = address[len(PREFIX) + 1:].split("/")
         if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] != "release"):
             raise _Reject("unknown", "unknown address")
@@ -214,6 +220,11 @@ class OscTranslator:
             if not DIRECTION_NAME.fullmatch(name):
                 raise _Reject("unknown", "unknown address (a direction's name is 1-32 letters, "
                                          "digits, '_' or '-')")
+        if directions is not None:
+            try:
+                directions.index(name)
+            except DirectionError as e:
+                raise _Reject("unknown", str(e)) from None
         if len(parts) == 2:  # one edge per direction, however it is spelled
             return [ReleaseDirection(name)] if self._edge(f"{PREFIX}/{kind}/{name}/release",
                                                           args) else []

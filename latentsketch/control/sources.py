@@ -32,7 +32,9 @@ class SourceError(UserError):
 
 class FrameSource(Protocol):
     """Anything that hands out pictures: ``read`` the newest (None: none ready yet; raises
-    SourceError when the source has failed for good), ``close`` when done."""
+    SourceError when the source has failed for good), ``close`` when done. A source that
+    skips some of its pictures and plays on may also keep ``notes``: one line per skipped
+    picture, for its reader to say and clear."""
 
     name: str
 
@@ -43,7 +45,8 @@ class FrameSource(Protocol):
 
 class FolderSource:
     """The images of a folder (recursively, sorted by path) or a single image file, one per
-    ``read``, looping. Unreadable files are skipped; a folder where none can be read fails."""
+    ``read``, looping. Unreadable files are skipped, each noted once in ``notes`` (one line
+    naming it); a folder where none can be read fails."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         p = Path(path)
@@ -56,8 +59,10 @@ class FolderSource:
             raise SourceError(f"--camera {p}: no images in this folder")
         self._next = 0
         self._bad: set[Path] = set()
+        self.notes: list[str] = []
 
     def read(self) -> np.ndarray | None:
+        why = ""
         for _ in range(len(self.files)):
             f = self.files[self._next]
             self._next = (self._next + 1) % len(self.files)
@@ -65,8 +70,13 @@ class FolderSource:
                 continue
             try:
                 return read_rgb(f)
-            except DataError:
+            except DataError as e:
                 self._bad.add(f)
+                why = str(e)
+                if len(self._bad) < len(self.files):   # else the whole source fails, below
+                    self.notes.append(f"--camera {self.name}: skipping {e}")
+        if len(self.files) == 1 and why:   # one picture: say what is wrong with it
+            raise SourceError(f"--camera {why}")
         raise SourceError(f"--camera {self.name}: none of its {len(self.files)} images can be "
                           f"read")
 

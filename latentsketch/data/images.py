@@ -97,6 +97,8 @@ def describe_read_error(path: str | os.PathLike[str], err: BaseException) -> str
                 f"WebP, GIF, BMP or TIFF file)")
     if isinstance(err, MemoryError):
         return f"image {path}: too large to fit in memory; use a smaller image"
+    if isinstance(err, IsADirectoryError) or (isinstance(err, OSError) and os.path.isdir(path)):
+        return f"image {path}: a folder, not a picture; give an image file (PNG, JPEG, ...)"
     if isinstance(err, OSError) and err.strerror:
         return f"cannot read image {path}: {err.strerror}"
     text = str(err).strip().splitlines()

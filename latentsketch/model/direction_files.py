@@ -74,17 +74,22 @@ def read(path: Path, model_id: str, dim: int) -> Directions:
         raise DirectionsFileError(f"directions {path}: {e}") from None
 
 
+def dumps(model_id: str, directions: Directions) -> str:
+    """The text of a directions file (JSON, ending in a newline) of model ``model_id``."""
+    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model_id": model_id,
+                           "directions": directions.to_json()}
+    return json.dumps(doc, indent=1) + "\n"
+
+
 def write(path: Path, model_id: str, directions: Directions) -> Path:
     """Write ``directions`` of model ``model_id`` to ``path`` atomically (a temporary file
     renamed: a failed write leaves the previous file and no temporary one). Raises
     DirectionsFileError naming the file."""
-    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "model_id": model_id,
-                           "directions": directions.to_json()}
     tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_beside(path)
-        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(dumps(model_id, directions), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as e:
         raise DirectionsFileError(os_error_line(e, path, "write directions")) from None

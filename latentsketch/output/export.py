@@ -105,11 +105,38 @@ class ExportResult:
     seconds: float  # wall-clock time the export took
     engine: str = ""  # the decoding engine, e.g. torch-fp32 or openvino-fp32
     notes: tuple[str, ...] = ()  # the clip's notes, for the command to say
+    duration: float | None = None  # seconds the file plays (None: frames / fps)
+
+    @property
+    def played(self) -> float:
+        """Seconds the written file plays: frames placed at their own times (a replay on its
+        logged frame times) may span more or less than ``frames / fps``."""
+        return self.frames / self.fps if self.duration is None else self.duration
+
+    @property
+    def mean_fps(self) -> float:
+        """Frames per second of the file on average, from the first frame to the last
+        (``fps`` for evenly spaced frames; the last frame lasts one ``1/fps`` slot)."""
+        span = self.played - 1.0 / self.fps
+        return (self.frames - 1) / span if self.frames > 1 and span > 0 else self.fps
+
+    @property
+    def evenly_spaced(self) -> bool:
+        """Whether the frames sit one per ``1/fps`` slot (to half a frame over the file)."""
+        return abs(self.played - self.frames / self.fps) < 0.5 / self.fps
 
     @property
     def realtime(self) -> float:
         """How many times faster than real time the export ran."""
-        return self.frames / self.fps / self.seconds if self.seconds > 0 else math.inf
+        return self.played / self.seconds if self.seconds > 0 else math.inf
+
+    def rate_text(self) -> str:
+        """The file's frame rate as a person should read it: ``at 30 fps``, or for frames at
+        their own times ``at the logged frame times, ~29 fps on average (time base 1/60 s)``."""
+        if self.evenly_spaced:
+            return f"at {self.fps:g} fps"
+        return (f"at the logged frame times, ~{self.mean_fps:.3g} fps on average over "
+                f"{self.played:.1f} s (time base 1/{self.fps:g} s)")
 
 
 # --- scaling -------------------------------------------------------------------------------
@@ -224,7 +251,7 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
     target = _partial(path)
     sink: _Sink | None = None
     start = time.perf_counter()
-    done = 0
+    done, played = 0, None
     try:  # from the moment the hidden file exists: whatever stops us removes it
         try:
             writer = open_writer(target, size[0], size[1], clip.fps,
@@ -243,6 +270,7 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
                     if progress is not None:
                         progress(done, clip.count)
         sink.finish()
+        played = writer.duration
     except BaseException as e:
         if sink is not None:
             sink.abort()  # removes the partial file (or the PNG frames written)
@@ -261,4 +289,4 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
             discard(target)
             raise
     return ExportResult(path, done, size, clip.fps, time.perf_counter() - start, decoder.engine,
-                        clip.notes)
+                        clip.notes, played)

@@ -154,12 +154,13 @@ def corner_point(spec: str, loaded: LoadedModel) -> np.ndarray:
     space = loaded.space
     if spec.startswith("kf:"):
         n = len(space.keyframes)
-        try:
-            k = int(spec[3:])
-        except ValueError:
-            k = -1
-        if not 0 <= k < n:
-            have = f"kf:0..kf:{n - 1}" if n else "none"
+        have = f"kf:0..kf:{n - 1}" if n else "none"
+        text = spec[3:]
+        if not (text.isascii() and text.isdigit()):
+            raise PaletteError(f"corner {spec!r}: {text!r} is not a keyframe number; give kf:N "
+                               f"with N a whole number from 0 (this model's: {have})")
+        k = int(text)
+        if not k < n:
             raise PaletteError(f"corner {spec!r}: model {loaded.model_id} has {n} keyframes "
                                f"({have})")
         return space.keyframes[k].astype(np.float64)
@@ -277,6 +278,9 @@ def make_palette(loaded: LoadedModel, decode: Decode, out: str | os.PathLike[str
     """``latentsketch palette``: decode a grid over the plane of ``corners`` (else the
     model's axes, +-``span`` spreads) and write it to ``out``. PaletteError for a grid, cell
     or span out of range and for bad corners; OutputError if ``out`` cannot be written."""
+    if Path(out).suffix.lower() != ".png":
+        raise PaletteError(f"--out {out}: a palette is a PNG (its plane is kept in the PNG's "
+                           f"metadata); give a file name ending in .png")
     lo, hi = GRID_RANGE
     if not lo <= grid <= hi:
         raise PaletteError(f"--grid {grid} is out of range {lo}..{hi}")

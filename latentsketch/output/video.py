@@ -119,6 +119,12 @@ class FrameWriter(ABC):
         except Exception:  # salvaging after an error that was already reported
             pass
 
+    @property
+    def duration(self) -> float:
+        """Seconds the written frames span in the file: from the first frame's slot to the end
+        of the last one's (frames placed at their own times may leave slots empty)."""
+        return (self._last_pts + 1) / float(self.fps) if self.frames_written else 0.0
+
     def frames_on_disk(self) -> int:
         """Frames the finished (closed or aborted) output holds; a writer whose file can lose
         frames on a failure (a video container) counts them in the file."""
@@ -449,6 +455,11 @@ class PngSequenceWriter(FrameWriter):
         except BaseException:
             discard(target)  # never a half-written frame
             raise
+
+    @property
+    def duration(self) -> float:
+        """Seconds the sequence lasts when imported at ``fps`` (its frames carry no times)."""
+        return self.frames_written / float(self.fps)
 
     def _close(self) -> None:
         pass
