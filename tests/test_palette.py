@@ -254,7 +254,7 @@ def test_a_click_on_a_cell_glides_to_its_point(make_app) -> None:
     want = meta.point(row, col)
     np.testing.assert_allclose(app.state.centre, want, atol=1e-9)   # drift centres on it
     assert app.palette.visible
-    app.run(max_frames=app.frames + 240, dt=DT)   # 4 s: the glide (0.6 s) has settled
+    app.run(max_frames=app.frames + 480, dt=DT)   # 8 s: the glide (0.6 s) has settled
     np.testing.assert_allclose(engine.output_u(app.state), want, atol=1e-3)
     # Escape hides the palette (and does not quit); the key shows it again, made once
     app.run(max_frames=app.frames + 1, dt=DT, script=lambda i, a: key(pygame.K_ESCAPE))
