@@ -15,6 +15,8 @@ Prints, at 512x512 and 1024x1024 windows:
 - crisp edges (posterise on): the display path with the window scaler's 2x bicubic pre-step
   vs without it (the naive baseline: smoothscale straight from the native frame), at 64 and
   128 px native, with the share of pixels off the ideal edges (tests/test_picture.py);
+- the edge steepening that comes before a crisp effect (output.picture.steepen_edges) vs the
+  obvious float sliding-window version (the same bytes);
 - frame pacing at 60 fps: FramePacer vs pygame.time.Clock.tick (achieved fps, CPU share).
 
 Run: ``python benchmarks/bench_look.py`` (headless; ~20 s).
@@ -39,6 +41,7 @@ from latentsketch.grain import Grain, GrainTile  # noqa: E402
 from latentsketch.output.display import Display, FramePacer, SurfaceScaler  # noqa: E402
 from latentsketch.output.hud import Hud, HudInfo  # noqa: E402
 from latentsketch.output.look import Look, LookParams  # noqa: E402
+from latentsketch.output.picture import steepen_edges  # noqa: E402
 
 NATIVE = 64
 SETTINGS = {
@@ -196,6 +199,26 @@ def bench_crisp(size: int) -> None:
     display.close()
 
 
+def _steepen_naive(frame: np.ndarray, radius: int = 2, gain: float = 3.0) -> np.ndarray:
+    """The same edge steepening the obvious way: a float window view, min and max over it."""
+    p = np.pad(frame.astype(np.float32), ((radius, radius), (radius, radius), (0, 0)), "edge")
+    win = np.lib.stride_tricks.sliding_window_view(p, (2 * radius + 1,) * 2, axis=(0, 1))
+    lo, hi = win.min((-2, -1)), win.max((-2, -1))
+    mid = (lo + hi) / 2
+    return np.clip(np.rint(mid + (frame - mid) * gain), lo, hi).astype(np.uint8)
+
+
+def bench_steepen() -> None:
+    """steepen_edges on the native frame (the crisp path's first step) vs the naive version."""
+    for native in (64, 128):
+        frame = blobs(native)
+        assert np.array_equal(steepen_edges(frame), _steepen_naive(frame))
+        fast = ms(lambda f=frame: steepen_edges(f))
+        naive = ms(lambda f=frame: _steepen_naive(f))
+        print(f"  steepen edges {native}x{native}: {fast:5.2f} ms/frame   naive window view"
+              f" {naive:5.2f} ms   ({naive / fast:.1f}x)")
+
+
 def bench_pacing(frames: int = 60) -> None:
     clock = pygame.time.Clock()
     for name, wait in (("FramePacer", FramePacer(60).wait),
@@ -223,6 +246,8 @@ def main() -> None:
     print("crisp edges (posterize 4, softness 0.3): window path with and without the pre-step")
     for size in (512, 1024):
         bench_crisp(size)
+    print("edge steepening before a crisp effect (native frame)")
+    bench_steepen()
     print("frame pacing")
     bench_pacing()
 

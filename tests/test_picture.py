@@ -20,7 +20,7 @@ from latentsketch.app import App  # noqa: E402
 from latentsketch.output.display import Display, SurfaceScaler  # noqa: E402
 from latentsketch.output.export import Clip, ExportSettings, Frame, export  # noqa: E402
 from latentsketch.output.look import Look, LookParams  # noqa: E402
-from latentsketch.output.picture import ArrayScaler, Picture  # noqa: E402
+from latentsketch.output.picture import ArrayScaler, Picture, bicubic_up, steepen_edges  # noqa: E402
 from latentsketch.output.recorder import Recorder  # noqa: E402
 from latentsketch.output.video import FrameWriter  # noqa: E402
 from latentsketch.params import PARAMS, defaults  # noqa: E402
@@ -270,11 +270,12 @@ def _soft_shapes(size: int = 64) -> np.ndarray:
 
 def _stair_steps(picture: np.ndarray, frame: np.ndarray) -> float:
     """Share of pixels more than 24 levels from the ideal: the same two-level posterise on a
-    float bicubic upscale of ``frame`` (no grid of the native pixels left in its edges)."""
+    float bicubic upscale of ``frame`` with its edges steepened as the pipeline does (no
+    grid of the native pixels left in its edges)."""
     import torch
 
     h, w = picture.shape[:2]
-    x = torch.from_numpy(frame.astype(np.float32)).permute(2, 0, 1)[None]
+    x = torch.from_numpy(steepen_edges(frame).astype(np.float32)).permute(2, 0, 1)[None]
     ideal = torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic")[0].permute(1, 2, 0)
     ideal = np.where(ideal.numpy() >= 127.5, 255, 0)
     return float((np.abs(picture.astype(np.int16) - ideal).max(2) > 24).mean())
@@ -298,3 +299,48 @@ def test_posterize_draws_clean_edges_not_the_native_pixel_grid(monkeypatch) -> N
     assert stepped < 0.65 * plain, (plain, stepped)
     for f in ("bilinear", "bicubic"):
         assert _stair_steps(_posterized(ArrayScaler(f), frame), frame) < 0.004
+
+
+def _rings(picture: np.ndarray, levels: int = 4) -> int:
+    """Pixels of a posterised picture at an intermediate level of some channel (neither
+    black nor full): the bands a soft edge to black passes through."""
+    q = np.rint(picture.astype(np.float32) * (levels - 1) / 255)
+    return int(((q > 0) & (q < levels - 1)).any(2).sum())
+
+
+def test_posterize_rings_around_soft_shapes_become_thin_lines() -> None:
+    """A soft disc of full red on black, posterised to 4 levels at 512 px: the pipeline's
+    steepened edges leave at most half the ring pixels that posterising the plain upscale
+    draws, and the disc's inside and the black around it stay as they were. The edge is a
+    decoder's: ~5 native pixels from 10 % to 90 %."""
+    y, x = np.mgrid[0:64, 0:64] / 64
+    disc = 1 / (1 + np.exp((np.hypot(x - 0.5, y - 0.5) - 0.3) * 50))
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[..., 0] = np.rint(disc * 255)
+    params = {**defaults(), "look.posterize": 4, "look.softness": 0.0}
+    for scaler in (SurfaceScaler(), ArrayScaler("bicubic")):
+        pic = Picture(scaler)
+        pic.feed(frame, params, DT)
+        shown = pic.render((512, 512), "fit")
+        tone = pic.look.tone
+        plain = scaler.scale([bicubic_up(frame, scaler.crisp_prestep)], (
+            0, 0, 64 * scaler.crisp_prestep, 64 * scaler.crisp_prestep), (512, 512))[0]
+        tone.apply(plain)
+        assert _rings(shown) <= 0.5 * _rings(plain), (_rings(shown), _rings(plain))
+        assert shown[256, 256, 0] == plain[256, 256, 0] == 255 and not shown[5, 5].any()
+
+
+def test_steepen_edges_keeps_flats_and_ramps_and_never_overshoots() -> None:
+    rng = np.random.default_rng(3)
+    flat = np.full((16, 16, 3), 77, np.uint8)
+    ramp = np.repeat(np.repeat(np.arange(0, 160, 10, dtype=np.uint8)[None, :, None], 16, 0),
+                     3, 2)
+    assert np.array_equal(steepen_edges(flat), flat)
+    assert np.array_equal(steepen_edges(ramp)[:, 2:-2], ramp[:, 2:-2])   # inside the ramp
+    noise = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    out = steepen_edges(noise)
+    p = np.pad(noise, ((2, 2), (2, 2), (0, 0)), mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(p, (5, 5), axis=(0, 1))
+    assert (out >= windows.min((-2, -1))).all() and (out <= windows.max((-2, -1))).all()
+    assert out.dtype == np.uint8 and out.shape == noise.shape
+    assert np.array_equal(steepen_edges(noise, gain=1.0), noise)
