@@ -28,6 +28,7 @@ from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
 from latentsketch.control.mouse import Mouse
 from latentsketch.control.osc import OscReceiver, OscUnavailable
 from latentsketch.control.osc_addresses import OscTranslator
+from latentsketch.control.tempo import TEMPO_MESSAGES, TempoTracker
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping
 from latentsketch.model.checkpoint import LoadedModel
@@ -68,6 +69,7 @@ class Inputs:
         self.midi: MidiInputs | None = None
         self.osc_seen: float | None = None
         self.midi_seen: float | None = None
+        self.tempo = TempoTracker()
 
     def help_rows(self) -> list[tuple[str, str]]:
         """(keys, description) of every key and mouse gesture, for the help overlay."""
@@ -83,7 +85,8 @@ class Inputs:
             except OscUnavailable as e:
                 self.say(f"{e}; running without OSC", error=True)
         if opts.midi:
-            self.midi = MidiInputs(opts.midi_device or midi_input)
+            self.midi = MidiInputs(opts.midi_device or midi_input, on_timed=self.tempo.midi,
+                                   timed=TEMPO_MESSAGES)
             if not self.midi.start():
                 self.midi = None
 
@@ -150,7 +153,12 @@ class Inputs:
             msgs = self.osc.drain()
             if msgs:
                 self.osc_seen = now
-                cmds += self.translator.translate_all(msgs, state.directions)
+            for m in msgs:   # a tap is timed when it arrived, not when the loop sees it
+                for c in self.translator.translate(m, state.directions):
+                    if isinstance(c, C.TapTempo):
+                        self.tempo.tap(m.received)
+                    else:
+                        cmds.append(c)
         if self.midi is not None:
             for msg in self.midi.poll():
                 self.midi_seen = now
@@ -162,6 +170,7 @@ class Inputs:
             current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
             current.update(engine.direction_values(state))
             cmds += self.mapper.update(dt, current)
+        cmds += self.tempo.poll(now, state, dt)
         learned = self.mapper.take_learned()
         if learned is not None:
             self.say(f"learned {learned.describe_source()} -> {learned.target}; Ctrl+S saves")

@@ -102,6 +102,7 @@ class App:
         self._wall_dt = 0.0     # this frame's wall-clock seconds: only for measuring the fps
         self.stop_reason: str | None = None
         self.pending: list[C.Command] = []
+        self.waiting: list[C.AppCommand] = []   # quantised app commands: the next beat or bar
         self.failures = 0
         self._fail_next = 0.0
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
@@ -201,6 +202,8 @@ class App:
                 self.say(f"picture: {self.display.cycle_fit()}")
             case C.TogglePalette(on=on):
                 self.palette.toggle(on)
+            case C.TapTempo():
+                self.inputs.tempo.tap(time.monotonic())
             case C.Record(on=on):
                 self.outputs.record(on, self._record_size(), self.state, self.t,
                                     self._log_context())
@@ -341,9 +344,15 @@ class App:
                 *self.inputs.remote(now, self.state, dt)]
         self.pending = []
         engine_cmds: list[C.Command] = []
+        on_line = engine.crosses(self.state, dt)   # this step reaches a quantise line
+        if on_line and self.waiting:
+            cmds, self.waiting = [*self.waiting, *cmds], []
         for c in cmds:
             if isinstance(c, C.AppCommand):
-                self._apply_app(c)
+                if c.quantised and not on_line:
+                    self.waiting.append(c)
+                else:
+                    self._apply_app(c)
             else:
                 engine_cmds.append(c)
                 self.selected = status.learn_target(c, self.selected)
