@@ -157,6 +157,16 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "folder of images; each picture is encoded and glided to")
     p.add_argument("--camera-fps", type=float, default=10.0,
                    help="pictures of --camera encoded per second, 0.1..60 (default 10)")
+    for kind, extra, where in (("ndi", "ndi", "over the network"),
+                               ("syphon", "syphon", "to apps on this Mac"),
+                               ("spout", "spout", "to apps on this Windows PC")):
+        p.add_argument(f"--{kind}", nargs="?", const="latentsketch", default=None,
+                       metavar="NAME", help=f"send the picture (no HUD) {where} as source "
+                       f"NAME (default latentsketch); needs latentsketch[{extra}]")
+    p.add_argument("--video-out-size", type=_size, default=None, metavar="WxH",
+                   help="size of the --ndi/--syphon/--spout picture (default: as on screen)")
+    p.add_argument("--link", action="store_true",
+                   help="follow an Ableton Link session's tempo and beat (latentsketch[link])")
     return p
 
 
@@ -451,6 +461,9 @@ def cmd_play(a: argparse.Namespace) -> int:
         midi=not a.no_midi, midi_device=a.midi, backend=a.backend, engines=True,
         log_control=a.log,
         hud=a.hud, palette=a.palette, camera=a.camera, camera_fps=a.camera_fps,
+        video_out=tuple((k, getattr(a, k)) for k in ("ndi", "syphon", "spout")
+                        if getattr(a, k) is not None),
+        video_out_size=a.video_out_size, link=a.link,
     )
     return play(opts)
 

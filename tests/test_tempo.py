@@ -132,7 +132,7 @@ def test_quantised_walk_next_waits_for_the_bar_and_the_beat_runs_while_paused() 
     s = engine.step(s, [C.NewTarget()], DT, space)
     assert len(s.deferred) == 1 and s.walk.tour.seg == 0
     fired = None
-    for f in range(int(3 * FPS)):
+    for _ in range(int(3 * FPS)):
         before = s.tempo.beat
         s = engine.step(s, [], DT, space)
         if fired is None and not s.deferred:

@@ -45,6 +45,7 @@ from latentsketch.output.hud import Hud
 from latentsketch.output.paths import OutputDir, OutputError
 from latentsketch.output.session import LogContext, SessionOutputs
 from latentsketch.output.snapshot import SnapshotMeta
+from latentsketch.output.video_out import VideoOuts
 from latentsketch.stopping import StopSignals
 from latentsketch.timestep import clamp_dt
 
@@ -130,6 +131,7 @@ class App:
                 self.say(f"{e}; playing on without it", error=True)
         if opts.osc_out:
             self.osc_out = status.open_feedback(opts.osc_out, self.say)
+        self.video_outs = VideoOuts(opts.video_out, self.say)
         if (opts.engines and opts.backend == "auto") or forced:
             self.upgrade = EngineUpgrade(opts.model, self.loaded.model_id,
                                          self.loaded.vae.decoder, self.decoder.engine,
@@ -255,6 +257,10 @@ class App:
             w = h = min(self.display.size)
         return max(2, w - w % 2), max(2, h - h % 2)
 
+    def _video_out_size(self) -> tuple[int, int]:
+        """``--video-out-size``, else the picture's size on screen (as a recording's)."""
+        return self.opts.video_out_size or self._record_size()
+
     def _load_preset(self, name: str) -> None:
         try:
             p, self.state = scenes.load_preset(name, self.state, self.space,
@@ -376,6 +382,9 @@ class App:
         self.picture.feed(self.frame, self.state.params, dt)
         self.display.draw()
         self.outputs.submit(self.picture, self.t)  # at the recording's own size and fit
+        if self.video_outs:   # the clean picture: drawn before the HUD and overlays
+            self.video_outs.send(self.picture.render(self._video_out_size(),
+                                                     self.display.fit))
         self.dropview.draw(self.display.screen, self._wall_dt)
         self.palette.poll()
         self.palette.draw(self.display.screen, self.display.picture_rect)
@@ -420,6 +429,7 @@ class App:
         if self.osc_out is not None:
             self.osc_out.close()
             self.osc_out = None
+        self.video_outs.close()
         self.display.close()
 
 
