@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pygame
 
 from latentsketch import commands as C
@@ -22,8 +21,9 @@ from latentsketch.app.drops import Drop, DropEncoder
 from latentsketch.app.options import AppOptions
 from latentsketch.app.status import age
 from latentsketch.control.keyboard import Keyboard, KeyContext
-from latentsketch.control.mapping_runtime import MappingRuntime
+from latentsketch.control.mapping_runtime import MappingRuntime, current_values
 from latentsketch.control.midi import MidiInputs
+from latentsketch.control.modulation import ModulationBus
 from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
 from latentsketch.control.mouse import Mouse
 from latentsketch.control.osc import OscReceiver, OscUnavailable
@@ -64,6 +64,7 @@ class Inputs:
         self.mouse = Mouse()
         self.mapper = MappingRuntime(mappings, space.dim)
         self.translator = OscTranslator(space.dim, mapper=self.mapper)
+        self.modulation = ModulationBus()   # audio analysis, tempo: values for the mapper
         self.osc: OscReceiver | None = None
         self.midi: MidiInputs | None = None
         self.osc_seen: float | None = None
@@ -155,13 +156,9 @@ class Inputs:
             for msg in self.midi.poll():
                 self.midi_seen = now
                 cmds += self.mapper.feed_midi(msg)
+        cmds += self.mapper.feed_sources(self.modulation.drain())
         if self.mapper.mappings:  # most sessions map nothing: skip the per-frame snapshot
-            current = dict(state.params)
-            # a pinned dimension's value is its pin, not the glide on screen
-            u = np.where(state.pinned, state.pin, engine.output_u(state))
-            current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
-            current.update(engine.direction_values(state))
-            cmds += self.mapper.update(dt, current)
+            cmds += self.mapper.update(dt, current_values(state, self.space))
         learned = self.mapper.take_learned()
         if learned is not None:
             self.say(f"learned {learned.describe_source()} -> {learned.target}; Ctrl+S saves")
