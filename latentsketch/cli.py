@@ -338,6 +338,10 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                         "--replay's recording's precision, else auto)")
     p.add_argument("--threads", type=int, default=1,
                    help="decoder threads (default 1: the encoder uses the other core)")
+    p.add_argument("--audio", default=None, metavar="SOUND",
+                   help="a sound file (WAV, FLAC, MP3...): drives the preset's audio.* "
+                        "mappings frame by frame and is muxed into the .mp4/.mov; the film "
+                        "lasts the sound unless --duration; with --replay only muxed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -479,6 +483,10 @@ def cmd_render(a: argparse.Namespace) -> int:
         hold=a.hold, easing=a.easing, loop=a.loop, out=a.out, out_dir=a.out_dir,
         format="/" if a.format == "png" else f".{a.format}", fps=a.fps, size=a.size, fit=a.fit,
         filter=a.filter, backend=a.backend, threads=a.threads)
+    if a.audio is not None:
+        from dataclasses import replace
+
+        req = replace(req, audio=a.audio)
     bar = tqdm(unit="frame", desc="render", dynamic_ncols=True, disable=None)
 
     def progress(done: int, total: int) -> None:

@@ -22,6 +22,9 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from latentsketch import engine
+from latentsketch.commands import Command
+from latentsketch.control.mapping_runtime import MappingRuntime, current_values
+from latentsketch.latent.space import LatentSpace
 
 CAPACITY = 8192   # values held between two frames at most (~1 s of audio features at 4 kHz)
 
@@ -80,3 +83,28 @@ class Modulator(Protocol):
 
     def samples(self, t0: float, t1: float,
                 state: engine.State) -> Iterable[tuple[str, float]]: ...
+
+
+class OfflineModulation:
+    """Mappings fed by ``modulators`` step by step, for an offline render: what the live
+    loop does each frame (drain the sources into the mapper, then glide), on the render's
+    clock. ``commands`` once per engine step, before it, with that step's ``dt``; the first
+    step (``dt`` 0, the first frame) takes every value timed at or before 0 s."""
+
+    def __init__(self, mapper: MappingRuntime, modulators: Iterable[Modulator],
+                 space: LatentSpace) -> None:
+        self.mapper = mapper
+        self.modulators = tuple(modulators)
+        self.space = space
+        self._t0 = -math.inf
+        self._t = 0.0
+
+    def commands(self, state: engine.State, dt: float) -> list[Command]:
+        """The mappings' commands for the step of ``dt`` seconds about to run on ``state``."""
+        t1 = self._t + dt if self._t0 > -math.inf else 0.0
+        out: list[Command] = []
+        for m in self.modulators:
+            out += self.mapper.feed_sources(m.samples(self._t0, t1, state))
+        out += self.mapper.update(dt, current_values(state, self.space))
+        self._t0 = self._t = t1
+        return out
