@@ -157,6 +157,11 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "folder of images; each picture is encoded and glided to")
     p.add_argument("--camera-fps", type=float, default=10.0,
                    help="pictures of --camera encoded per second, 0.1..60 (default 10)")
+    p.add_argument("--audio-in", nargs="?", const="default", default=None,
+                   metavar="DEVICE|FILE",
+                   help="sound that moves the picture: a sound input (default: the default "
+                        "one; a number or part of a name) or a sound file played as input; "
+                        "the preset maps audio.low, audio.onset... (needs the audio extra)")
     return p
 
 
@@ -456,6 +461,10 @@ def cmd_play(a: argparse.Namespace) -> int:
         log_control=a.log,
         hud=a.hud, palette=a.palette, camera=a.camera, camera_fps=a.camera_fps,
     )
+    if a.audio_in is not None:
+        from dataclasses import replace
+
+        opts = replace(opts, audio_in=a.audio_in)
     return play(opts)
 
 

@@ -20,6 +20,8 @@ from latentsketch import engine
 from latentsketch.app.drops import Drop, DropEncoder
 from latentsketch.app.options import AppOptions
 from latentsketch.app.status import age
+from latentsketch.control.audio_input import AudioFeed, AudioUnavailable
+from latentsketch.control.audio_input import open_feed as open_audio
 from latentsketch.control.keyboard import Keyboard, KeyContext
 from latentsketch.control.mapping_runtime import MappingRuntime, current_values
 from latentsketch.control.midi import MidiInputs
@@ -69,6 +71,7 @@ class Inputs:
         self.midi: MidiInputs | None = None
         self.osc_seen: float | None = None
         self.midi_seen: float | None = None
+        self.audio: AudioFeed | None = None
 
     def help_rows(self) -> list[tuple[str, str]]:
         """(keys, description) of every key and mouse gesture, for the help overlay."""
@@ -87,6 +90,13 @@ class Inputs:
             self.midi = MidiInputs(opts.midi_device or midi_input)
             if not self.midi.start():
                 self.midi = None
+        if opts.audio_in:
+            try:
+                self.audio = open_audio(opts.audio_in, self.modulation)
+                log.info("sound in: %s (%d Hz)", self.audio.source.name,
+                         self.audio.source.rate)
+            except AudioUnavailable as e:
+                self.say(f"{e}; playing on without sound", error=True)
 
     def window(self, extra: Sequence[pygame.event.Event], state: engine.State,
                display: Display, help_open: bool,
@@ -156,6 +166,9 @@ class Inputs:
             for msg in self.midi.poll():
                 self.midi_seen = now
                 cmds += self.mapper.feed_midi(msg)
+        if self.audio is not None:
+            for line in self.audio.poll():
+                self.say(line, error=True)
         cmds += self.mapper.feed_sources(self.modulation.drain())
         if self.mapper.mappings:  # most sessions map nothing: skip the per-frame snapshot
             cmds += self.mapper.update(dt, current_values(state, self.space))
@@ -175,6 +188,9 @@ class Inputs:
     def close(self) -> None:
         """Stop OSC in, close MIDI in and the drop worker; safe to call twice."""
         self.drops.close()
+        if self.audio is not None:
+            self.audio.close()
+            self.audio = None
         if self.osc is not None:
             self.osc.stop()
             self.osc = None
