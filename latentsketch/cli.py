@@ -162,6 +162,9 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="sound that moves the picture: a sound input (default: the default "
                         "one; a number or part of a name) or a sound file played as input; "
                         "the preset maps audio.low, audio.onset... (needs the audio extra)")
+    p.add_argument("--midi-out", nargs="?", const="", default=None, metavar="NAME",
+                   help="MIDI feedback: LEDs and motor faders of mapped controls follow their "
+                        "targets (default: the output of the MIDI input's device)")
     return p
 
 
@@ -461,10 +464,10 @@ def cmd_play(a: argparse.Namespace) -> int:
         log_control=a.log,
         hud=a.hud, palette=a.palette, camera=a.camera, camera_fps=a.camera_fps,
     )
-    if a.audio_in is not None:
+    if a.audio_in is not None or a.midi_out is not None:
         from dataclasses import replace
 
-        opts = replace(opts, audio_in=a.audio_in)
+        opts = replace(opts, audio_in=a.audio_in, midi_out=a.midi_out)
     return play(opts)
 
 

@@ -24,7 +24,9 @@ from latentsketch.control.audio_input import AudioFeed, AudioUnavailable
 from latentsketch.control.audio_input import open_feed as open_audio
 from latentsketch.control.keyboard import Keyboard, KeyContext
 from latentsketch.control.mapping_runtime import MappingRuntime, current_values
-from latentsketch.control.midi import MidiInputs
+from latentsketch.control.midi import MidiInputs, MidiUnavailable
+from latentsketch.control.midi_out import MidiFeedback
+from latentsketch.control.midi_out import open_output as open_midi_out
 from latentsketch.control.modulation import ModulationBus
 from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
 from latentsketch.control.mouse import Mouse
@@ -72,6 +74,7 @@ class Inputs:
         self.osc_seen: float | None = None
         self.midi_seen: float | None = None
         self.audio: AudioFeed | None = None
+        self.midi_out: MidiFeedback | None = None
 
     def help_rows(self) -> list[tuple[str, str]]:
         """(keys, description) of every key and mouse gesture, for the help overlay."""
@@ -90,6 +93,13 @@ class Inputs:
             self.midi = MidiInputs(opts.midi_device or midi_input)
             if not self.midi.start():
                 self.midi = None
+        if opts.midi_out is not None:
+            try:
+                self.midi_out = MidiFeedback(open_midi_out(
+                    opts.midi_out or opts.midi_device or midi_input))
+                log.info("MIDI feedback to %r", self.midi_out.name)
+            except MidiUnavailable as e:
+                self.say(f"{e}; playing on without MIDI feedback", error=True)
         if opts.audio_in:
             try:
                 self.audio = open_audio(opts.audio_in, self.modulation)
@@ -166,6 +176,8 @@ class Inputs:
             for msg in self.midi.poll():
                 self.midi_seen = now
                 cmds += self.mapper.feed_midi(msg)
+                if self.midi_out is not None:
+                    self.midi_out.heard(msg)
         if self.audio is not None:
             for line in self.audio.poll():
                 self.say(line, error=True)
@@ -176,6 +188,15 @@ class Inputs:
         if learned is not None:
             self.say(f"learned {learned.describe_source()} -> {learned.target}; Ctrl+S saves")
         return cmds
+
+    def feedback(self, state: engine.State, recording: bool) -> None:
+        """MIDI feedback (``--midi-out``): the mapped controls' LEDs and motor faders follow
+        their targets after this frame's step."""
+        if self.midi_out is None or not self.mapper.mappings:
+            return
+        current = current_values(state, self.space)
+        current.update(pause=float(state.paused), record=float(recording))
+        self.midi_out.maybe_send(self.mapper.mappings, current)
 
     def osc_age(self, now: float) -> float | None:
         """Seconds since OSC last spoke; ``None`` without an OSC receiver."""
@@ -191,6 +212,9 @@ class Inputs:
         if self.audio is not None:
             self.audio.close()
             self.audio = None
+        if self.midi_out is not None:
+            self.midi_out.close()
+            self.midi_out = None
         if self.osc is not None:
             self.osc.stop()
             self.osc = None

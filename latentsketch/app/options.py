@@ -41,3 +41,4 @@ class AppOptions:
     camera: str | None = None    # a camera index, a video file or a folder of images to follow
     camera_fps: float = 10.0     # frames of it encoded per second
     audio_in: str | None = None  # a sound input (device number/name, "default") or a file
+    midi_out: str | None = None  # MIDI feedback to this output ("": the MIDI input's device)
