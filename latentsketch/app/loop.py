@@ -398,6 +398,7 @@ class App:
             self.osc_out.maybe_send(status.feedback(self.state, self.space,
                                                     self.outputs.recording, self.preset.name,
                                                     self._wall_dt))
+        self.inputs.feedback(self.state, self.outputs.recording)
         self.outputs.report()
         if self.frames == 0:
             log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.engine,

@@ -25,12 +25,12 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from latentsketch import commands as C
 from latentsketch.engine import State
-from latentsketch.tempo import BPM_RANGE
+from latentsketch.tempo import BPM_RANGE, SHAPES, wave
 
 log = logging.getLogger("latentsketch.tempo")
 
@@ -57,6 +57,30 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
         raise ValueError("a line needs two different x values")
     b = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     return my - b * mx, b
+
+
+BEAT_SOURCES = tuple(f"{per}.{shape}" for per in ("beat", "bar") for shape in SHAPES)
+"""The beat-phase modulation sources (``modsources``): saw, sine and pulse per beat or bar."""
+
+
+def beat_sources(state: State, names: Iterable[str] = BEAT_SOURCES) -> list[tuple[str, float]]:
+    """The values of the beat-phase sources among ``names`` at the engine's beat: what the
+    mappings get each frame (live) or step (offline), so a knob can follow the beat."""
+    out = []
+    for name in names:
+        if name in BEAT_SOURCES:
+            per, shape = name.split(".")
+            beats = 1.0 if per == "beat" else max(1.0, state.params["tempo.bar"])
+            out.append((name, wave(state.tempo.beat, shape, beats)))
+    return out
+
+
+class BeatModulator:
+    """The beat-phase sources as an offline ``Modulator`` (``render``): one value per step,
+    read from the engine's tempo clock, as the live loop feeds them each frame."""
+
+    def samples(self, t0: float, t1: float, state: State) -> list[tuple[str, float]]:
+        return beat_sources(state)
 
 
 def _bpm(v: float) -> float:
