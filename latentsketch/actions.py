@@ -131,7 +131,7 @@ ACTIONS: tuple[Action, ...] = (   # in the order help lists them
            ShowDropped, keys=Keys(("K_i",))),
     Action("palette", "latent palette on / off: click a cell to glide there (Esc hides it)",
            TogglePalette, keys=Keys(("K_a",))),
-    Action("tempo/tap", "tap tempo (4 taps set the tempo; the last one is on the beat)",
+    Action("tempo/tap", "tap tempo: taps up to 2 s apart set it, the last one is on the beat",
            TapTempo, keys=Keys(("K_y",))),
 )
 

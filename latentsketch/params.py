@@ -188,7 +188,7 @@ PARAMS: tuple[Param, ...] = (
           help="the tempo clock (taps, MIDI clock and Link set it too)"),
     Param("tempo.quantise", 0, 0, len(tempo.GRIDS) - 1, kind="enum", choices=tempo.GRIDS,
           help="walk/next, slot recalls, preset switches and tour segments wait for the next "
-               "beat or bar", keys=Keys(("K_j",)), label="quantise: off / beat / bar"),
+               "beat or bar", keys=Keys(("K_j",)), label="quantise (off, beat, bar)"),
     Param("tempo.bar", 4, 1, 16, kind="int", help="beats in a bar"),
 )
 
