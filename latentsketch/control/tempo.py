@@ -215,6 +215,7 @@ class TempoTracker:
         if self._stopped:
             return None
         if at - self._last_pulse < CLOCK_TIMEOUT and len(self._pulses) >= 2:
+            self._tap = None            # a running clock outranks taps
             return self._from_clock(at)
         if self._tap is not None:
             t, bpm, beat = self._tap
