@@ -147,6 +147,9 @@ class FakeLink:
     def now(self) -> tuple[float, float] | None:
         return self.session
 
+    def set_tempo(self, bpm: float) -> None:
+        self.proposed = bpm
+
 
 def test_a_link_session_with_peers_wins_and_alone_leaves_the_tempo_be() -> None:
     from latentsketch.latent.space import LatentSpace
@@ -161,6 +164,10 @@ def test_a_link_session_with_peers_wins_and_alone_leaves_the_tempo_be() -> None:
     assert C.SetParam("tempo.bpm", 133.0) in cmds
     beat = next(c.beat for c in cmds if isinstance(c, C.SetBeat))
     assert beat == pytest.approx(17.5 - 133.0 / 60 / 60)    # at the step's start
+    tracker.tap(1.0)
+    tracker.tap(1.4)                                          # 150 BPM: proposed to Link
+    tracker.poll(1.5, state, 1 / 60)
+    assert link.proposed == pytest.approx(150.0)
 
 
 def test_ableton_link_with_a_peer_session() -> None:

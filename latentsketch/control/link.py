@@ -4,7 +4,8 @@ Through ``aalink`` (Python bindings of Ableton's Link library). aalink's ``Link`
 asyncio event loop, so the session lives on a small thread of its own that runs one; the loop
 reads the session's beat and tempo once a frame (Link answers that from any thread). While the
 session has no other peer, the show keeps its own tempo (taps, OSC, MIDI clock); with peers, the
-session's tempo and beat win, as they do for every Link app. What it says reaches the engine as
+session's tempo and beat win, as they do for every Link app, and a tap proposes its tempo to
+the whole session. What it says reaches the engine as
 logged commands (``control/tempo.py``), so a replay needs no Link.
 """
 
@@ -59,6 +60,12 @@ class LinkSession:
         if link is None or link.num_peers < 1:
             return None
         return float(link.beat), float(link.tempo)
+
+    def set_tempo(self, bpm: float) -> None:
+        """Propose ``bpm`` to the session (a tap): every peer follows, as Link apps do."""
+        link = getattr(self, "_link", None)
+        if link is not None:
+            link.tempo = float(bpm)
 
     def close(self) -> None:
         """Leave the session and stop its thread; safe to call twice."""

@@ -94,6 +94,8 @@ class LinkSession(Protocol):
 
     def now(self) -> tuple[float, float] | None: ...
 
+    def set_tempo(self, bpm: float) -> None: ...
+
 
 class TempoTracker:
     """Turns timed tempo events into engine commands; feeders may call from any thread.
@@ -203,6 +205,8 @@ class TempoTracker:
             return
         engine_beat = state.tempo.beat + (t - at) * state.params["tempo.bpm"] / 60.0
         self._tap = (t, _bpm(60.0 / period), float(round(engine_beat)))
+        if self.link is not None:    # with peers the session's tempo wins: propose it there
+            self.link.set_tempo(self._tap[1])
 
     def _source(self, at: float, now: float, bpm_now: float) -> tuple[float, float] | None:
         """(beat at wall time ``at``, bpm) from the source that has something to say."""
