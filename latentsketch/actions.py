@@ -37,6 +37,7 @@ from latentsketch.commands import (
     ShowDropped,
     Snapshot,
     StoreSlot,
+    TapTempo,
     ToggleFullscreen,
     ToggleHelp,
     ToggleHud,
@@ -130,6 +131,8 @@ ACTIONS: tuple[Action, ...] = (   # in the order help lists them
            ShowDropped, keys=Keys(("K_i",))),
     Action("palette", "latent palette on / off: click a cell to glide there (Esc hides it)",
            TogglePalette, keys=Keys(("K_a",))),
+    Action("tempo/tap", "tap tempo: taps up to 2 s apart set it, the last one is on the beat",
+           TapTempo, keys=Keys(("K_y",))),
 )
 
 ACTION_BY_NAME: MappingProxyType[str, Action] = MappingProxyType({a.name: a for a in ACTIONS})

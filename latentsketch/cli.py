@@ -157,6 +157,24 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "folder of images; each picture is encoded and glided to")
     p.add_argument("--camera-fps", type=float, default=10.0,
                    help="pictures of --camera encoded per second, 0.1..60 (default 10)")
+    p.add_argument("--audio-in", nargs="?", const="default", default=None,
+                   metavar="DEVICE|FILE",
+                   help="sound that moves the picture: a sound input (default: the default "
+                        "one; a number or part of a name) or a sound file played as input; "
+                        "the preset maps audio.low, audio.onset... (needs the audio extra)")
+    p.add_argument("--midi-out", nargs="?", const="", default=None, metavar="NAME",
+                   help="MIDI feedback: LEDs and motor faders of mapped controls follow their "
+                        "targets (default: the output of the MIDI input's device)")
+    for kind, extra, where in (("ndi", "ndi", "over the network"),
+                               ("syphon", "syphon", "to apps on this Mac"),
+                               ("spout", "spout", "to apps on this Windows PC")):
+        p.add_argument(f"--{kind}", nargs="?", const="latentsketch", default=None,
+                       metavar="NAME", help=f"send the picture (no HUD) {where} as source "
+                       f"NAME (default latentsketch); needs latentsketch[{extra}]")
+    p.add_argument("--video-out-size", type=_size, default=None, metavar="WxH",
+                   help="size of the --ndi/--syphon/--spout picture (default: as on screen)")
+    p.add_argument("--link", action="store_true",
+                   help="follow an Ableton Link session's tempo and beat (latentsketch[link])")
     return p
 
 
@@ -338,6 +356,10 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                         "--replay's recording's precision, else auto)")
     p.add_argument("--threads", type=int, default=1,
                    help="decoder threads (default 1: the encoder uses the other core)")
+    p.add_argument("--audio", default=None, metavar="SOUND",
+                   help="a sound file (WAV, FLAC, MP3...): drives the preset's audio.* "
+                        "mappings frame by frame and is muxed into the .mp4/.mov; the film "
+                        "lasts the sound unless --duration; with --replay only muxed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -451,7 +473,14 @@ def cmd_play(a: argparse.Namespace) -> int:
         midi=not a.no_midi, midi_device=a.midi, backend=a.backend, engines=True,
         log_control=a.log,
         hud=a.hud, palette=a.palette, camera=a.camera, camera_fps=a.camera_fps,
+        video_out=tuple((k, getattr(a, k)) for k in ("ndi", "syphon", "spout")
+                        if getattr(a, k) is not None),
+        video_out_size=a.video_out_size, link=a.link,
     )
+    if a.audio_in is not None or a.midi_out is not None:
+        from dataclasses import replace
+
+        opts = replace(opts, audio_in=a.audio_in, midi_out=a.midi_out)
     return play(opts)
 
 
@@ -479,6 +508,10 @@ def cmd_render(a: argparse.Namespace) -> int:
         hold=a.hold, easing=a.easing, loop=a.loop, out=a.out, out_dir=a.out_dir,
         format="/" if a.format == "png" else f".{a.format}", fps=a.fps, size=a.size, fit=a.fit,
         filter=a.filter, backend=a.backend, threads=a.threads)
+    if a.audio is not None:
+        from dataclasses import replace
+
+        req = replace(req, audio=a.audio)
     bar = tqdm(unit="frame", desc="render", dynamic_ncols=True, disable=None)
 
     def progress(done: int, total: int) -> None:

@@ -20,6 +20,9 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class Command:
     kind: ClassVar[str] = ""
+    quantised: ClassVar[bool] = False
+    """True: with ``tempo.quantise`` on, the command waits for the next beat or bar line (an
+    engine command in ``State.deferred``, an app command in the app) while the tempo runs."""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -144,6 +147,7 @@ class StoreSlot(EngineCommand):
 @dataclass(frozen=True)
 class RecallSlot(EngineCommand):
     kind: ClassVar[str] = "recall_slot"
+    quantised: ClassVar[bool] = True
     slot: int
 
 
@@ -190,6 +194,7 @@ class NewTarget(EngineCommand):
     """Jump the walk to a fresh random target (next keyframe in a tour)."""
 
     kind: ClassVar[str] = "new_target"
+    quantised: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,17 @@ class SetPause(EngineCommand):
 
     kind: ClassVar[str] = "set_pause"
     on: bool | None = None
+
+
+@dataclass(frozen=True)
+class SetBeat(EngineCommand):
+    """Set the tempo clock's beat position (beats since the start) at this step, and start
+    (True) or stop (False) its transport; ``None`` leaves it. What taps, MIDI clock and Link
+    become (``control/tempo.py``), so a control log replays a tempo-synced show."""
+
+    kind: ClassVar[str] = "set_beat"
+    beat: float
+    running: bool | None = None
 
 
 # --- app commands ----------------------------------------------------------------------------
@@ -228,6 +244,7 @@ class LoadPreset(AppCommand):
     names are allowed)."""
 
     kind: ClassVar[str] = "load_preset"
+    quantised: ClassVar[bool] = True
     name: str
 
 
@@ -310,6 +327,14 @@ class Quit(AppCommand):
     kind: ClassVar[str] = "quit"
 
 
+@dataclass(frozen=True)
+class TapTempo(AppCommand):
+    """A tap of the tempo (a key, OSC): the tempo tracker times it and answers with SetParam
+    ``tempo.bpm`` and SetBeat."""
+
+    kind: ClassVar[str] = "tempo_tap"
+
+
 _ALL: dict[str, type[Command]] = {
     c.kind: c
     for c in (
@@ -317,7 +342,7 @@ _ALL: dict[str, type[Command]] = {
         SetDirection, OffsetDirection, ReleaseDirection, GotoPoint, SetTour, StoreSlot,
         RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record, Snapshot, LoadPreset,
         SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit, MidiLearn, ArmLearn,
-        ShowDropped, Quit, FollowPoint, TogglePalette,
+        ShowDropped, Quit, FollowPoint, TogglePalette, SetBeat, TapTempo,
     )
 }
 

@@ -26,6 +26,7 @@ a one-line reason in ``State.last_errors`` for the caller to log, and changes no
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,7 +38,7 @@ from latentsketch import commands as C
 from latentsketch.latent import walks
 from latentsketch.latent.directions import Directions, DirectionValues, pc_name
 from latentsketch.latent.space import LatentSpace
-from latentsketch.latent.tour import TourPlan, TourProgress
+from latentsketch.latent.tour import Grid, TourPlan, TourProgress
 from latentsketch.params import (
     DIR_LIMIT,
     PAD_AXES,
@@ -48,6 +49,7 @@ from latentsketch.params import (
     defaults,
     param,
 )
+from latentsketch.tempo import GRIDS, TempoState, beats_to_line, crossed, grid_beats
 from latentsketch.timestep import MAX_DT as MAX_DT  # re-exported: callers read engine.MAX_DT
 from latentsketch.timestep import clamp_dt
 
@@ -104,6 +106,10 @@ class State:
     dir_pinned: np.ndarray = field(default_factory=lambda: _NO_PINS)    # (K,) bool: pinned
     dir_pin: np.ndarray = field(default_factory=lambda: _NO_VALUES)     # (K,)
     last_errors: tuple[str, ...] = ()
+    # the tempo clock (``tempo``): runs on real time, paused walk or not; ``deferred`` holds
+    # quantised commands (as JSON) waiting for the next beat or bar line (``tempo.quantise``)
+    tempo: TempoState = TempoState()
+    deferred: tuple[str, ...] = ()
 
     @property
     def mode(self) -> str:
@@ -525,7 +531,56 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
         return replace(_release(s), centre=_ro(np.zeros(s.dim)), walk=s.walker.reset(s.walk))
     if isinstance(cmd, C.SetPause):
         return replace(s, paused=(not s.paused) if cmd.on is None else bool(_num(cmd.on, "on")))
+    if isinstance(cmd, C.SetBeat):
+        beat = _num(cmd.beat, "beat")
+        if abs(beat) > 1e9:
+            raise ValueError(f"beat = {beat!r} is out of range -1e9..1e9")
+        running = s.tempo.running if cmd.running is None else bool(_num(cmd.running, "running"))
+        return replace(s, tempo=TempoState(beat, running))
     raise ValueError("not an engine command")
+
+
+# --- the tempo clock -----------------------------------------------------------------------
+
+def _grid_step(s: State) -> float | None:
+    """Beats from one quantise line to the next; None when quantised things happen at once
+    (``tempo.quantise`` off, or the transport stopped: no line would come)."""
+    grid = GRIDS[int(s.params["tempo.quantise"])]
+    if grid == "off" or not s.tempo.running:
+        return None
+    return grid_beats(grid, int(s.params["tempo.bar"]))
+
+
+def _tour_grid(s: State, step: float | None) -> Grid | None:
+    """The quantise lines in walk time from this step on, for a tour (``tour.Grid``)."""
+    if step is None or not s.walker.uses_tour:
+        return None
+    beat_s = 60.0 / s.params["tempo.bpm"]
+    now = s.tick * TICK + s.acc   # the walk time this step starts at, between ticks
+    return Grid(now + beats_to_line(s.tempo.beat, step) * beat_s, step * beat_s)
+
+
+def _fire_deferred(s: State, space: LatentSpace, errors: list[str]) -> State:
+    """Apply the quantised commands that waited, in the order they came."""
+    for text in s.deferred:
+        try:
+            cmd = C.from_json(json.loads(text))
+            if not isinstance(cmd, C.EngineCommand):
+                raise ValueError("not an engine command")
+            s = _apply(s, cmd, space)
+        except (ValueError, TypeError, IndexError, OverflowError) as e:
+            errors.append(f"deferred {text[:60]}: {e}"[:200])
+    return replace(s, deferred=())
+
+
+def crosses(state: State, dt: float) -> bool:
+    """Whether the step of ``dt`` seconds from ``state`` reaches a quantise line (or nothing
+    is quantised now): the frame a quantised app command (a preset switch) takes effect."""
+    step = _grid_step(state)
+    if step is None:
+        return True
+    after = state.tempo.advance(clamp_dt(dt), state.params["tempo.bpm"])
+    return crossed(state.tempo.beat, after.beat, step)
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -547,13 +602,17 @@ def step(
         if not isinstance(cmd, C.EngineCommand):
             errors.append(f"not a command: {cmd!r}"[:200])
             continue
+        if cmd.quantised and _grid_step(s) is not None:
+            try:
+                s = replace(s, deferred=(*s.deferred, json.dumps(cmd.to_json())))
+            except (TypeError, ValueError) as e:
+                errors.append(f"{cmd.kind}: {e}"[:200])
+            continue
         try:
             s = _apply(s, cmd, space)
             changed = True
         except (ValueError, TypeError, IndexError, OverflowError) as e:
             errors.append(f"{cmd.kind}: {e}"[:200])
-    if changed:
-        s = _absorb(s, space)
 
     try:
         dt = float(dt)
@@ -562,6 +621,15 @@ def step(
     if not math.isfinite(dt) or dt < 0.0:
         errors.append(f"dt = {dt!r} is not a finite non-negative number; counted as 0")
         dt = 0.0
+    step_beats = _grid_step(s)
+    tempo = s.tempo.advance(clamp_dt(dt), s.params["tempo.bpm"])
+    if s.deferred and (step_beats is None or crossed(s.tempo.beat, tempo.beat, step_beats)):
+        s, changed = _fire_deferred(s, space, errors), True
+    if changed:
+        s = _absorb(s, space)
+    grid = _tour_grid(s, step_beats)
+    s = replace(s, tempo=tempo)
+
     total = s.acc + clamp_dt(dt)
     k = int(total * TICK_HZ + 1e-6)
     acc = max(0.0, total - k * TICK)
@@ -574,7 +642,7 @@ def step(
     if s.paused:
         cur_t = next_t = _target(s, space)
     else:
-        m = _motion(s, space)
+        m = replace(_motion(s, space), grid=grid)
         ws, cur_w, next_w = s.walker.frame(ws, tick, k, m)
         tick += k
         cur_t, next_t = _compose(s, cur_w), _compose(s, next_w)

@@ -7,6 +7,8 @@ A mapping says where a value comes from (``osc`` address + ``arg`` index, or ``c
 output ranges, curve, smoothing, absolute or relative (endless encoders), pin or offset for
 latent dimensions and directions (``z_mode``: ``z/`` and ``pc/`` pin by default, ``dir/``
 offsets: attribute directions cannot be pinned), soft takeover, toggle or gate for buttons.
+A ``source`` instead of a control is a modulation source (``audio.low``, declared in
+``modsources``): the same ranges, curves and smoothing, its values pushed by the program.
 It is a frozen value, read from and written to TOML tables; the moving parts live in
 ``control/mapping_runtime.py``. Pure data below ``preset`` and ``control``, which both read it.
 """
@@ -22,6 +24,7 @@ from latentsketch.commands import Command, ReleaseDim, ReleaseDirection
 from latentsketch.errors import UserError
 from latentsketch.latent.directions import NAME as DIRECTION_NAME
 from latentsketch.latent.directions import pc_name
+from latentsketch.modsources import MOD_SOURCE_BY_NAME
 from latentsketch.params import DIR_LIMIT, PARAM_BY_NAME, Z_LIMIT, Z_RANGE, Param
 
 EXP_K = 4.0
@@ -174,11 +177,13 @@ def _declared_range(t: Target) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class ControlMapping:
-    """One binding from a control to a target. Exactly one of ``osc``, ``cc``, ``note`` is set.
+    """One binding from a control to a target. Exactly one of ``osc``, ``cc``, ``note``,
+    ``source`` (a modulation source, ``modsources``) is set.
 
     ``in_range``/``out_range`` of None mean the source's natural range (0..1 for OSC, 0..127 for
-    MIDI, 0..16383 for 14-bit CC) and the target's declared range (the parameter's, or -3..3 std
-    for a latent dimension or a direction: ``params.Z_RANGE``); an ``out_range`` equal to the
+    MIDI, 0..16383 for 14-bit CC, a modulation source's declared range) and the target's
+    declared range (the parameter's, or -3..3 std for a latent dimension or a direction:
+    ``params.Z_RANGE``); an ``out_range`` equal to the
     declared one is stored as None, so a file that spells the default out loads equal to one
     that leaves it out. TOML spells them ``in`` and ``out``. ``z_mode`` None is the target's
     default (``Target.default_z_mode``); spelled out, the default is stored as None too.
@@ -200,14 +205,21 @@ class ControlMapping:
     z_mode: str | None = None
     takeover: str = "jump"
     button: str = "toggle"
+    source: str | None = None
 
     def __post_init__(self) -> None:
         t = parse_target(self.target)
-        sources = [k for k in ("osc", "cc", "note") if getattr(self, k) is not None]
+        sources = [k for k in ("osc", "cc", "note", "source") if getattr(self, k) is not None]
         if len(sources) != 1:
             got = ", ".join(sources) or "none"
-            raise MappingError(f"source: needs exactly one of osc, cc, note (got {got})")
-        if self.osc is not None:
+            raise MappingError(f"source: needs exactly one of osc, cc, note, source (got {got})")
+        if self.source is not None:
+            if self.source not in MOD_SOURCE_BY_NAME:
+                raise MappingError(f"source = {self.source!r} is not a modulation source "
+                                   f"({', '.join(MOD_SOURCE_BY_NAME)})")
+            if self.channel is not None or self.cc14:
+                raise MappingError("channel: only MIDI sources (cc, note) have a channel or cc14")
+        elif self.osc is not None:
             ok = (isinstance(self.osc, str) and self.osc.startswith("/") and self.osc.isprintable()
                   and " " not in self.osc and 1 < len(self.osc) <= 256)
             if not ok:
@@ -249,8 +261,9 @@ class ControlMapping:
             if t.kind not in ("dim", "direction", "param"):
                 raise MappingError(
                     f"mode = 'relative' needs a continuous target, not {self.target}")
-            if self.note is not None:
-                raise MappingError("mode = 'relative' needs a cc or osc source, not a note")
+            if self.note is not None or self.source is not None:
+                raise MappingError("mode = 'relative' needs a cc or osc source, not a note or "
+                                   "a modulation source")
         if self.out_range is not None and t.kind in ("dim", "direction", "param"):
             lo, hi = (t.param.lo, t.param.hi) if t.param else (-t.limit, t.limit)
             if not all(lo <= v <= hi for v in self.out_range):
@@ -271,6 +284,9 @@ class ControlMapping:
     def input_range(self) -> tuple[float, float]:
         if self.in_range is not None:
             return self.in_range
+        if self.source is not None:
+            src = MOD_SOURCE_BY_NAME[self.source]
+            return (src.lo, src.hi)
         if self.osc is not None:
             return (0.0, 1.0)
         return (0.0, 16383.0) if self.cc14 else (0.0, 127.0)
@@ -286,10 +302,13 @@ class ControlMapping:
         return p.curve if p is not None else "linear"
 
     def same_source(self, other: ControlMapping) -> bool:
-        return (self.osc, self.arg if self.osc else 0, self.cc, self.note, self.channel) == (
-            other.osc, other.arg if other.osc else 0, other.cc, other.note, other.channel)
+        return (self.osc, self.arg if self.osc else 0, self.cc, self.note, self.channel,
+                self.source) == (other.osc, other.arg if other.osc else 0, other.cc,
+                                 other.note, other.channel, other.source)
 
     def describe_source(self) -> str:
+        if self.source is not None:
+            return f"source {self.source}"
         if self.osc is not None:
             return self.osc if self.arg == 0 else f"{self.osc} arg {self.arg}"
         ch = f" ch {self.channel}" if self.channel is not None else ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, TypeVar
 
-from latentsketch import effects
+from latentsketch import effects, tempo
 from latentsketch.keys import Keys
 from latentsketch.latent.interp import EASINGS
 from latentsketch.latent.walks import WALKS
@@ -184,6 +184,12 @@ PARAMS: tuple[Param, ...] = (
           help="dimension (principal direction, with mouse.pad = pcs) under the mouse's y axis"),
     Param("mouse.pad", 0, 0, len(PAD_AXES) - 1, kind="enum", choices=PAD_AXES,
           help="what the mouse pad steers: latent dimensions or principal directions"),
+    Param("tempo.bpm", 120.0, *tempo.BPM_RANGE, " BPM", step=1.0, decimals=1,
+          help="the tempo clock (taps, MIDI clock and Link set it too)"),
+    Param("tempo.quantise", 0, 0, len(tempo.GRIDS) - 1, kind="enum", choices=tempo.GRIDS,
+          help="walk/next, slot recalls, preset switches and tour segments wait for the next "
+               "beat or bar", keys=Keys(("K_j",)), label="quantise (off, beat, bar)"),
+    Param("tempo.bar", 4, 1, 16, kind="int", help="beats in a bar"),
 )
 
 PARAM_BY_NAME: MappingProxyType[str, Param] = MappingProxyType({p.name: p for p in PARAMS})

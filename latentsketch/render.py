@@ -30,12 +30,17 @@ import torch
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch import preset as presets
+from latentsketch.control.audio_track import AudioTrack, read_sound
+from latentsketch.control.mapping_runtime import MappingRuntime
+from latentsketch.control.modulation import Modulator, OfflineModulation
+from latentsketch.control.tempo import BEAT_SOURCES, BeatModulator
 from latentsketch.latent.interp import EASINGS
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import MIN_TRAVEL, TourPlan
 from latentsketch.model import checkpoint
 from latentsketch.model.engines import ENGINES, cache_dir, runner
 from latentsketch.model.inference import Decoder
+from latentsketch.output.audio_mux import audio_codec, mux_audio
 from latentsketch.output.controllog import ControlLogData, PresetLoad, read_log
 from latentsketch.output.export import (
     Clip,
@@ -94,6 +99,8 @@ class RenderRequest:
     filter: str = "auto"                      # auto: live for a replay, else bicubic
     backend: str | None = None                # decoder; a replay: the recording's, else auto
     threads: int = 1                          # decoder threads: x264 has the other core
+    audio: str | os.PathLike[str] | None = None  # a sound: drives the preset's source
+    # mappings (audio.low...) and is muxed into the MP4/MOV; with a replay only muxed
 
 
 # --- sources: an initial state and timed commands, through engine.step --------------------
@@ -111,14 +118,20 @@ class Step:
     t: float | None = None
 
 
-def run(state: engine.State, steps: Iterable[Step], space: LatentSpace) -> Iterator[Frame]:
+def run(state: engine.State, steps: Iterable[Step], space: LatentSpace,
+        modulation: OfflineModulation | None = None) -> Iterator[Frame]:
     """Every offline source, played: ``engine.step`` on each step, a frame after each emitted
     one. The live window makes the same calls with wall-clock dts (its first frame steps 0 s),
-    so the same state and steps give the same z sequence, bit for bit."""
+    so the same state and steps give the same z sequence, bit for bit. ``modulation`` adds
+    the commands of source mappings (``render --audio``) after each step's own, as the live
+    loop adds its mappings' after the keys'."""
     for st in steps:
         if st.preset is not None:
             state = _apply_preset(state, st.preset, space)
-        state = engine.step(state, st.commands, st.dt, space)
+        cmds = st.commands
+        if modulation is not None:
+            cmds = (*cmds, *modulation.commands(state, st.dt))
+        state = engine.step(state, cmds, st.dt, space)
         if st.emit:
             yield Frame(engine.output_z(state, space), state.params, st.dt, st.t)
 
@@ -140,20 +153,22 @@ def frame_count(seconds: float, fps: float, given: str) -> int:
     return max(1, round(seconds * fps))
 
 
-def walk_clip(space: LatentSpace, state: engine.State, fps: float, duration: float) -> Clip:
+def walk_clip(space: LatentSpace, state: engine.State, fps: float, duration: float,
+              modulation: OfflineModulation | None = None) -> Clip:
     """The engine's walk from ``state``, one frame every ``1/fps`` s of walk time."""
     count = frame_count(duration, fps, "--duration")
-    return Clip(run(state, _even(count, fps), space), count, fps, _visibility(state.params))
+    return Clip(run(state, _even(count, fps), space, modulation), count, fps,
+                _visibility(state.params))
 
 
 def tour_clip(space: LatentSpace, state: engine.State, fps: float, count: int,
-              loop: bool = False) -> Clip:
+              loop: bool = False, modulation: OfflineModulation | None = None) -> Clip:
     """``count`` frames of the state's tour (``State.tour``, walk mode tour) at ``fps``.
 
     A loop's frames repeat with period ``count``: when trails are on, the last frames run
     through the look first (not written), so the loop point already has its trails.
     """
-    frames = list(run(state, _even(count, fps), space))
+    frames = list(run(state, _even(count, fps), space, modulation))
     trails = state.params.get("look.trails", 0.0)
     if loop and trails > 0:
         keep = trails ** (clamp_dt(1.0 / fps) * 60.0)   # as Look.advance steps it
@@ -319,6 +334,11 @@ def _check_source(req: RenderRequest) -> None:
                                    or req.loop):
         raise ExportError("--replay takes everything from the log; drop --preset, --duration "
                           "and --loop")
+    if req.audio is not None:
+        out = Path(req.out) if req.out is not None else Path("x" + req.format.rstrip("/"))
+        if audio_codec(out) is None:
+            kind = out.suffix or "a folder of PNG frames"
+            raise ExportError(f"--audio: {kind} holds no sound; render to .mp4 or .mov")
 
 
 def plan(req: RenderRequest, model_id: str, space: LatentSpace,
@@ -335,6 +355,10 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
     _check_source(req)
     if req.replay is not None:
         return replay_clip(log or read_log(req.replay, model_id), space, req.fps)
+    track = AudioTrack.read(req.audio) if req.audio is not None else None
+    if track is not None and req.duration is None and not (
+            req.seconds_per_segment or req.frames_per_segment):
+        req = replace(req, duration=track.seconds)   # the film lasts the song
     live = req.preset is None and not req.keyframes and req.walk is None
     if live:  # no source: the default preset as the live window plays it, not its whole tour
         pre = presets.load(DEFAULT_PRESET)
@@ -359,18 +383,44 @@ def plan(req: RenderRequest, model_id: str, space: LatentSpace,
                 raise ExportError(f"walk {req.walk!r} is not one of {', '.join(WALK_MODES)}")
             params["walk.mode"] = float(WALK_MODES.index(req.walk))
         state = _initial(pre, space, seed, params)
-        return walk_clip(space, state, fps, req.duration or DEFAULT_WALK_SECONDS)
+        return _noted(walk_clip(space, state, fps, req.duration or DEFAULT_WALK_SECONDS,
+                                _modulation(pre, space, track)), pre, track)
     params["walk.mode"] = float(WALK_MODES.index("tour"))
     tour, count, speed = _tour_timing(req, fps, tour, params["walk.dwell"], params["walk.speed"])
     params["walk.speed"] = speed
-    clip = tour_clip(space, _initial(pre, space, seed, params, tour), fps, count, req.loop)
+    clip = _noted(tour_clip(space, _initial(pre, space, seed, params, tour), fps, count,
+                            req.loop, _modulation(pre, space, track)), pre, track)
     move_frames = tour.travel / speed * fps
     if move_frames < FLICKER_FRAMES:
-        clip = replace(clip, notes=(
+        clip = replace(clip, notes=(*clip.notes,
             f"{tour.count} keyframes in {count / fps:g} s leave {move_frames:.1f} frames per "
             f"move: it will flicker; give a longer --duration, or --walk tour --duration "
             f"{count / fps:g} for the first {count / fps:g} s of the tour",))
     return clip
+
+
+def _modulation(pre: presets.Preset, space: LatentSpace,
+                track: AudioTrack | None) -> OfflineModulation | None:
+    """The preset's mappings fed by the sound's features and the tempo clock's beat-phase
+    sources, frame by frame (None: no sound and no beat source mapped)."""
+    mods: list[Modulator] = [] if track is None else [track]
+    if any(m.source in BEAT_SOURCES for m in pre.mappings):
+        mods.append(BeatModulator())
+    if not mods:
+        return None
+    return OfflineModulation(MappingRuntime(pre.mappings, space.dim), mods, space)
+
+
+def _noted(clip: Clip, pre: presets.Preset, track: AudioTrack | None) -> Clip:
+    """Say what the sound drives: which mappings, or that none does."""
+    if track is None:
+        return clip
+    mapped = sorted({m.target for m in pre.mappings if m.source is not None})
+    what = (f"drives {', '.join(mapped)}" if mapped else
+            f"drives nothing: preset {pre.name} maps no source such as "
+            f"audio.low (README: Sound)")
+    return replace(clip, notes=(*clip.notes, f"sound {track.path} ({track.seconds:.1f} s, "
+                                f"{len(track.onsets())} onsets) {what}"))
 
 
 def _keyframe_tour(req: RenderRequest, pre: presets.Preset, params: dict[str, float],
@@ -470,7 +520,15 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
         elif req.backend in (None, "auto"):  # a replay's logged precision is kept, not its engine
             logged = backend if backend in ("fp32", "bf16") else None
             _adopt_measured_engine(decoder, loaded, 1 if as_live else req.threads, logged)
-        return export(clip, decoder, path, settings, progress=progress)
+        mux = None
+        if req.audio is not None:
+            sound = Path(req.audio)
+            if log is not None:   # a replay's sound, checked before any frame is decoded
+                read_sound(sound)
+
+            def mux(video: Path) -> None:
+                mux_audio(video, sound)
+        return export(clip, decoder, path, settings, progress=progress, finish=mux)
     except BaseException:
         if reserved:
             _remove_placeholder(path)

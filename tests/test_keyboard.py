@@ -88,7 +88,7 @@ K = pygame
     ({"key": K.K_l, "mod": SHIFT}, [c.NudgeParam("look.brightness", -0.05)]),
     ({"key": K.K_g}, [c.NudgeParam("look.grain", 0.05)]),
     ({"key": K.K_m}, [c.SetParam("mouse.dim_x", 2.0), c.SetParam("mouse.dim_y", 3.0)]),
-    ({"key": K.K_j}, []),
+    ({"key": K.K_w}, []),
     ({"key": K.K_h, "mod": pygame.KMOD_LALT}, []),
 ])
 def test_each_binding_makes_its_command(kb: Keyboard, event: dict, expected: list) -> None:

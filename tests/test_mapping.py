@@ -367,7 +367,7 @@ def test_toml_tables_round_trip_and_defaults_stay_out():
 
 
 @pytest.mark.parametrize("table, message", [
-    ({"target": "z/0"}, "source: needs exactly one of osc, cc, note (got none)"),
+    ({"target": "z/0"}, "source: needs exactly one of osc, cc, note, source (got none)"),
     ({"target": "z/0", "cc": 1, "note": 2}, "got cc, note"),
     ({"cc": 1}, "target: missing"),
     ({"target": "warp", "cc": 1}, "target = 'warp' is not a target"),

@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pygame
 
 from latentsketch import commands as C
@@ -21,13 +20,25 @@ from latentsketch import engine
 from latentsketch.app.drops import Drop, DropEncoder
 from latentsketch.app.options import AppOptions
 from latentsketch.app.status import age
+from latentsketch.control.audio_input import AudioFeed, AudioUnavailable
+from latentsketch.control.audio_input import open_feed as open_audio
 from latentsketch.control.keyboard import Keyboard, KeyContext
-from latentsketch.control.mapping_runtime import MappingRuntime
-from latentsketch.control.midi import MidiInputs
+from latentsketch.control.link import LinkSession, LinkUnavailable
+from latentsketch.control.mapping_runtime import MappingRuntime, current_values
+from latentsketch.control.midi import MidiInputs, MidiUnavailable
+from latentsketch.control.midi_out import MidiFeedback
+from latentsketch.control.midi_out import open_output as open_midi_out
+from latentsketch.control.modulation import ModulationBus
 from latentsketch.control.mouse import HELP_ROWS as MOUSE_HELP
 from latentsketch.control.mouse import Mouse
 from latentsketch.control.osc import OscReceiver, OscUnavailable
 from latentsketch.control.osc_addresses import OscTranslator
+from latentsketch.control.tempo import (
+    BEAT_SOURCES,
+    TEMPO_MESSAGES,
+    TempoTracker,
+    beat_sources,
+)
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping
 from latentsketch.model.checkpoint import LoadedModel
@@ -64,10 +75,15 @@ class Inputs:
         self.mouse = Mouse()
         self.mapper = MappingRuntime(mappings, space.dim)
         self.translator = OscTranslator(space.dim, mapper=self.mapper)
+        self.modulation = ModulationBus()   # audio analysis, tempo: values for the mapper
         self.osc: OscReceiver | None = None
         self.midi: MidiInputs | None = None
         self.osc_seen: float | None = None
         self.midi_seen: float | None = None
+        self.tempo = TempoTracker()
+        self.link: LinkSession | None = None
+        self.audio: AudioFeed | None = None
+        self.midi_out: MidiFeedback | None = None
 
     def help_rows(self) -> list[tuple[str, str]]:
         """(keys, description) of every key and mouse gesture, for the help overlay."""
@@ -83,9 +99,31 @@ class Inputs:
             except OscUnavailable as e:
                 self.say(f"{e}; running without OSC", error=True)
         if opts.midi:
-            self.midi = MidiInputs(opts.midi_device or midi_input)
+            self.midi = MidiInputs(opts.midi_device or midi_input, on_timed=self.tempo.midi,
+                                   timed=TEMPO_MESSAGES)
             if not self.midi.start():
                 self.midi = None
+        if opts.midi_out is not None:
+            try:
+                self.midi_out = MidiFeedback(open_midi_out(
+                    opts.midi_out or opts.midi_device or midi_input))
+                log.info("MIDI feedback to %r", self.midi_out.name)
+            except MidiUnavailable as e:
+                self.say(f"{e}; playing on without MIDI feedback", error=True)
+        if opts.link:
+            try:
+                self.link = LinkSession()
+                self.tempo.link = self.link
+                log.info("Ableton Link on: the tempo follows the session while it has peers")
+            except LinkUnavailable as e:
+                self.say(f"{e}; playing on with the own tempo", error=True)
+        if opts.audio_in:
+            try:
+                self.audio = open_audio(opts.audio_in, self.modulation)
+                log.info("sound in: %s (%d Hz)", self.audio.source.name,
+                         self.audio.source.rate)
+            except AudioUnavailable as e:
+                self.say(f"{e}; playing on without sound", error=True)
 
     def window(self, extra: Sequence[pygame.event.Event], state: engine.State,
                display: Display, help_open: bool,
@@ -150,22 +188,40 @@ class Inputs:
             msgs = self.osc.drain()
             if msgs:
                 self.osc_seen = now
-                cmds += self.translator.translate_all(msgs, state.directions)
+            for m in msgs:   # a tap is timed when it arrived, not when the loop sees it
+                for c in self.translator.translate(m, state.directions):
+                    if isinstance(c, C.TapTempo):
+                        self.tempo.tap(m.received)
+                    else:
+                        cmds.append(c)
         if self.midi is not None:
             for msg in self.midi.poll():
                 self.midi_seen = now
                 cmds += self.mapper.feed_midi(msg)
+                if self.midi_out is not None:
+                    self.midi_out.heard(msg)
+        if self.audio is not None:
+            for line in self.audio.poll():
+                self.say(line, error=True)
+        cmds += self.mapper.feed_sources(self.modulation.drain())
+        if beats := self.mapper.source_names.intersection(BEAT_SOURCES):
+            cmds += self.mapper.feed_sources(beat_sources(state, sorted(beats)))
         if self.mapper.mappings:  # most sessions map nothing: skip the per-frame snapshot
-            current = dict(state.params)
-            # a pinned dimension's value is its pin, not the glide on screen
-            u = np.where(state.pinned, state.pin, engine.output_u(state))
-            current.update({f"z/{i}": float(v) for i, v in enumerate(self.space.to_ranked(u))})
-            current.update(engine.direction_values(state))
-            cmds += self.mapper.update(dt, current)
+            cmds += self.mapper.update(dt, current_values(state, self.space))
+        cmds += self.tempo.poll(now, state, dt)
         learned = self.mapper.take_learned()
         if learned is not None:
             self.say(f"learned {learned.describe_source()} -> {learned.target}; Ctrl+S saves")
         return cmds
+
+    def feedback(self, state: engine.State, recording: bool) -> None:
+        """MIDI feedback (``--midi-out``): the mapped controls' LEDs and motor faders follow
+        their targets after this frame's step."""
+        if self.midi_out is None or not self.mapper.mappings:
+            return
+        current = current_values(state, self.space)
+        current.update(pause=float(state.paused), record=float(recording))
+        self.midi_out.maybe_send(self.mapper.mappings, current)
 
     def osc_age(self, now: float) -> float | None:
         """Seconds since OSC last spoke; ``None`` without an OSC receiver."""
@@ -178,9 +234,18 @@ class Inputs:
     def close(self) -> None:
         """Stop OSC in, close MIDI in and the drop worker; safe to call twice."""
         self.drops.close()
+        if self.audio is not None:
+            self.audio.close()
+            self.audio = None
+        if self.midi_out is not None:
+            self.midi_out.close()
+            self.midi_out = None
         if self.osc is not None:
             self.osc.stop()
             self.osc = None
         if self.midi is not None:
             self.midi.close()
             self.midi = None
+        if self.link is not None:
+            self.link.close()
+            self.link = self.tempo.link = None

@@ -45,6 +45,7 @@ from latentsketch.output.hud import Hud
 from latentsketch.output.paths import OutputDir, OutputError
 from latentsketch.output.session import LogContext, SessionOutputs
 from latentsketch.output.snapshot import SnapshotMeta
+from latentsketch.output.video_out import VideoOuts
 from latentsketch.stopping import StopSignals
 from latentsketch.timestep import clamp_dt
 
@@ -102,6 +103,7 @@ class App:
         self._wall_dt = 0.0     # this frame's wall-clock seconds: only for measuring the fps
         self.stop_reason: str | None = None
         self.pending: list[C.Command] = []
+        self.waiting: list[C.AppCommand] = []   # quantised app commands: the next beat or bar
         self.failures = 0
         self._fail_next = 0.0
         self.selected = "z/0"   # what the performer changed last: the target learn binds to
@@ -129,6 +131,7 @@ class App:
                 self.say(f"{e}; playing on without it", error=True)
         if opts.osc_out:
             self.osc_out = status.open_feedback(opts.osc_out, self.say)
+        self.video_outs = VideoOuts(opts.video_out, self.say)
         if (opts.engines and opts.backend == "auto") or forced:
             self.upgrade = EngineUpgrade(opts.model, self.loaded.model_id,
                                          self.loaded.vae.decoder, self.decoder.engine,
@@ -201,6 +204,8 @@ class App:
                 self.say(f"picture: {self.display.cycle_fit()}")
             case C.TogglePalette(on=on):
                 self.palette.toggle(on)
+            case C.TapTempo():
+                self.inputs.tempo.tap(time.monotonic())
             case C.Record(on=on):
                 self.outputs.record(on, self._record_size(), self.state, self.t,
                                     self._log_context())
@@ -251,6 +256,10 @@ class App:
         if w <= 0 or h <= 0:  # nothing shown yet: the picture will fill the window's short side
             w = h = min(self.display.size)
         return max(2, w - w % 2), max(2, h - h % 2)
+
+    def _video_out_size(self) -> tuple[int, int]:
+        """``--video-out-size``, else the picture's size on screen (as a recording's)."""
+        return self.opts.video_out_size or self._record_size()
 
     def _load_preset(self, name: str) -> None:
         try:
@@ -341,9 +350,15 @@ class App:
                 *self.inputs.remote(now, self.state, dt)]
         self.pending = []
         engine_cmds: list[C.Command] = []
+        on_line = engine.crosses(self.state, dt)   # this step reaches a quantise line
+        if on_line and self.waiting:
+            cmds, self.waiting = [*self.waiting, *cmds], []
         for c in cmds:
             if isinstance(c, C.AppCommand):
-                self._apply_app(c)
+                if c.quantised and not on_line:
+                    self.waiting.append(c)
+                else:
+                    self._apply_app(c)
             else:
                 engine_cmds.append(c)
                 self.selected = status.learn_target(c, self.selected)
@@ -367,6 +382,9 @@ class App:
         self.picture.feed(self.frame, self.state.params, dt)
         self.display.draw()
         self.outputs.submit(self.picture, self.t)  # at the recording's own size and fit
+        if self.video_outs:   # the clean picture: drawn before the HUD and overlays
+            self.video_outs.send(self.picture.render(self._video_out_size(),
+                                                     self.display.fit))
         self.dropview.draw(self.display.screen, self._wall_dt)
         self.palette.poll()
         self.palette.draw(self.display.screen, self.display.picture_rect)
@@ -380,6 +398,7 @@ class App:
             self.osc_out.maybe_send(status.feedback(self.state, self.space,
                                                     self.outputs.recording, self.preset.name,
                                                     self._wall_dt))
+        self.inputs.feedback(self.state, self.outputs.recording)
         self.outputs.report()
         if self.frames == 0:
             log.info("first frame on screen (decoder %s, %.1f ms)", self.decoder.engine,
@@ -411,6 +430,7 @@ class App:
         if self.osc_out is not None:
             self.osc_out.close()
             self.osc_out = None
+        self.video_outs.close()
         self.display.close()
 
 

@@ -40,3 +40,8 @@ class AppOptions:
     palette: str | None = None   # a palette PNG to show with the palette key (else the model's)
     camera: str | None = None    # a camera index, a video file or a folder of images to follow
     camera_fps: float = 10.0     # frames of it encoded per second
+    audio_in: str | None = None  # a sound input (device number/name, "default") or a file
+    midi_out: str | None = None  # MIDI feedback to this output ("": the MIDI input's device)
+    video_out: tuple[tuple[str, str], ...] = ()   # (kind, source name): ndi, syphon, spout
+    video_out_size: tuple[int, int] | None = None  # their picture size (None: as on screen)
+    link: bool = False           # follow an Ableton Link session (control/link.py)

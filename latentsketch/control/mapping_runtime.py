@@ -22,6 +22,9 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Mapping as AbstractMapping
 from typing import Any
 
+import numpy as np
+
+from latentsketch import engine
 from latentsketch.commands import (
     Command,
     OffsetDim,
@@ -31,6 +34,7 @@ from latentsketch.commands import (
     SetParam,
 )
 from latentsketch.control.droplog import DropLog
+from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError, Target, parse_target, shape, unshape
 from latentsketch.params import OSC_PREFIX
 from latentsketch.timestep import clamp_dt
@@ -110,6 +114,7 @@ class MappingRuntime:
         self._by_cc: dict[int, list[_Live]] = {}
         self._by_note: dict[int, list[_Live]] = {}
         self._by_osc: dict[str, list[_Live]] = {}
+        self._by_source: dict[str, list[_Live]] = {}
         self._current: AbstractMapping[str, float] = {}
         self._armed: str | None = None
         self._learned: ControlMapping | None = None
@@ -129,6 +134,7 @@ class MappingRuntime:
             old.setdefault(live.m, []).append(live)
         self._mappings = tuple(mappings)
         self._lives, self._by_cc, self._by_note, self._by_osc = [], {}, {}, {}
+        self._by_source = {}
         for m in self._mappings:
             t = m.parsed_target
             if t.kind in ("dim", "direction") and t.index >= self.latent_dim:
@@ -138,7 +144,9 @@ class MappingRuntime:
             reuse = old.get(m)
             live = reuse.pop(0) if reuse else _Live(m, t)
             self._lives.append(live)
-            if m.osc is not None:
+            if m.source is not None:
+                self._by_source.setdefault(m.source, []).append(live)
+            elif m.osc is not None:
                 self._by_osc.setdefault(m.osc, []).append(live)
             elif m.cc is not None:
                 self._by_cc.setdefault(m.cc, []).append(live)
@@ -234,6 +242,37 @@ class MappingRuntime:
                                   address, arg, args[arg])
                 continue
             out += self._input(live, v, note=False)
+        return out
+
+    @property
+    def source_names(self) -> frozenset[str]:
+        """The modulation sources some mapping listens to (a producer may skip the others)."""
+        return frozenset(self._by_source)
+
+    def feed_source(self, name: str, value: float) -> list[Command]:
+        """Apply one value of modulation source ``name`` (``modsources``) to its mappings, as
+        ``feed_osc`` applies a control's: continuous targets glide there at the next
+        ``update``, triggers fire when the value rises through the middle of its range.
+        Never learns (a source would bind the instant learn is armed); a non-finite value is
+        counted and dropped."""
+        lives = self._by_source.get(name)
+        if not lives:
+            return []
+        v = _number(value)
+        if v is None:
+            self.dropped.drop("source", "source %s: value %r is not a finite number", name,
+                              value)
+            return []
+        out: list[Command] = []
+        for live in lives:
+            out += self._input(live, v, note=False)
+        return out
+
+    def feed_sources(self, samples: Iterable[tuple[str, float]]) -> list[Command]:
+        """``feed_source`` for each (name, value) in order (``ModulationBus.drain``'s)."""
+        out: list[Command] = []
+        for name, value in samples:
+            out += self.feed_source(name, value)
         return out
 
     def update(self, dt: float,
@@ -340,3 +379,15 @@ class MappingRuntime:
                 live.engaged = True
             live.knob = out
         live.goal = out  # update() glides there, starting from the current value
+
+
+def current_values(state: engine.State, space: LatentSpace) -> dict[str, float]:
+    """The ``current`` that ``MappingRuntime.update`` compares with, from an engine state: its
+    parameters, ``z/<i>`` in KL-rank order (a pinned dimension's pin, not the glide on
+    screen) and where the picture is along each direction. The live loop and offline
+    modulation (``render --audio``) both use it."""
+    current = dict(state.params)
+    u = np.where(state.pinned, state.pin, engine.output_u(state))
+    current.update({f"z/{i}": float(v) for i, v in enumerate(space.to_ranked(u))})
+    current.update(engine.direction_values(state))
+    return current

@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -163,6 +164,8 @@ class MidiInputs:
         backend: Backend | None = None,
         logger: logging.Logger = log,
         clock: Callable[[], float] = time.monotonic,
+        on_timed: Callable[[mido.Message, float], None] | None = None,
+        timed: frozenset[str] = frozenset(),
     ) -> None:
         self.device = device
         self.virtual = virtual
@@ -177,6 +180,25 @@ class MidiInputs:
         self._virtual_port: Any = None
         self._next_scan = 0.0
         self._waiting_logged = False
+        # with ``on_timed``, ports deliver through a callback (rtmidi's thread): messages whose
+        # type is in ``timed`` go to it at once with their arrival time (MIDI clock), the
+        # rest wait in ``_received`` for ``poll``
+        self._on_timed = on_timed
+        self._timed = timed
+        self._received: deque[mido.Message] = deque(maxlen=100_000)
+
+    def _open(self, name: str, **kw: Any) -> Any:
+        assert self._backend is not None
+        if self._on_timed is not None:
+            kw["callback"] = self._receive
+        return self._backend.open_input(name, **kw)
+
+    def _receive(self, msg: mido.Message) -> None:
+        """A port's callback (rtmidi's thread): stamp timed messages now, queue the rest."""
+        if self._on_timed is not None and msg.type in self._timed:
+            self._on_timed(msg, time.monotonic())
+        else:
+            self._received.append(msg)
 
     @property
     def connected(self) -> tuple[str, ...]:
@@ -196,7 +218,7 @@ class MidiInputs:
         self.available = True
         if self.virtual:
             try:
-                self._virtual_port = self._backend.open_input(VIRTUAL_NAME, virtual=True)
+                self._virtual_port = self._open(VIRTUAL_NAME, virtual=True)
                 self._log.info("MIDI: virtual input port %r open", VIRTUAL_NAME)
             except Exception as e:
                 self._log.info("MIDI: no virtual port on this system (%s)", _line(e))
@@ -210,6 +232,8 @@ class MidiInputs:
         if self._clock() >= self._next_scan:
             self._scan()
         out: list[mido.Message] = []
+        while self._received:
+            out.append(self._received.popleft())
         for port in (self._port, self._virtual_port):
             if port is None:
                 continue
@@ -263,7 +287,7 @@ class MidiInputs:
             if not self._wanted(name):
                 continue
             try:
-                self._port = self._backend.open_input(name)
+                self._port = self._open(name)
             except Exception as e:
                 self.errors.drop("open", "cannot open %r: %s", name, _line(e))
                 continue

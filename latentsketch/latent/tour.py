@@ -120,11 +120,33 @@ class TourProgress:
     start: np.ndarray | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """Lines in walk time (seconds on the walk clock) that a quantised tour keeps to, at
+    ``anchor + k * period`` for every integer k: the beats or bars of the tempo clock."""
+
+    anchor: float
+    period: float
+
+    def wait(self, t: float) -> float:
+        """Seconds from walk time ``t`` to the first line at or after it (0 on a line)."""
+        k = math.ceil((t - self.anchor) / self.period - 1e-6)
+        return max(0.0, self.anchor + k * self.period - t)
+
+    def travel(self, seconds: float) -> float:
+        """A travel of ``seconds`` rounded to whole periods (at least one)."""
+        return max(1, round(seconds / self.period)) * self.period
+
+
 def advance(p: TourProgress, plan: TourPlan, seconds: float, speed: float,
-            dwell: float) -> TourProgress:
+            dwell: float, grid: Grid | None = None, t0: float = 0.0) -> TourProgress:
     """Move on ``seconds``: hold ``plan.hold`` real seconds at a key, then travel at ``speed``
     (a segment takes ``plan.travel / speed`` s). A phase that ends mid-step hands the rest of
-    the step to the next phase."""
+    the step to the next phase. With a ``grid`` (``t0``: the walk time now) a hold lasts until
+    the first grid line at or after its end and a travel takes whole grid periods, so every
+    departure and arrival falls on a line."""
+    if grid is not None:
+        return _advance_on_grid(p, plan, seconds, speed, dwell, grid, t0)
     seg, held, s, start = p.seg, p.held, p.s, p.start
     left = seconds
     while left > 0.0 and not plan.ended(seg):
@@ -144,6 +166,34 @@ def advance(p: TourProgress, plan: TourPlan, seconds: float, speed: float,
             seg, held, s, start, left = seg + 1, 0.0, 0.0, None, max(0.0, left - need)
         else:
             break
+    if (seg, held, s) == (p.seg, p.held, p.s) and start is p.start:
+        return p
+    return TourProgress(seg, held, s, start)
+
+
+def _advance_on_grid(p: TourProgress, plan: TourPlan, seconds: float, speed: float,
+                     dwell: float, grid: Grid, t0: float) -> TourProgress:
+    """``advance`` keeping to ``grid``: a key is left on a line, and reached on one."""
+    seg, held, s, start = p.seg, p.held, p.s, p.start
+    left, t = seconds, t0
+    while left > 0.0 and not plan.ended(seg):
+        if s == 0.0:
+            need = max(0.0, plan.hold(seg, dwell) - held)
+            need += grid.wait(t + need)
+            if need > left * _SNAP:
+                held += left
+                break
+            used = min(need, left)
+            held, left, t = held + used, left - used, t + used
+        if speed <= 0.0:
+            break
+        rate = 1.0 / grid.travel(plan.travel / speed)     # travel fraction per second
+        need = max(0.0, (1.0 - s) / rate)
+        if need > left * _SNAP:
+            s = max(s + left * rate, 1e-12)   # s > 0: the key is left, its hold is over
+            break
+        used = min(need, left)
+        seg, held, s, start, left, t = seg + 1, 0.0, 0.0, None, left - used, t + used
     if (seg, held, s) == (p.seg, p.held, p.s) and start is p.start:
         return p
     return TourProgress(seg, held, s, start)

@@ -26,7 +26,7 @@ import numpy as np
 
 from latentsketch.latent import exactmath as xm
 from latentsketch.latent import randoms, tour
-from latentsketch.latent.tour import TourPlan, TourProgress
+from latentsketch.latent.tour import Grid, TourPlan, TourProgress
 
 # Rates at walk.speed = 1, chosen so every mode moves each dimension about 0.5 std per second.
 DRIFT_TAU = 2.0            # s, time constant of the (smoothed) Ornstein-Uhlenbeck drift
@@ -59,13 +59,15 @@ class WalkState:
 @dataclass(frozen=True, slots=True)
 class Motion:
     """What a step of the walk needs besides its state: tick length ``h`` (s), ``speed`` (x),
-    the tour's ``dwell`` (s, for keys without a hold), its ``plan`` and ``easing``."""
+    the tour's ``dwell`` (s, for keys without a hold), its ``plan`` and ``easing``, and the
+    ``grid`` (beats or bars in walk time) a quantised tour keeps to."""
 
     h: float
     speed: float = 1.0
     dwell: float = 0.0
     plan: TourPlan = field(default_factory=TourPlan)
     easing: str = "cosine"
+    grid: Grid | None = None
 
 
 def _epoch_arrays(dim: int, seed: int, epoch: int) -> tuple[np.ndarray, ...]:
@@ -263,7 +265,8 @@ class Tour(WalkMode):
 
     def advance(self, ws: WalkState, tick0: int, ticks: int, m: Motion) -> WalkState:
         return replace(ws, clock=ws.clock + ticks * m.speed * m.h,
-                       tour=tour.advance(ws.tour, m.plan, ticks * m.h, m.speed, m.dwell))
+                       tour=tour.advance(ws.tour, m.plan, ticks * m.h, m.speed, m.dwell,
+                                         m.grid, tick0 * m.h))
 
     def start_at(self, ws: WalkState, w: np.ndarray) -> WalkState:
         return replace(ws, tour=tour.start_at(ws.tour, w))

@@ -44,12 +44,13 @@ from latentsketch.latent.directions import DirectionError, Directions, Direction
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import PARAM_BY_NAME
+from latentsketch.tempo import TempoState
 
 FORMAT = "latentsketch-control-log"
 VERSION = 2   # 2: tours hold per keyframe and time holds and travels continuously
 _TYPES: dict[str, type] = {"State": engine.State, "WalkState": walks.WalkState,
                            "TourPlan": TourPlan, "TourProgress": TourProgress,
-                           "Directions": Directions}
+                           "Directions": Directions, "TempoState": TempoState}
 
 
 class ControlLogError(UserError, ValueError):

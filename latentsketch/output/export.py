@@ -228,7 +228,8 @@ def _partial(path: Path) -> Path:
 
 def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
            settings: ExportSettings = ExportSettings(), *,
-           progress: Progress | None = None) -> ExportResult:
+           progress: Progress | None = None,
+           finish: Callable[[Path], None] | None = None) -> ExportResult:
     """Render ``clip`` to ``path`` (.mp4, .mov, .gif, or a folder for PNG frames).
 
     ``progress(done, total)`` is called after each written frame. Raises ExportError for
@@ -236,6 +237,8 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
     a file is written under a short hidden name of its own and renamed when complete
     (atomically: two exports to one name each leave a whole file, the last one's), so a
     failed export leaves neither a partial file nor (PNG frames) the frames it wrote.
+    ``finish(file)`` runs on the complete hidden file before it is renamed (``render
+    --audio`` adds the sound there); whatever it raises fails the export the same way.
     """
     path = Path(path)
     try:
@@ -271,6 +274,8 @@ def export(clip: Clip, decoder: Decoder, path: str | os.PathLike[str],
                         progress(done, clip.count)
         sink.finish()
         played = writer.duration
+        if finish is not None:
+            finish(target)
     except BaseException as e:
         if sink is not None:
             sink.abort()  # removes the partial file (or the PNG frames written)
