@@ -4,9 +4,11 @@ and a missing sound input as one line while the show goes on."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -18,8 +20,9 @@ from latentsketch.control.audio_track import AudioTrack, read_sound
 from latentsketch.control.modulation import ModulationBus
 from latentsketch.model import checkpoint
 from latentsketch.output.controllog import read_log
+from latentsketch.output.video import H264Writer
 from latentsketch.render import replay_clip
-from tests.sounds import kicks, write_wav
+from tests.sounds import RATE, kicks, sine, write_wav
 
 PRESET = """
 [[mappings]]
@@ -90,3 +93,42 @@ def test_no_sound_input_is_one_line_and_the_show_goes_on(make_app,
     assert len(lines) == 1 and "playing on without sound" in lines[0] and "\n" not in lines[0]
     app.run(max_frames=3, dt=1 / 60)
     assert app.frames == 3
+
+
+def test_a_recording_started_while_sound_plays_carries_it(tmp_path: Path, make_app):
+    x, _ = kicks(seconds=2.0)
+    wav = write_wav(tmp_path / "kicks.wav", x)
+
+    def script(i: int, app) -> list:
+        return {2: [C.Record(True)], 40: [C.Record(False)]}.get(i, [])
+
+    app = make_app(audio_in=str(wav), fps=60)
+    app.run(max_frames=42, script=script)        # wall-clock dts, as a show runs
+    (video,) = (tmp_path / "out").glob("*.mp4")
+    with av.open(str(video)) as c:
+        v = c.streams.video[0]
+        frames, shown = v.frames, float(v.duration * v.time_base)
+        audio = c.streams.audio[0]
+        seconds = sum(f.samples for f in c.decode(audio)) / audio.rate
+    assert frames == 38
+    # the sound lasts as long as the frames were shown, to a few blocks
+    assert abs(seconds - shown) < 0.25, (seconds, shown)
+
+
+def test_a_killed_recording_keeps_its_sound(tmp_path: Path):
+    """Crash safety holds with sound: the fragmented file as a kill leaves it plays both."""
+    path = tmp_path / "rec.mp4"
+    w = H264Writer(path, 64, 64, 30, preset="ultrafast", crash_safe=True,
+                   fragment_seconds=0.25, audio=(RATE, 1))
+    block = sine(220.0, seconds=1 / 30)[:, None].astype(np.float32)
+    for i in range(45):
+        w.write_audio(block)
+        w.write(np.full((64, 64, 3), i * 5, np.uint8))
+    shutil.copy(path, tmp_path / "killed.mp4")     # what is on disk before any close
+    w.close()
+    with av.open(str(tmp_path / "killed.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) >= 30
+        c.seek(0)
+        assert sum(f.samples for f in c.decode(audio=0)) >= RATE // 2
+    with av.open(str(path)) as c:               # the clean close remuxed both streams
+        assert len(c.streams.audio) == 1 and c.streams.video[0].frames == 45

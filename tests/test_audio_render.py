@@ -138,3 +138,12 @@ def test_audio_refusals_are_one_line(tmp_path: Path, tiny_model: Path, kick_wav,
     err = capsys.readouterr().err.strip()
     assert message.format(tmp=tmp_path) in err and "\n" not in err
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_every_modulation_source_is_documented():
+    from latentsketch.modsources import MOD_SOURCES
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- sources:", 1)[1].split("<!-- /sources -->", 1)[0]
+    for src in MOD_SOURCES:
+        assert f"| `{src.name}` |" in table, src.name

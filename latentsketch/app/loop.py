@@ -122,6 +122,9 @@ class App:
             self.say(f"no screen found (SDL video driver {driver!r}): the window is invisible; "
                      f"run on a desktop, or under xvfb-run", error=True)
         self.inputs.start(opts, self.preset.midi_input)
+        if self.inputs.audio is not None:   # recordings carry the sound that moves the picture
+            src = self.inputs.audio.source
+            self.inputs.audio.tap = self.outputs.hear(src.rate, src.channels)
         self.camera: CameraFeed | None = None
         self._camera_said = False
         if opts.camera:

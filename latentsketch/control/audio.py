@@ -12,7 +12,7 @@ Per hop, over the last ``FRAME_SECONDS`` (a Hann-windowed FFT):
 - ``audio.low`` / ``audio.mid`` / ``audio.high``: the amplitude of the sound below 200 Hz,
   200 Hz..2 kHz and above 2 kHz, in dB relative to a full-scale sine, -60..0 dB as 0..1, then
   an envelope follower: rises with the ``attack`` time constant, falls with ``release``.
-- ``audio.level``: the same over the whole spectrum.
+- ``audio.level``: the same over the three bands together (20 Hz..20 kHz).
 - ``audio.onset``: 1 on the hop where an onset is found, else 0 (for triggers); onsets are
   rises of spectral flux (the summed increase of log-compressed magnitudes, the usual
   detection function for percussive and tonal attacks alike) through an adaptive threshold
@@ -31,6 +31,8 @@ textbook method (Bello et al. 2005, "A tutorial on onset detection in music sign
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,17 +93,16 @@ class AudioAnalyzer:
         self._scale = 4.0 / (self.frame * float(np.sum(self._window ** 2)))
         freqs = np.fft.rfftfreq(self.frame, 1.0 / self.sample_rate)
         nyquist = self.sample_rate / 2
-        self._bands = [(freqs >= lo) & (freqs < min(hi, nyquist)) for _, lo, hi in BANDS]
-        self._all = freqs >= BANDS[0][1]
-        self._buf = np.zeros(self.frame, np.float64)
-        self._fill = 0            # samples buffered since the last hop
-        self._heard = 0           # samples fed so far
+        # the bands' edges in bins (they are contiguous: low, mid, high); the level is their sum
+        self._edges = np.searchsorted(
+            freqs, [*(lo for _, lo, _ in BANDS), min(BANDS[-1][2], nyquist)]).astype(np.intp)
+        self._buf = np.zeros(self.frame, np.float64)   # the last window and what follows it
+        self._hops = 0            # hops analysed so far
         self._prev_mag: np.ndarray | None = None
-        self._flux = np.zeros(max(3, round(FLUX_WINDOW / self.hop_seconds)), np.float64)
-        self._flux_n = 0
+        self._flux: deque[float] = deque(maxlen=max(3, round(FLUX_WINDOW / self.hop_seconds)))
         self._above = False
         self._last_onset = -math.inf
-        self._env = np.zeros(4, np.float64)    # level, low, mid, high
+        self._env = [0.0, 0.0, 0.0, 0.0]    # level, low, mid, high
         self._hit = 0.0
         a, r = envelope.attack, envelope.release
         self._k_attack = 1.0 if a <= 0 else -math.expm1(-self.hop_seconds / a)
@@ -114,50 +115,48 @@ class AudioAnalyzer:
             x = x.mean(axis=1)
         elif x.ndim != 1:
             raise ValueError(f"audio block of shape {x.shape}: expected (n,) or (n, channels)")
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        times: list[float] = []
-        rows: list[np.ndarray] = []
-        i = 0
-        while i < len(x):
-            take = min(self.hop - self._fill, len(x) - i)
-            self._buf = np.roll(self._buf, -take)
-            self._buf[-take:] = x[i:i + take]
-            self._fill += take
-            self._heard += take
-            i += take
-            if self._fill == self.hop:
-                self._fill = 0
-                times.append(self._heard / self.sample_rate)
-                rows.append(self._hop())
-        if not rows:
+        buf = np.concatenate([self._buf, np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)])
+        count = (len(buf) - self.frame) // self.hop
+        if count <= 0:
+            self._buf = buf
             return np.zeros(0), np.zeros((0, len(FEATURES)))
-        return np.asarray(times), np.stack(rows)
-
-    def _hop(self) -> np.ndarray:
-        spec = np.fft.rfft(self._buf * self._window)
+        # window k ends hop * (k + 1) samples past the previous hop's end: (count, frame)
+        step = buf.strides[0]
+        windows = np.lib.stride_tricks.as_strided(
+            buf[self.hop:], (count, self.frame), (step * self.hop, step), writeable=False)
+        self._buf = buf[self.hop * count:]
+        spec = np.fft.rfft(windows * self._window, axis=1)                 # (count, bins)
         power = (spec.real ** 2 + spec.imag ** 2) * self._scale
-        amps = [float(np.sum(power[self._all]))] + [float(np.sum(power[b])) for b in self._bands]
-        db = 10.0 * np.log10(np.maximum(np.asarray(amps), 1e-12))
-        target = np.clip((db - FLOOR_DB) / -FLOOR_DB, 0.0, 1.0)
-        k = np.where(target > self._env, self._k_attack, self._k_release)
-        self._env += (target - self._env) * k
-        onset = self._onset(np.log1p(FLUX_GAMMA * np.sqrt(power)))
-        self._hit = 1.0 if onset else self._hit * self._hit_decay
-        return np.array([*self._env, float(onset), self._hit])
+        bands = np.add.reduceat(power, self._edges, axis=1)[:, :3]         # (count, 3)
+        amps = np.concatenate([bands.sum(axis=1, keepdims=True), bands], axis=1)
+        target = np.clip((10.0 * np.log10(np.maximum(amps, 1e-12)) - FLOOR_DB) / -FLOOR_DB,
+                         0.0, 1.0)                                          # (count, 4)
+        mags = np.log1p(FLUX_GAMMA * np.sqrt(power))
+        prev = mags[0] if self._prev_mag is None else self._prev_mag
+        flux = np.maximum(np.diff(mags, axis=0, prepend=prev[None, :]), 0.0).mean(axis=1)
+        first = self._prev_mag is None
+        self._prev_mag = mags[-1]
+        out = np.empty((count, len(FEATURES)))
+        times = (self._hops + 1 + np.arange(count)) * self.hop_seconds
+        for k in range(count):
+            self._hops += 1
+            env = self._env
+            for j, v in enumerate(target[k].tolist()):
+                env[j] += (v - env[j]) * (self._k_attack if v > env[j] else self._k_release)
+            onset = not (first and k == 0) and self._onset(float(flux[k]))
+            self._hit = 1.0 if onset else self._hit * self._hit_decay
+            out[k] = (*env, float(onset), self._hit)
+        return times, out
 
-    def _onset(self, mag: np.ndarray) -> bool:
-        prev, self._prev_mag = self._prev_mag, mag
-        if prev is None:
-            return False
-        flux = float(np.mean(np.maximum(mag - prev, 0.0)))
-        n = min(self._flux_n, len(self._flux))
-        threshold = (float(np.median(self._flux[:n])) if n else 0.0) + FLUX_MARGIN
-        self._flux[self._flux_n % len(self._flux)] = flux
-        self._flux_n += 1
+    def _onset(self, flux: float) -> bool:
+        """Whether this hop's spectral ``flux`` starts an onset (and remember it)."""
+        threshold = (statistics.median(self._flux) if self._flux else 0.0) + FLUX_MARGIN
+        self._flux.append(flux)
         above, was = flux > threshold, self._above
         self._above = above
-        now = self._heard / self.sample_rate
-        warm = self._heard >= self.frame + WARMUP * self.hop   # no zeros before the stream
+        heard = self._hops * self.hop                     # samples up to this hop's end
+        now = heard / self.sample_rate
+        warm = heard >= self.frame + WARMUP * self.hop     # no zeros before the stream
         if above and not was and warm and now - self._last_onset >= REFRACTORY:
             self._last_onset = now
             return True

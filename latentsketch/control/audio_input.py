@@ -251,7 +251,13 @@ class AudioFeed:
 def open_feed(spec: str, bus: ModulationBus, tap: Tap | None = None) -> AudioFeed:
     """``--audio-in SPEC`` (``open_input``) analysed onto ``bus``, started; AudioUnavailable
     (one line) if there is no such input."""
-    return AudioFeed(open_input(spec), bus, tap=tap).start()
+    source = open_input(spec)
+    try:
+        feed = AudioFeed(source, bus, tap=tap)
+    except ValueError as e:   # a sample rate the analyser refuses
+        source.close()
+        raise AudioUnavailable(f"--audio-in {spec}: {e}") from None
+    return feed.start()
 
 
 def _line(e: BaseException) -> str:

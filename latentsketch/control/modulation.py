@@ -26,7 +26,7 @@ from latentsketch.commands import Command
 from latentsketch.control.mapping_runtime import MappingRuntime, current_values
 from latentsketch.latent.space import LatentSpace
 
-CAPACITY = 8192   # values held between two frames at most (~1 s of audio features at 4 kHz)
+CAPACITY = 8192   # values held between two frames at most (~8 s of the sound's 6 sources)
 
 
 class ModulationBus:

@@ -41,9 +41,10 @@ from latentsketch.output.geometry import fit_geometry
 from latentsketch.output.paths import describe_os_error, discard
 from latentsketch.output.video import FrameWriter, H264Writer, as_fps
 
-WriterFactory = Callable[[Path, int, int, Fraction], FrameWriter]
+WriterFactory = Callable[..., FrameWriter]   # (path, width, height, fps[, audio=]) -> writer
 
 _POLL_SECONDS = 0.05
+AUDIO_BLOCKS = 1024   # sound blocks queued at most (~10 s of 512-sample blocks at 48 kHz)
 
 
 class RecorderState(StrEnum):
@@ -75,9 +76,12 @@ class _Take:
     queue, thread and counters, so a finishing take never mixes with the next."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float | Fraction,
-                 maxsize: int) -> None:
+                 maxsize: int, audio: tuple[int, int] | None = None) -> None:
         self.path, self.width, self.height, self.fps = path, width, height, fps
         self.queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize)
+        self.audio = audio     # (rate, channels) of the sound recorded beside, or None
+        self.sound: queue.Queue[np.ndarray] = queue.Queue(AUDIO_BLOCKS)
+        self.sound_dropped = 0
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.state = RecorderState.RECORDING
@@ -96,7 +100,8 @@ class _Take:
 
 
 class Recorder:
-    """Records frames to a video file from a thread of its own.
+    """Records frames to a video file from a thread of its own, and optionally the sound
+    heard meanwhile (``start(..., audio=...)``, ``submit_audio``).
 
     Args:
         preset, crf, fragment_seconds: for the default crash-safe H.264 writer.
@@ -114,14 +119,15 @@ class Recorder:
         self.queue_bytes = queue_bytes
         self.max_queue_frames = max_queue_frames
         self._factory: WriterFactory = writer_factory or (
-            lambda path, w, h, fps: H264Writer(path, w, h, fps, preset=preset, crf=crf,
-                                               crash_safe=True,
-                                               fragment_seconds=fragment_seconds))
+            lambda path, w, h, fps, **sound: H264Writer(
+                path, w, h, fps, preset=preset, crf=crf, crash_safe=True,
+                fragment_seconds=fragment_seconds, **sound))
         self._take: _Take | None = None
 
     def start(self, path: str | os.PathLike[str], width: int, height: int,
-              fps: float | Fraction) -> bool:
+              fps: float | Fraction, audio: tuple[int, int] | None = None) -> bool:
         """Begin recording ``width`` x ``height`` frames to ``path``; False if already on.
+        ``audio`` (sample rate, channels) adds a sound stream fed by ``submit_audio``.
 
         Never raises: the file is opened in the recording thread, and a failure shows up as
         ``status().state == FAILED`` a moment later. If the previous recording is still
@@ -135,7 +141,7 @@ class Recorder:
                 current.thread.join()
         frame_bytes = max(1, int(width) * int(height) * 3)
         maxsize = min(self.max_queue_frames, max(2, self.queue_bytes // frame_bytes))
-        take = _Take(Path(path), int(width), int(height), fps, maxsize)
+        take = _Take(Path(path), int(width), int(height), fps, maxsize, audio)
         take.thread = threading.Thread(target=self._run, args=(take,),
                                           name="latentsketch-recorder", daemon=True)
         self._take = take
@@ -168,6 +174,21 @@ class Recorder:
         except queue.Full:
             with take.lock:
                 take.dropped += 1
+            return False
+        return True
+
+    def submit_audio(self, block: np.ndarray, rate: int) -> bool:
+        """Queue a block of sound (n, channels) float32 for the recording's sound stream; any
+        thread (the audio worker's tap), returns at once. False when not recording sound at
+        ``rate`` or the queue is full (the block is dropped and counted)."""
+        take = self._take
+        if (take is None or take.audio is None or take.audio[0] != rate
+                or take.state is not RecorderState.RECORDING):
+            return False
+        try:
+            take.sound.put_nowait(block)
+        except queue.Full:
+            take.sound_dropped += 1
             return False
         return True
 
@@ -206,8 +227,9 @@ class Recorder:
 
     def _run(self, take: _Take) -> None:
         try:
+            sound = {"audio": take.audio} if take.audio is not None else {}
             writer = self._factory(take.path, take.width, take.height,
-                                   as_fps(take.fps))
+                                   as_fps(take.fps), **sound)
         except Exception as e:  # any failure to open becomes a status line, never a crash
             discard(take.path)  # the reserved name: no empty file is left behind
             take.finish(RecorderState.FAILED, _one_line("recording not started", e))
@@ -220,6 +242,7 @@ class Recorder:
                     break
                 continue
             try:
+                _write_sound(take, writer)
                 writer.write(frame, t)
             except Exception as e:  # disk full, encoder error, wrong frame shape
                 writer.abort()
@@ -231,6 +254,7 @@ class Recorder:
             with take.lock:
                 take.written += 1
         try:
+            _write_sound(take, writer)
             writer.close()
         except Exception as e:
             writer.abort()
@@ -253,6 +277,18 @@ def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
         cols = np.arange(w) * frame.shape[1] // w
         out[y:y + h, x:x + w] = frame[rows[:, None], cols[None, :]]
     return out
+
+
+def _write_sound(take: _Take, writer: FrameWriter) -> None:
+    """Write the sound queued so far (a writer without a sound stream drops it)."""
+    write = getattr(writer, "write_audio", None)
+    while True:
+        try:
+            block = take.sound.get_nowait()
+        except queue.Empty:
+            return
+        if write is not None and take.audio is not None:
+            write(block)
 
 
 def _settle(take: _Take, writer: FrameWriter) -> int:

@@ -53,6 +53,8 @@ class SessionOutputs:
         self.say = say
         self.always_log = always_log
         self.recorder = Recorder()
+        self.audio: tuple[int, int] | None = None   # (rate, channels) of the sound in, if any:
+        # a recording started while sound drives the picture carries it (``hear``)
         self.control_log: ControlLog | None = None
         self._rec_t0 = 0.0
         self._rec_size = (0, 0)  # fixed when a recording starts: it keeps them for its life
@@ -111,7 +113,7 @@ class SessionOutputs:
             self.say(f"recording not started: {e}", error=True)
             return
         previous, self._failed = self._failed, None
-        self.recorder.start(video, size[0], size[1], self.fps)
+        self.recorder.start(video, size[0], size[1], self.fps, audio=self.audio)
         self._rec_t0 = t
         self._rec_size = (int(size[0]), int(size[1]))
         self._rec_fit = ctx.fit
@@ -124,6 +126,15 @@ class SessionOutputs:
             discard(logf)  # the session's own log records this recording too
         self.say(f"recording {size[0]}x{size[1]} to {video}" + (
             f" (the last one had stopped: {_failure_line(previous)})" if previous else ""))
+
+    def hear(self, rate: int, channels: int) -> Callable[[np.ndarray, int], None]:
+        """Recordings from now on carry the sound of an input at ``rate`` Hz; returns the
+        tap its worker calls with each block (``AudioFeed.tap``)."""
+        self.audio = (int(rate), int(channels))
+        return self._sound_tap
+
+    def _sound_tap(self, block: np.ndarray, rate: int) -> None:
+        self.recorder.submit_audio(block, rate)
 
     def submit(self, picture: Picture[Any], t: float) -> None:
         """Hand the frame just fed to ``picture`` (the pipeline the window draws) to the

@@ -186,6 +186,7 @@ class _AvWriter(FrameWriter):
                 cc.gop_size = gop_size
             stream.options = codec_options
             self._stream = stream
+            self._add_streams()
             self._container.start_encoding()
         except (av.FFmpegError, OSError) as e:
             self._drop_container()
@@ -193,6 +194,9 @@ class _AvWriter(FrameWriter):
 
     def _format(self) -> str:
         return self.path.suffix.lstrip(".").lower()
+
+    def _add_streams(self) -> None:
+        """Streams besides the video, added before the header is written (none here)."""
 
     def _write(self, frame: np.ndarray, pts: int) -> None:
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
@@ -209,8 +213,12 @@ class _AvWriter(FrameWriter):
     def _finish_container(self) -> None:
         try:
             self._container.mux(self._stream.encode(None))
+            self._finish_sound()
         finally:
             self._container.close()
+
+    def _finish_sound(self) -> None:
+        """Flush a sound stream (``H264Writer``'s) before the container closes."""
 
     def _drop_container(self) -> None:
         """After a failed start: close what was opened and remove the file it began."""
@@ -237,6 +245,8 @@ class H264Writer(_AvWriter):
         fragment_seconds: longest stretch a crash can lose.
         keyframe_seconds: keyframe interval; short enough for editors to scrub.
         threads: encoder threads, 0 = let x264 choose.
+        audio: (sample rate, channels) to add an AAC sound stream fed by ``write_audio``
+            (a live recording of ``--audio-in``); it is fragmented and remuxed with the video.
     """
 
     codec = "libx264"
@@ -245,9 +255,12 @@ class H264Writer(_AvWriter):
     def __init__(self, path: str | os.PathLike[str], width: int, height: int,
                  fps: float | Fraction, *, preset: str = "veryfast", crf: int = 20,
                  crash_safe: bool = True, fragment_seconds: float = 0.5,
-                 keyframe_seconds: float = 2.0, threads: int = 0) -> None:
+                 keyframe_seconds: float = 2.0, threads: int = 0,
+                 audio: tuple[int, int] | None = None) -> None:
         self.crash_safe = crash_safe
         self.remux_error: str | None = None
+        self._sound: SoundStream | None = None
+        self._audio_spec = audio
         if crash_safe:
             # flush_packets hands each finished fragment to the OS at once instead of holding
             # it in PyAV's 32 KB write buffer, where a SIGKILL would lose it.
@@ -267,6 +280,24 @@ class H264Writer(_AvWriter):
 
     def _format(self) -> str:
         return "mp4"
+
+    def _add_streams(self) -> None:
+        if self._audio_spec is not None:
+            self._sound = SoundStream(self._container, *self._audio_spec)
+
+    def write_audio(self, block: np.ndarray) -> None:
+        """Append float samples (n, channels) in -1..1 to the sound stream (``audio``);
+        OutputError (one line) when writing fails, ValueError without a sound stream."""
+        if self._sound is None or self.closed:
+            raise ValueError(f"{self.path}: no sound stream to write to")
+        try:
+            self._sound.write(block)
+        except (av.FFmpegError, OSError) as e:
+            raise output_error(e, self.path) from e
+
+    def _finish_sound(self) -> None:
+        if self._sound is not None:
+            self._sound.flush()
 
     def _close(self) -> None:
         super()._close()
@@ -335,14 +366,18 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
                           container_options={"movflags": "+faststart"})
             in_stream = src.streams.video[0]
             out_stream = dst.add_stream_from_template(in_stream)
+            sound = src.streams.audio[:1]   # a recording's sound (--audio-in), copied too
+            outs = {in_stream.index: out_stream, **{
+                s.index: dst.add_stream_from_template(s) for s in sound}}
             dst.start_encoding()
             started = True
-            for packet in src.demux(in_stream):
+            for packet in src.demux(in_stream, *sound):
                 if packet.dts is None:
                     continue
-                packet.stream = out_stream
+                video = packet.stream.index == in_stream.index
+                packet.stream = outs[packet.stream.index]
                 dst.mux(packet)
-                packets += 1
+                packets += video
             dst.close()
         if expected_frames is not None and packets != expected_frames:
             raise OSError(f"remux copied {packets} of {expected_frames} frames")
@@ -359,6 +394,54 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
         if tmp is not None:
             discard(tmp)
         return f"{path} kept as fragmented MP4 (finalising failed: {describe_os_error(e)})"
+
+
+class SoundStream:
+    """An AAC stream in an open output container, fed float blocks of any size: resampled
+    to the encoder's planar format, cut into its frames (``av.AudioFifo``), timed by the
+    samples written (the sound starts with the file)."""
+
+    def __init__(self, container: Any, rate: int, channels: int) -> None:
+        layout = "stereo" if channels >= 2 else "mono"
+        self.channels = 2 if channels >= 2 else 1
+        self.rate = int(rate)
+        self.stream = container.add_stream("aac", rate=self.rate, layout=layout)
+        self.stream.bit_rate = 192_000
+        self._container = container
+        self._fifo = av.AudioFifo()
+        self._resampler: Any = None
+        self._layout = layout
+        self.samples = 0
+
+    def write(self, block: np.ndarray) -> None:
+        x = np.asarray(block, dtype=np.float32)
+        x = x.reshape(len(x), -1)
+        x = x[:, :self.channels] if x.shape[1] >= self.channels else np.repeat(
+            x[:, :1], self.channels, axis=1)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x).reshape(1, -1),
+                                           format="flt", layout=self._layout)
+        frame.sample_rate = self.rate
+        if self._resampler is None:
+            cc = self.stream.codec_context
+            self._resampler = av.AudioResampler(format=cc.format.name, layout=self._layout,
+                                                rate=self.rate)
+        for out in self._resampler.resample(frame):
+            out.pts = None
+            self._fifo.write(out)
+        self._drain(self.stream.codec_context.frame_size or 1024)
+
+    def _drain(self, size: int, final: bool = False) -> None:
+        while self._fifo.samples >= size or (final and self._fifo.samples):
+            f = self._fifo.read(min(size, self._fifo.samples))
+            f.pts = self.samples
+            f.time_base = Fraction(1, self.rate)
+            self.samples += f.samples
+            self._container.mux(self.stream.encode(f))
+
+    def flush(self) -> None:
+        """Encode what is buffered and flush the encoder (before the container closes)."""
+        self._drain(self.stream.codec_context.frame_size or 1024, final=True)
+        self._container.mux(self.stream.encode(None))
 
 
 class ProResWriter(_AvWriter):
