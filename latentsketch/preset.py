@@ -49,6 +49,7 @@ from latentsketch.latent.directions import (
     DirectionValue,
 )
 from latentsketch.latent.directions import check_name as check_direction_name
+from latentsketch.latent.fade import MAX_FADE
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
@@ -58,7 +59,7 @@ from latentsketch.userdirs import config_dir
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", "directions", *_SECTIONS)
+        "midi", "directions", *_SECTIONS, "scene")
 _DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
@@ -190,6 +191,20 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True)
+class SceneSettings:
+    """``[scene]``: how a switch to this preset goes. ``fade``: seconds over which parameters
+    ramp and the picture crossfades (None: the switch's own, else ``DEFAULT_FADE``); ``model``:
+    the model it plays, a bundled model's name (``shapes``, ``emoji``) or a path to a model
+    (``~`` expanded; relative to the preset's folder), resolved by ``model_path``."""
+
+    fade: float | None = None
+    model: str | None = None
+
+
+DEFAULT_FADE = 2.0   # seconds of a preset switch that neither the preset nor the caller times
+
+
+@dataclass(frozen=True)
 class Preset:
     """A parsed, validated preset. ``params`` holds only the values the file sets, so a preset
     of mappings alone (a controller layout) changes no parameter when loaded."""
@@ -208,6 +223,7 @@ class Preset:
     directions: Directions = field(default_factory=Directions.empty)  # attribute directions
     direction_values: MappingProxyType[str, DirectionValue] = field(
         default_factory=lambda: MappingProxyType({}))
+    scene: SceneSettings | None = None   # [scene]: fade time, model reference
     source: str = field(default="<preset>", compare=False)
 
     def __post_init__(self) -> None:
@@ -292,6 +308,8 @@ class Preset:
         dirs = self._direction_tables()
         if dirs:
             doc["directions"] = dirs
+        if self.scene is not None:
+            doc["scene"] = scene_table(self.scene)
         return tomlkit.dumps(doc)
 
     def _direction_tables(self) -> dict[str, dict[str, Any]]:
@@ -562,6 +580,8 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
     kw["mappings"] = tuple(mappings)
     if "display" in doc:
         kw["display"] = _display(_table("display", doc["display"]))
+    if "scene" in doc:
+        kw["scene"] = _scene(_table("scene", doc["scene"]))
     midi = _table("midi", doc.get("midi", {}))
     for k, v in midi.items():
         if k != "input":
@@ -638,3 +658,24 @@ def _display(t: dict[str, Any]) -> DisplaySettings:
             raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud)")
         out[k] = v
     return DisplaySettings(**out)
+
+
+def scene_table(scene: SceneSettings) -> dict[str, Any]:
+    """The ``[scene]`` table of ``scene`` (only the keys it sets)."""
+    return {k: v for k, v in (("fade", scene.fade), ("model", scene.model)) if v is not None}
+
+
+def _scene(t: dict[str, Any]) -> SceneSettings:
+    out: dict[str, Any] = {}
+    for k, v in t.items():
+        if k == "fade":
+            if not (_is_num(v) and 0 <= v <= MAX_FADE and math.isfinite(v)):
+                raise _KeyError(f"scene.fade = {v!r} is not a time in 0..{MAX_FADE:g} s")
+            out[k] = float(v)
+        elif k == "model":
+            if not (isinstance(v, str) and 0 < len(v) <= 4096 and "\0" not in v):
+                raise _KeyError(f"scene.model = {v!r} is not a bundled model's name or a path")
+            out[k] = v
+        else:
+            raise _KeyError(f"unknown key scene.{k} (known: fade, model)")
+    return SceneSettings(**out)

@@ -206,8 +206,8 @@ class App:
                                     self._log_context())
             case C.Snapshot():
                 self._snapshot()
-            case C.LoadPreset(name=name):
-                self._load_preset(name)
+            case C.LoadPreset(name=name, fade=fade):
+                self._load_preset(name, fade)
             case C.SavePreset():
                 self._save_preset()
             case C.ArmLearn():
@@ -252,18 +252,29 @@ class App:
             w = h = min(self.display.size)
         return max(2, w - w % 2), max(2, h - h % 2)
 
-    def _load_preset(self, name: str) -> None:
+    def _load_preset(self, name: str, fade: float | None = None) -> None:
         try:
-            p, self.state = scenes.load_preset(name, self.state, self.space,
-                                               self.loaded.model_id)
+            self.switch_preset(name, fade)
         except (presets.PresetError, ValueError) as e:
             self.say(str(e), error=True)
-            return
-        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), *scenes.tour(p),
-                                p.directions, p.direction_values)
+
+    def switch_preset(self, name: str, fade: float | None = None) -> presets.Preset:
+        """Switch to preset ``name`` (looked up in the preset folders) over ``fade`` seconds
+        (None: the preset's ``[scene] fade``, else ``preset.DEFAULT_FADE``): its mappings
+        now, and an engine ``SwitchScene`` at the start of the next frame (so the control log
+        holds it and a replay makes the same switch). Raises PresetError or ValueError (one
+        line) for a preset that is missing, broken or of another model, changing nothing."""
+        p = presets.load(name)
+        p.check_model(self.loaded.model_id, self.space.dim)
+        cmd = scenes.switch_command(p, fade)
+        errors = engine.step(self.state, [cmd], 0.0, self.space).last_errors  # a dry run
+        if errors:
+            raise presets.PresetError(f"preset {p.source}: {errors[0]}")
+        self.pending.append(cmd)
         self.preset = p
         self.mapper.set_mappings(p.mappings)
-        self.say(f"preset {p.name}")
+        self.say(f"preset {p.name}" + (f" (fading {cmd.fade:g} s)" if cmd.fade else ""))
+        return p
 
     def _save_preset(self) -> None:
         """Ctrl+S: the state as a new user preset (``scenes.save_preset``); a failure is one

@@ -53,6 +53,34 @@ def load_preset(name: str, state: engine.State, space: LatentSpace,
                                  p.directions, p.direction_values)
 
 
+def fade_of(p: presets.Preset, fade: float | None = None) -> float:
+    """How long a switch to ``p`` fades: ``fade`` (the caller's), else the preset's
+    ``[scene] fade``, else ``preset.DEFAULT_FADE`` seconds."""
+    if fade is not None:
+        return float(fade)
+    if p.scene is not None and p.scene.fade is not None:
+        return p.scene.fade
+    return presets.DEFAULT_FADE
+
+
+def switch_command(p: presets.Preset, fade: float | None = None) -> C.SwitchScene:
+    """The engine command that switches to preset ``p`` over ``fade_of(p, fade)`` seconds,
+    carrying the preset's content (so a control log replays it without the file)."""
+    keyframes, holds = tour(p)
+    d = p.directions
+    return C.SwitchScene(
+        name=p.name, fade=fade_of(p, fade),
+        params=tuple((k, float(v)) for k, v in p.params.items()),
+        slots=tuple((i, tuple(u)) for i, u in sorted(p.slots.items())),
+        keyframes=None if keyframes is None else tuple(tuple(k) for k in keyframes),
+        holds=tuple(holds),
+        directions=tuple((n, kind, float(sc), tuple(float(x) for x in u))
+                         for n, kind, sc, u in zip(d.names, d.kinds, d.scale, d.unit,
+                                                   strict=True)),
+        direction_values=tuple((n, float(v.offset), None if v.pin is None else float(v.pin))
+                               for n, v in p.direction_values.items()))
+
+
 def save_preset(current: presets.Preset, state: engine.State, model_id: str,
                 mappings: tuple[ControlMapping, ...],
                 display: presets.DisplaySettings | None = None) -> tuple[presets.Preset, Path]:

@@ -41,6 +41,7 @@ from latentsketch import engine
 from latentsketch.errors import UserError
 from latentsketch.latent import walks
 from latentsketch.latent.directions import DirectionError, Directions, DirectionValue
+from latentsketch.latent.fade import Fade
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import PARAM_BY_NAME
@@ -49,7 +50,7 @@ FORMAT = "latentsketch-control-log"
 VERSION = 2   # 2: tours hold per keyframe and time holds and travels continuously
 _TYPES: dict[str, type] = {"State": engine.State, "WalkState": walks.WalkState,
                            "TourPlan": TourPlan, "TourProgress": TourProgress,
-                           "Directions": Directions}
+                           "Directions": Directions, "Fade": Fade}
 
 
 class ControlLogError(UserError, ValueError):
