@@ -274,7 +274,20 @@ def preset_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class SavePreset(AppCommand):
+    """Save the state as a new preset; ``over``: over the current one (a bundled one: a copy
+    in the user's folder), keeping its comments."""
+
     kind: ClassVar[str] = "save_preset"
+    over: bool = False
+
+
+@dataclass(frozen=True)
+class StepPreset(AppCommand):
+    """Switch to the next (``step`` 1) or previous (-1) preset in the preset folders, by name,
+    with the preset's own fade."""
+
+    kind: ClassVar[str] = "step_preset"
+    step: int = 1
 
 
 @dataclass(frozen=True)
@@ -341,7 +354,7 @@ _ALL: dict[str, type[Command]] = {
         SetDirection, OffsetDirection, ReleaseDirection, GotoPoint, SetTour, StoreSlot,
         RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record, Snapshot, LoadPreset,
         SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit, MidiLearn, ArmLearn,
-        ShowDropped, Quit, FollowPoint, TogglePalette, SwitchScene,
+        ShowDropped, Quit, FollowPoint, TogglePalette, SwitchScene, StepPreset,
     )
 }
 

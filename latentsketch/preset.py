@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 import tomlkit
-from tomlkit.items import AoT
+from tomlkit.container import Container
+from tomlkit.items import AoT, Table
 
 from latentsketch import bundled
 from latentsketch.commands import PRESET_NAME, preset_name
@@ -49,6 +50,7 @@ from latentsketch.latent.directions import (
     DirectionValue,
 )
 from latentsketch.latent.directions import check_name as check_direction_name
+from latentsketch.latent.fade import DEFAULT_FADE as DEFAULT_FADE  # re-exported: the API
 from latentsketch.latent.fade import MAX_FADE
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
@@ -199,9 +201,6 @@ class SceneSettings:
 
     fade: float | None = None
     model: str | None = None
-
-
-DEFAULT_FADE = 2.0   # seconds of a preset switch that neither the preset nor the caller times
 
 
 @dataclass(frozen=True)
@@ -433,6 +432,66 @@ def append_keyframes(path: str | Path, model_id: str, dim: int,
     new = tomlkit.dumps(doc)
     Preset.from_toml(new, str(path))   # what is written always loads
     return _write_atomically(path, new)
+
+
+# --- saving over a preset a person wrote -----------------------------------------------------
+
+def is_bundled(source: str | Path) -> bool:
+    """Whether ``source`` is one of the bundled preset files (part of the installed program)."""
+    try:
+        return Path(source).resolve().parent == Path(str(bundled_dir())).resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def over_path(p: Preset) -> Path:
+    """Where saving over ``p`` writes: its own file, unless it is bundled (or has no file):
+    then ``user_dir()/<file name>``, a copy that ``--preset NAME`` finds first."""
+    source = Path(p.source)
+    if source.suffix == ".toml" and not is_bundled(source):
+        return source
+    stem = source.stem if source.suffix == ".toml" else saved_name_prefix(p.name)
+    return user_dir() / f"{stem}.toml"
+
+
+def save_over(p: Preset, path: str | Path, template: str | Path | None = None) -> Path:
+    """Write ``p`` to ``path`` keeping the comments, order and layout of the file there (or
+    of ``template``, the file ``p`` came from: a bundled preset copied to the user's folder):
+    the old text is edited through ``tomlkit.parse``, key by key, and only what changed is
+    rewritten; keys ``p`` no longer sets go. Without either file, a fresh ``to_toml``.
+
+    Checked (what is written loads back equal to ``p``) and written atomically. Raises
+    PresetError (one line naming the file) for a file that cannot be read or written.
+    """
+    path = Path(path)
+    base = path if path.exists() else Path(template) if template is not None else None
+    new = p.to_toml()
+    if base is not None and base.exists():
+        doc = tomlkit.parse(_read(base, str(base)))
+        _merge(doc, tomlkit.parse(new))
+        text = tomlkit.dumps(doc)
+    else:
+        text = new
+    if Preset.from_toml(text, str(path)) != p:   # a merge that lost something: write it whole
+        text = new
+    return _write_atomically(path, text)
+
+
+def _merge(old: Container | Table, new: Container | Table) -> None:
+    """Make ``old`` hold ``new``'s keys and values, keeping ``old``'s items (and so their
+    comments and formatting) where the value is the same, and its tables where both have one."""
+    for k in [k for k in old if k not in new]:
+        del old[k]
+    for k in new:
+        cur, item = old.get(k), new[k]
+        if isinstance(cur, Table) and isinstance(item, Table):
+            _merge(cur, item)
+        elif cur is None or _plain(cur) != _plain(item):
+            old[k] = item
+
+
+def _plain(v: Any) -> Any:
+    return v.unwrap() if hasattr(v, "unwrap") else v
 
 
 _STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")

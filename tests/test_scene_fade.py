@@ -128,3 +128,15 @@ def test_the_fade_comes_from_the_caller_then_the_preset_then_the_default() -> No
     assert scenes.fade_of(p, 1.0) == 1.0 and scenes.fade_of(p) == 4.0
     assert scenes.fade_of(presets.Preset()) == presets.DEFAULT_FADE
     assert scenes.switch_command(presets.load("gallery")).fade == presets.DEFAULT_FADE
+
+
+def test_osc_preset_takes_an_optional_fade() -> None:
+    from latentsketch.control.osc import OscInput
+    from latentsketch.control.osc_addresses import OscTranslator
+
+    tr = OscTranslator(DIM)
+    assert tr.translate(OscInput("/latentsketch/preset", ("pulse", 1.5), 0.0)) == [
+        C.LoadPreset("pulse", 1.5)]
+    assert tr.translate(OscInput("/latentsketch/preset", ("pulse",), 0.0)) == [
+        C.LoadPreset("pulse")]
+    assert tr.translate(OscInput("/latentsketch/preset", ("pulse", -2.0), 0.0)) == []

@@ -208,8 +208,10 @@ class App:
                 self._snapshot()
             case C.LoadPreset(name=name, fade=fade):
                 self._load_preset(name, fade)
-            case C.SavePreset():
-                self._save_preset()
+            case C.SavePreset(over=over):
+                self._save_preset(over)
+            case C.StepPreset(step=step):
+                self._load_preset(scenes.next_preset(self.preset.name, step))
             case C.ArmLearn():
                 if self.mapper.learning:
                     self._apply_app(C.MidiLearn(None))
@@ -276,19 +278,19 @@ class App:
         self.say(f"preset {p.name}" + (f" (fading {cmd.fade:g} s)" if cmd.fade else ""))
         return p
 
-    def _save_preset(self) -> None:
-        """Ctrl+S: the state as a new user preset (``scenes.save_preset``); a failure is one
-        line and leaves no file."""
+    def _save_preset(self, over: bool = False) -> None:
+        """Ctrl+S: the state as a new user preset; Alt+S (``over``): over the current one
+        (``scenes.save_preset``); a failure is one line and leaves no file."""
         try:
             shown = presets.DisplaySettings(self.display.fit, self.display.fullscreen,
                                             self.display.borderless, self.hud.visible)
             p, path = scenes.save_preset(self.preset, self.state, self.loaded.model_id,
-                                         self.mapper.mappings, shown)
+                                         self.mapper.mappings, shown, over=over)
         except (OSError, ValueError) as e:
             self.say(f"preset not saved: {e}", error=True)
             return
         self.preset = p
-        self.say(f"preset saved as {p.name!r} ({path}); --preset {p.name!r} loads it")
+        self.say(f"preset saved as {p.name!r} ({path}); --preset {path.stem!r} loads it")
 
     # --- the loop ------------------------------------------------------------------------------
 

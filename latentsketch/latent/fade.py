@@ -19,6 +19,7 @@ from types import MappingProxyType
 import numpy as np
 
 MAX_FADE = 600.0   # seconds: a fade longer than ten minutes is a walk, not a switch
+DEFAULT_FADE = 2.0  # seconds of a preset switch that neither the preset nor the caller times
 
 
 def ease(x: float) -> float:
