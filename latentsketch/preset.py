@@ -55,13 +55,14 @@ from latentsketch.latent.fade import MAX_FADE
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
+from latentsketch.projection import Projection, ProjectionError
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
 
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", "directions", *_SECTIONS, "scene")
+        "midi", "directions", *_SECTIONS, "scene", "projection")
 _DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
@@ -190,6 +191,7 @@ class DisplaySettings:
     fullscreen: bool = False
     borderless: bool = False
     hud: bool = False
+    operator: bool = False   # a separate operator window (HUD, preview); this one stays clean
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ class Preset:
     direction_values: MappingProxyType[str, DirectionValue] = field(
         default_factory=lambda: MappingProxyType({}))
     scene: SceneSettings | None = None   # [scene]: fade time, model reference
+    projection: Projection | None = None   # [projection]: the audience window's geometry
     source: str = field(default="<preset>", compare=False)
 
     def __post_init__(self) -> None:
@@ -289,7 +292,8 @@ class Preset:
         d = self.display
         if d is not None:
             doc["display"] = {"fit": d.fit, "fullscreen": d.fullscreen,
-                              "borderless": d.borderless, "hud": d.hud}
+                              "borderless": d.borderless, "hud": d.hud} | (
+                                  {"operator": True} if d.operator else {})
         if self.midi_input is not None:
             doc["midi"] = {"input": self.midi_input}
         if self.slots:
@@ -309,6 +313,10 @@ class Preset:
             doc["directions"] = dirs
         if self.scene is not None:
             doc["scene"] = scene_table(self.scene)
+        if self.projection is not None:
+            pr = self.projection
+            doc["projection"] = {"rotate": pr.rotate, "mirror": pr.mirror,
+                                 "corners": [list(c) for c in pr.corners]}
         return tomlkit.dumps(doc)
 
     def _direction_tables(self) -> dict[str, dict[str, Any]]:
@@ -641,6 +649,8 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
         kw["display"] = _display(_table("display", doc["display"]))
     if "scene" in doc:
         kw["scene"] = _scene(_table("scene", doc["scene"]))
+    if "projection" in doc:
+        kw["projection"] = _projection(_table("projection", doc["projection"]))
     midi = _table("midi", doc.get("midi", {}))
     for k, v in midi.items():
         if k != "input":
@@ -710,11 +720,12 @@ def _display(t: dict[str, Any]) -> DisplaySettings:
         if k == "fit":
             if v not in FIT_MODES:
                 raise _KeyError(f"display.fit = {v!r} is not one of {', '.join(FIT_MODES)}")
-        elif k in ("fullscreen", "borderless", "hud"):
+        elif k in ("fullscreen", "borderless", "hud", "operator"):
             if not isinstance(v, bool):
                 raise _KeyError(f"display.{k} = {v!r} is not true or false")
         else:
-            raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud)")
+            raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud, "
+                            f"operator)")
         out[k] = v
     return DisplaySettings(**out)
 
@@ -738,3 +749,21 @@ def _scene(t: dict[str, Any]) -> SceneSettings:
         else:
             raise _KeyError(f"unknown key scene.{k} (known: fade, model)")
     return SceneSettings(**out)
+
+
+def _projection(t: dict[str, Any]) -> Projection:
+    extra = sorted(set(t) - {"rotate", "mirror", "corners"})
+    if extra:
+        raise _KeyError(f"unknown key projection.{extra[0]} (known: rotate, mirror, corners)")
+    rotate, mirror = t.get("rotate", 0), t.get("mirror", False)
+    if isinstance(rotate, bool) or not isinstance(rotate, int):
+        raise _KeyError(f"projection.rotate = {rotate!r} is not 0, 90, 180 or 270")
+    if not isinstance(mirror, bool):
+        raise _KeyError(f"projection.mirror = {mirror!r} is not true or false")
+    corners = t.get("corners", [list(c) for c in Projection().corners])
+    if not (isinstance(corners, list) and all(isinstance(c, list) for c in corners)):
+        raise _KeyError("projection.corners is not four [x, y] pairs")
+    try:
+        return Projection(rotate, mirror, tuple(tuple(c) for c in corners))
+    except ProjectionError as e:
+        raise _KeyError(f"projection.{e}") from None
