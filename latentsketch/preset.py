@@ -54,6 +54,8 @@ from latentsketch.latent.fade import DEFAULT_FADE as DEFAULT_FADE  # re-exported
 from latentsketch.latent.fade import MAX_FADE
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
+from latentsketch.model import checkpoint
+from latentsketch.model.checkpoint import CheckpointError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
 from latentsketch.projection import Projection, ProjectionError
 from latentsketch.tempfiles import temp_beside
@@ -440,6 +442,27 @@ def append_keyframes(path: str | Path, model_id: str, dim: int,
     new = tomlkit.dumps(doc)
     Preset.from_toml(new, str(path))   # what is written always loads
     return _write_atomically(path, new)
+
+
+def model_path(p: Preset) -> Path | None:
+    """The weights file preset ``p``'s ``[scene] model`` names, or None when it names none: a
+    bundled model's name, else a path (``~`` expanded; a relative one is taken from the
+    preset's folder, then from the current folder). Raises PresetError (one line) when no
+    model is there."""
+    ref = p.scene.model if p.scene is not None else None
+    if ref is None:
+        return None
+    candidates = [ref]
+    here = Path(p.source).parent
+    if ref not in checkpoint.BUNDLED and not Path(ref).expanduser().is_absolute() \
+            and Path(p.source).suffix == ".toml":
+        candidates.insert(0, str(here / ref))
+    for c in candidates:
+        try:
+            return checkpoint.resolve(c).resolve()
+        except CheckpointError as e:
+            error = e
+    raise PresetError(f"preset {p.source}: scene.model = {ref!r}: {error}")
 
 
 # --- saving over a preset a person wrote -----------------------------------------------------

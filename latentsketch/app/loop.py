@@ -64,7 +64,9 @@ class App:
 
     def __init__(self, opts: AppOptions) -> None:
         self.opts = opts
-        self.loaded = checkpoint.load(opts.model)
+        self.preset = presets.load_option(opts.preset or "default")
+        model = opts.model if opts.model is not None else presets.model_path(self.preset)
+        self.loaded = checkpoint.load(model)   # --model, else the preset's [scene] model
         self.space = self.loaded.space
         # before any window or socket opens: a bad --start-from is a one-line error, exit 2
         start_from = Path(opts.start_from) if opts.start_from else None
@@ -74,11 +76,10 @@ class App:
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
         self.upgrade: EngineUpgrade | None = None   # started last: nothing after it may fail
-        self.model_path = checkpoint.resolve(opts.model).resolve()
+        self.model_path = checkpoint.resolve(model).resolve()
         self.model_load: model_switch.ModelLoad | None = None   # a scene's model, loading
         self.threaded_model_load = True    # False: load on the loop (the benchmark's baseline)
         self.crossfade: model_switch.Crossfade | None = None
-        self.preset = presets.load_option(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
         self.state = scenes.start_state(self.preset, self.space, opts.seed)
         self.out = OutputDir(Path(opts.out_dir))
@@ -276,7 +277,7 @@ class App:
         holds it and a replay makes the same switch). Raises PresetError or ValueError (one
         line) for a preset that is missing, broken or of another model, changing nothing."""
         p = presets.load(name)
-        path = model_switch.model_path(p)
+        path = presets.model_path(p)
         if path is not None and path != self.model_path:   # a scene of another model
             self._load_model(path, p, fade)
             return p
