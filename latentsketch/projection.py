@@ -26,12 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from latentsketch.errors import UserError
+
 ROTATIONS = (0, 90, 180, 270)
 SQUARE: tuple[tuple[float, float], ...] = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 CORNER_LIMIT = 2.0   # |corner| in window widths/heights, beyond which a pin is a typo
 
 
-class ProjectionError(ValueError):
+class ProjectionError(UserError, ValueError):
     """A projection set-up that cannot be used; one line."""
 
 

@@ -452,8 +452,8 @@ class App:
         self.palette.draw(self.display.screen, self.display.picture_rect)
         if self.operator is not None:
             self.operator.draw(self.picture, self.display.fit)
-        self.hud.draw(self.display.screen if self.operator is None else self.operator.surface,
-                      status.hud_info(
+        hud_surface = self.display.screen if self.operator is None else self.operator.surface
+        self.hud.draw(hud_surface, status.hud_info(
             self.state, self.space, self.outputs.status(), self.decode_ms,
             self.inputs.osc_age(now), self.inputs.midi_age(now),
             f"{self.preset.name} | seed {self.state.seed} | {self.decoder.engine}"),
