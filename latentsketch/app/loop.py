@@ -299,7 +299,7 @@ class App:
     def _load_model(self, path: Path, p: presets.Preset, fade: float | None) -> None:
         """Start loading the model of scene ``p`` in a worker; the show plays on, and
         ``_poll_model`` switches to it when it is ready."""
-        self.model_load = model_switch.ModelLoad(path, p, fade, self.opts.backend,
+        self.model_load = model_switch.ModelLoad(path, p, fade, self.decoder.backend,
                                                  threaded=self.threaded_model_load)
         self.say(f"preset {p.name}: loading model {path.name}...")
 

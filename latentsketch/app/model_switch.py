@@ -40,7 +40,9 @@ class Loaded:
 
 
 class ModelLoad:
-    """Load ``path`` (a weights file) and build its decoder in a daemon thread.
+    """Load ``path`` (a weights file) and build its decoder in a daemon thread; ``backend``
+    is the running decoder's precision (``fp32``/``bf16``: one runner to build and time, and
+    the same precision as before the switch), or ``auto``.
 
     ``poll()`` once a frame: None while loading, then once the ``Loaded`` model or the
     ``CheckpointError`` it failed with; ``threaded=False`` loads in the caller (the benchmark's
