@@ -148,6 +148,9 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--log", action="store_true",
                    help="log every command to a control log (always on while recording)")
     p.add_argument("--hud", action="store_true", help="start with the HUD shown")
+    p.add_argument("--operator-window", action="store_true",
+                   help="a second window with the HUD and a preview; the main window stays "
+                        "clean for the audience")
     p.add_argument("--palette", default=None, metavar="PNG",
                    help="a palette PNG ('latentsketch palette') for the palette key to show "
                         "(default: the model's own, made when first shown)")
@@ -476,6 +479,7 @@ def cmd_play(a: argparse.Namespace) -> int:
         video_out=tuple((k, getattr(a, k)) for k in ("ndi", "syphon", "spout")
                         if getattr(a, k) is not None),
         video_out_size=a.video_out_size, link=a.link,
+        operator_window=a.operator_window,
     )
     if a.audio_in is not None or a.midi_out is not None:
         from dataclasses import replace

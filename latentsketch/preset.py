@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 import tomlkit
-from tomlkit.items import AoT
+from tomlkit.container import Container
+from tomlkit.items import AoT, Table
 
 from latentsketch import bundled
 from latentsketch.commands import PRESET_NAME, preset_name
@@ -49,16 +50,21 @@ from latentsketch.latent.directions import (
     DirectionValue,
 )
 from latentsketch.latent.directions import check_name as check_direction_name
+from latentsketch.latent.fade import DEFAULT_FADE as DEFAULT_FADE  # re-exported: the API
+from latentsketch.latent.fade import MAX_FADE
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
+from latentsketch.model import checkpoint
+from latentsketch.model.checkpoint import CheckpointError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
+from latentsketch.projection import Projection, ProjectionError
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
 
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", "directions", *_SECTIONS)
+        "midi", "directions", *_SECTIONS, "scene", "projection")
 _DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
@@ -187,6 +193,18 @@ class DisplaySettings:
     fullscreen: bool = False
     borderless: bool = False
     hud: bool = False
+    operator: bool = False   # a separate operator window (HUD, preview); this one stays clean
+
+
+@dataclass(frozen=True)
+class SceneSettings:
+    """``[scene]``: how a switch to this preset goes. ``fade``: seconds over which parameters
+    ramp and the picture crossfades (None: the switch's own, else ``DEFAULT_FADE``); ``model``:
+    the model it plays, a bundled model's name (``shapes``, ``emoji``) or a path to a model
+    (``~`` expanded; relative to the preset's folder), resolved by ``model_path``."""
+
+    fade: float | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +226,8 @@ class Preset:
     directions: Directions = field(default_factory=Directions.empty)  # attribute directions
     direction_values: MappingProxyType[str, DirectionValue] = field(
         default_factory=lambda: MappingProxyType({}))
+    scene: SceneSettings | None = None   # [scene]: fade time, model reference
+    projection: Projection | None = None   # [projection]: the audience window's geometry
     source: str = field(default="<preset>", compare=False)
 
     def __post_init__(self) -> None:
@@ -274,7 +294,8 @@ class Preset:
         d = self.display
         if d is not None:
             doc["display"] = {"fit": d.fit, "fullscreen": d.fullscreen,
-                              "borderless": d.borderless, "hud": d.hud}
+                              "borderless": d.borderless, "hud": d.hud} | (
+                                  {"operator": True} if d.operator else {})
         if self.midi_input is not None:
             doc["midi"] = {"input": self.midi_input}
         if self.slots:
@@ -292,6 +313,12 @@ class Preset:
         dirs = self._direction_tables()
         if dirs:
             doc["directions"] = dirs
+        if self.scene is not None:
+            doc["scene"] = scene_table(self.scene)
+        if self.projection is not None:
+            pr = self.projection
+            doc["projection"] = {"rotate": pr.rotate, "mirror": pr.mirror,
+                                 "corners": [list(c) for c in pr.corners]}
         return tomlkit.dumps(doc)
 
     def _direction_tables(self) -> dict[str, dict[str, Any]]:
@@ -415,6 +442,87 @@ def append_keyframes(path: str | Path, model_id: str, dim: int,
     new = tomlkit.dumps(doc)
     Preset.from_toml(new, str(path))   # what is written always loads
     return _write_atomically(path, new)
+
+
+def model_path(p: Preset) -> Path | None:
+    """The weights file preset ``p``'s ``[scene] model`` names, or None when it names none: a
+    bundled model's name, else a path (``~`` expanded; a relative one is taken from the
+    preset's folder, then from the current folder). Raises PresetError (one line) when no
+    model is there."""
+    ref = p.scene.model if p.scene is not None else None
+    if ref is None:
+        return None
+    candidates = [ref]
+    here = Path(p.source).parent
+    if ref not in checkpoint.BUNDLED and not Path(ref).expanduser().is_absolute() \
+            and Path(p.source).suffix == ".toml":
+        candidates.insert(0, str(here / ref))
+    for c in candidates:
+        try:
+            return checkpoint.resolve(c).resolve()
+        except CheckpointError as e:
+            error = e
+    raise PresetError(f"preset {p.source}: scene.model = {ref!r}: {error}")
+
+
+# --- saving over a preset a person wrote -----------------------------------------------------
+
+def is_bundled(source: str | Path) -> bool:
+    """Whether ``source`` is one of the bundled preset files (part of the installed program)."""
+    try:
+        return Path(source).resolve().parent == Path(str(bundled_dir())).resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def over_path(p: Preset) -> Path:
+    """Where saving over ``p`` writes: its own file, unless it is bundled (or has no file):
+    then ``user_dir()/<file name>``, a copy that ``--preset NAME`` finds first."""
+    source = Path(p.source)
+    if source.suffix == ".toml" and not is_bundled(source):
+        return source
+    stem = source.stem if source.suffix == ".toml" else saved_name_prefix(p.name)
+    return user_dir() / f"{stem}.toml"
+
+
+def save_over(p: Preset, path: str | Path, template: str | Path | None = None) -> Path:
+    """Write ``p`` to ``path`` keeping the comments, order and layout of the file there (or
+    of ``template``, the file ``p`` came from: a bundled preset copied to the user's folder):
+    the old text is edited through ``tomlkit.parse``, key by key, and only what changed is
+    rewritten; keys ``p`` no longer sets go. Without either file, a fresh ``to_toml``.
+
+    Checked (what is written loads back equal to ``p``) and written atomically. Raises
+    PresetError (one line naming the file) for a file that cannot be read or written.
+    """
+    path = Path(path)
+    base = path if path.exists() else Path(template) if template is not None else None
+    new = p.to_toml()
+    if base is not None and base.exists():
+        doc = tomlkit.parse(_read(base, str(base)))
+        _merge(doc, tomlkit.parse(new))
+        text = tomlkit.dumps(doc)
+    else:
+        text = new
+    if Preset.from_toml(text, str(path)) != p:   # a merge that lost something: write it whole
+        text = new
+    return _write_atomically(path, text)
+
+
+def _merge(old: Container | Table, new: Container | Table) -> None:
+    """Make ``old`` hold ``new``'s keys and values, keeping ``old``'s items (and so their
+    comments and formatting) where the value is the same, and its tables where both have one."""
+    for k in [k for k in old if k not in new]:
+        del old[k]
+    for k in new:
+        cur, item = old.get(k), new[k]
+        if isinstance(cur, Table) and isinstance(item, Table):
+            _merge(cur, item)
+        elif cur is None or _plain(cur) != _plain(item):
+            old[k] = item
+
+
+def _plain(v: Any) -> Any:
+    return v.unwrap() if hasattr(v, "unwrap") else v
 
 
 _STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
@@ -562,6 +670,10 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
     kw["mappings"] = tuple(mappings)
     if "display" in doc:
         kw["display"] = _display(_table("display", doc["display"]))
+    if "scene" in doc:
+        kw["scene"] = _scene(_table("scene", doc["scene"]))
+    if "projection" in doc:
+        kw["projection"] = _projection(_table("projection", doc["projection"]))
     midi = _table("midi", doc.get("midi", {}))
     for k, v in midi.items():
         if k != "input":
@@ -631,10 +743,50 @@ def _display(t: dict[str, Any]) -> DisplaySettings:
         if k == "fit":
             if v not in FIT_MODES:
                 raise _KeyError(f"display.fit = {v!r} is not one of {', '.join(FIT_MODES)}")
-        elif k in ("fullscreen", "borderless", "hud"):
+        elif k in ("fullscreen", "borderless", "hud", "operator"):
             if not isinstance(v, bool):
                 raise _KeyError(f"display.{k} = {v!r} is not true or false")
         else:
-            raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud)")
+            raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud, "
+                            f"operator)")
         out[k] = v
     return DisplaySettings(**out)
+
+
+def scene_table(scene: SceneSettings) -> dict[str, Any]:
+    """The ``[scene]`` table of ``scene`` (only the keys it sets)."""
+    return {k: v for k, v in (("fade", scene.fade), ("model", scene.model)) if v is not None}
+
+
+def _scene(t: dict[str, Any]) -> SceneSettings:
+    out: dict[str, Any] = {}
+    for k, v in t.items():
+        if k == "fade":
+            if not (_is_num(v) and 0 <= v <= MAX_FADE and math.isfinite(v)):
+                raise _KeyError(f"scene.fade = {v!r} is not a time in 0..{MAX_FADE:g} s")
+            out[k] = float(v)
+        elif k == "model":
+            if not (isinstance(v, str) and 0 < len(v) <= 4096 and "\0" not in v):
+                raise _KeyError(f"scene.model = {v!r} is not a bundled model's name or a path")
+            out[k] = v
+        else:
+            raise _KeyError(f"unknown key scene.{k} (known: fade, model)")
+    return SceneSettings(**out)
+
+
+def _projection(t: dict[str, Any]) -> Projection:
+    extra = sorted(set(t) - {"rotate", "mirror", "corners"})
+    if extra:
+        raise _KeyError(f"unknown key projection.{extra[0]} (known: rotate, mirror, corners)")
+    rotate, mirror = t.get("rotate", 0), t.get("mirror", False)
+    if isinstance(rotate, bool) or not isinstance(rotate, int):
+        raise _KeyError(f"projection.rotate = {rotate!r} is not 0, 90, 180 or 270")
+    if not isinstance(mirror, bool):
+        raise _KeyError(f"projection.mirror = {mirror!r} is not true or false")
+    corners = t.get("corners", [list(c) for c in Projection().corners])
+    if not (isinstance(corners, list) and all(isinstance(c, list) for c in corners)):
+        raise _KeyError("projection.corners is not four [x, y] pairs")
+    try:
+        return Projection(rotate, mirror, tuple(tuple(c) for c in corners))
+    except ProjectionError as e:
+        raise _KeyError(f"projection.{e}") from None

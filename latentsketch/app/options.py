@@ -45,3 +45,4 @@ class AppOptions:
     video_out: tuple[tuple[str, str], ...] = ()   # (kind, source name): ndi, syphon, spout
     video_out_size: tuple[int, int] | None = None  # their picture size (None: as on screen)
     link: bool = False           # follow an Ableton Link session (control/link.py)
+    operator_window: bool = False  # HUD and preview in a second window; the main one clean
