@@ -157,6 +157,13 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "folder of images; each picture is encoded and glided to")
     p.add_argument("--camera-fps", type=float, default=10.0,
                    help="pictures of --camera encoded per second, 0.1..60 (default 10)")
+    p.add_argument("--kiosk", action="store_true",
+                   help="installation mode: fullscreen, no cursor, no HUD, keys locked except "
+                        "Ctrl+Alt+Shift+Q; logs and the playlist's place in the user's state "
+                        "folder (a preset's [kiosk] table does the same)")
+    p.add_argument("--playlist", default=None, metavar="TOML",
+                   help="installation mode's playlist: scenes, durations, fades, opening "
+                        "hours (README, 'Installation mode'); implies --kiosk")
     return p
 
 
@@ -452,6 +459,12 @@ def cmd_play(a: argparse.Namespace) -> int:
         log_control=a.log,
         hud=a.hud, palette=a.palette, camera=a.camera, camera_fps=a.camera_fps,
     )
+    from latentsketch.app.kiosk import KioskOptions, kiosk_playlist, play_kiosk, wants_kiosk
+
+    table = wants_kiosk(a.preset)
+    if a.kiosk or a.playlist or table is not None:
+        playlist = a.playlist or (kiosk_playlist(table) if table is not None else None)
+        return play_kiosk(opts, KioskOptions(playlist=playlist))
     return play(opts)
 
 

@@ -52,13 +52,14 @@ from latentsketch.latent.directions import check_name as check_direction_name
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
+from latentsketch.playlist import KioskSettings, parse_kiosk
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
 
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", "directions", *_SECTIONS)
+        "midi", "directions", *_SECTIONS, "kiosk")
 _DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
@@ -209,6 +210,7 @@ class Preset:
     direction_values: MappingProxyType[str, DirectionValue] = field(
         default_factory=lambda: MappingProxyType({}))
     source: str = field(default="<preset>", compare=False)
+    kiosk: KioskSettings | None = None   # [kiosk]: play in installation mode (app.kiosk)
 
     def __post_init__(self) -> None:
         for k in ("params", "slots", "direction_values"):
@@ -292,6 +294,8 @@ class Preset:
         dirs = self._direction_tables()
         if dirs:
             doc["directions"] = dirs
+        if self.kiosk is not None:
+            doc["kiosk"] = self.kiosk.to_dict()
         return tomlkit.dumps(doc)
 
     def _direction_tables(self) -> dict[str, dict[str, Any]]:
@@ -569,6 +573,11 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
         if not isinstance(v, str):
             raise _KeyError(f"midi.input = {v!r} is not a device name filter")
         kw["midi_input"] = v
+    if "kiosk" in doc:
+        try:
+            kw["kiosk"] = parse_kiosk(doc["kiosk"])
+        except ValueError as e:
+            raise _KeyError(str(e)) from None
     return Preset(**kw)
 
 
