@@ -51,7 +51,8 @@ class SoakReport:
     def lines(self) -> list[str]:
         growth = 100.0 * (self.rss_end_mb / self.rss_warm_mb - 1.0) if self.rss_warm_mb else 0.0
         return [
-            f"frames {self.frames} in {self.seconds:.0f} s ({self.frames / max(self.seconds, 1e-9):.1f} fps)",
+            f"frames {self.frames} in {self.seconds:.0f} s "
+            f"({self.frames / max(self.seconds, 1e-9):.1f} fps)",
             f"RSS start {self.rss_start_mb:.1f} MB, after warm-up {self.rss_warm_mb:.1f} MB, "
             f"end {self.rss_end_mb:.1f} MB, max {self.rss_max_mb:.1f} MB "
             f"(growth after warm-up {growth:+.2f} %)",
@@ -91,9 +92,11 @@ def write_playlist(folder: Path, scene_seconds: float, scenes: tuple[str, ...] =
 
 def soak(model: str | None, frames: int, minutes: float | None = None,
          size: tuple[int, int] = (256, 256), fps: float = 60.0, scene_seconds: float = 4.0,
-         dt: float | None = None, folder: Path | None = None) -> SoakReport:
+         dt: float | None = None, folder: Path | None = None,
+         progress: float | None = None) -> SoakReport:
     """Run installation mode for ``frames`` frames or ``minutes`` minutes; ``dt`` fixes each
-    frame's step (the suite), else wall-clock time paced at ``fps``."""
+    frame's step (the suite), else wall-clock time paced at ``fps``; ``progress``: print a
+    line every so many seconds."""
     work = Path(folder or tempfile.mkdtemp(prefix="latentsketch-soak-"))
     work.mkdir(parents=True, exist_ok=True)
     playlist = write_playlist(work, scene_seconds)
@@ -110,6 +113,8 @@ def soak(model: str | None, frames: int, minutes: float | None = None,
     times: list[float] = []
     end_at = time.monotonic() + minutes * 60 if minutes else None
     last = [time.perf_counter()]
+    t0 = time.perf_counter()
+    next_line = [t0 + (progress or 0.0)]
 
     def watch(i: int, app: App) -> list:
         now = time.perf_counter()
@@ -123,9 +128,14 @@ def soak(model: str | None, frames: int, minutes: float | None = None,
                 rss["warm"] = r
         if end_at is not None and time.monotonic() >= end_at:
             app.request_stop("soak time is up")
+        if progress and now >= next_line[0]:
+            next_line[0] = now + progress
+            prog = kiosk.programme
+            print(f"  {now - t0:6.0f} s: frame {i}, RSS {rss_mb():.1f} MB, "
+                  f"switches {prog.switches if prog else 0}, lost frames {app.failures}",
+                  flush=True)
         return []
 
-    t0 = time.perf_counter()
     try:
         kiosk.run(max_frames=frames, dt=dt, script=watch)
         seconds = time.perf_counter() - t0
@@ -156,7 +166,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="latentsketch: %(message)s")
     print(f"soak: up to {a.frames} frames or {a.minutes:g} min, {a.size}x{a.size}, "
           f"{a.fps:g} fps, a scene every {a.scene_seconds:g} s", flush=True)
-    report = soak(a.model, a.frames, a.minutes, (a.size, a.size), a.fps, a.scene_seconds)
+    report = soak(a.model, a.frames, a.minutes, (a.size, a.size), a.fps, a.scene_seconds,
+                  progress=300.0)
     for line in report.lines():
         print(line, flush=True)
 

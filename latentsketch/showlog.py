@@ -29,6 +29,7 @@ class ShowLogHandler(logging.handlers.RotatingFileHandler):
                          delay=True)
         self.setFormatter(logging.Formatter(FORMAT))
         self.dropped = 0
+        self.restore_level = logging.NOTSET   # the logger's level before ``open_log``
         self.retry = retry
         self._resume_at = 0.0
 
@@ -53,9 +54,9 @@ class ShowLogHandler(logging.handlers.RotatingFileHandler):
 
 def open_log(folder: Path, logger: logging.Logger, level: int = logging.INFO
              ) -> ShowLogHandler | None:
-    """Attach a ``ShowLogHandler`` writing ``folder/latentsketch.log`` to ``logger`` (records
-    of ``level`` and above that pass the logger); None (and one warning on ``logger``) when
-    the folder cannot be made."""
+    """Attach a ``ShowLogHandler`` writing ``folder/latentsketch.log`` to ``logger``, for
+    records of ``level`` and above (the logger is opened to ``level`` until ``close_log``);
+    None (and one warning on ``logger``) when the folder cannot be made."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -64,6 +65,9 @@ def open_log(folder: Path, logger: logging.Logger, level: int = logging.INFO
         return None
     handler = ShowLogHandler(folder / FILE_NAME)
     handler.setLevel(level)
+    handler.restore_level = logger.level
+    if logger.getEffectiveLevel() > level:   # the file hears what an operator needs
+        logger.setLevel(level)
     logger.addHandler(handler)
     return handler
 
@@ -72,4 +76,5 @@ def close_log(handler: ShowLogHandler | None, logger: logging.Logger) -> None:
     """Detach and close ``handler`` (None: nothing to do)."""
     if handler is not None:
         logger.removeHandler(handler)
+        logger.setLevel(handler.restore_level)
         handler.close()
