@@ -36,6 +36,7 @@ from latentsketch.commands import (
     SetPause,
     ShowDropped,
     Snapshot,
+    StepPreset,
     StoreSlot,
     ToggleFullscreen,
     ToggleHelp,
@@ -130,6 +131,12 @@ ACTIONS: tuple[Action, ...] = (   # in the order help lists them
            ShowDropped, keys=Keys(("K_i",))),
     Action("palette", "latent palette on / off: click a cell to glide there (Esc hides it)",
            TogglePalette, keys=Keys(("K_a",))),
+    Action("preset/overwrite", "save preset over the current one (a bundled one: a copy)",
+           lambda: SavePreset(over=True), keys=Keys(("K_s",), mods="alt")),
+    Action("preset/next", "next preset (crossfades)", StepPreset,
+           keys=Keys(("K_RIGHTBRACKET",), "]")),
+    Action("preset/previous", "previous preset (crossfades)", lambda: StepPreset(-1),
+           keys=Keys(("K_LEFTBRACKET",), "[")),
 )
 
 ACTION_BY_NAME: MappingProxyType[str, Action] = MappingProxyType({a.name: a for a in ACTIONS})

@@ -207,6 +207,29 @@ class SetPause(EngineCommand):
     on: bool | None = None
 
 
+@dataclass(frozen=True)
+class SwitchScene(EngineCommand):
+    """Switch to a scene (a preset's content, as ``engine.with_preset`` takes it) over
+    ``fade`` seconds: continuous parameters ramp, the picture's jump fades out (``latent.fade``);
+    ``fade = 0`` switches at once and the picture glides with ``walk.glide``.
+
+    The preset's content travels in the command (vectors raw order, standardised), so a control
+    log replays the switch without the preset file. ``params`` are (name, value) pairs (enum
+    values as indices); ``slots`` (slot 1..9, u); ``keyframes`` None keeps the tour, () clears
+    it; ``directions`` (name, kind, scale, u); ``direction_values`` (name, offset, pin or None).
+    """
+
+    kind: ClassVar[str] = "switch_scene"
+    name: str = ""
+    fade: float = 0.0
+    params: tuple[tuple[str, float], ...] = ()
+    slots: tuple[tuple[int, tuple[float, ...]], ...] = ()
+    keyframes: tuple[tuple[float, ...], ...] | None = None
+    holds: tuple[float | None, ...] = ()
+    directions: tuple[tuple[str, str, float, tuple[float, ...]], ...] = ()
+    direction_values: tuple[tuple[str, float, float | None], ...] = ()
+
+
 # --- app commands ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -229,6 +252,7 @@ class LoadPreset(AppCommand):
 
     kind: ClassVar[str] = "load_preset"
     name: str
+    fade: float | None = None   # seconds; None: the preset's [scene] fade
 
 
 PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,63}")
@@ -250,7 +274,20 @@ def preset_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class SavePreset(AppCommand):
+    """Save the state as a new preset; ``over``: over the current one (a bundled one: a copy
+    in the user's folder), keeping its comments."""
+
     kind: ClassVar[str] = "save_preset"
+    over: bool = False
+
+
+@dataclass(frozen=True)
+class StepPreset(AppCommand):
+    """Switch to the next (``step`` 1) or previous (-1) preset in the preset folders, by name,
+    with the preset's own fade."""
+
+    kind: ClassVar[str] = "step_preset"
+    step: int = 1
 
 
 @dataclass(frozen=True)
@@ -317,7 +354,7 @@ _ALL: dict[str, type[Command]] = {
         SetDirection, OffsetDirection, ReleaseDirection, GotoPoint, SetTour, StoreSlot,
         RecallSlot, SetTarget, NewTarget, Reset, SetPause, Record, Snapshot, LoadPreset,
         SavePreset, ToggleFullscreen, ToggleHud, ToggleHelp, CycleFit, MidiLearn, ArmLearn,
-        ShowDropped, Quit, FollowPoint, TogglePalette,
+        ShowDropped, Quit, FollowPoint, TogglePalette, SwitchScene, StepPreset,
     )
 }
 

@@ -35,7 +35,8 @@ import numpy as np
 
 from latentsketch import commands as C
 from latentsketch.latent import walks
-from latentsketch.latent.directions import Directions, DirectionValues, pc_name
+from latentsketch.latent.directions import Directions, DirectionValue, DirectionValues, pc_name
+from latentsketch.latent.fade import Fade, fade_ticks
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import (
@@ -58,6 +59,7 @@ CENTRE_LIMIT = 12.0  # |centre| per dimension, in std
 U_LIMIT = 8.0        # |u| per dimension of what is decoded
 NORM_LIMIT = 5.0     # |u| <= NORM_LIMIT * sqrt(dim) for what is decoded
 SLOTS = 9
+FADE_CHUNK = 4       # ticks between a fade's parameter updates: 60 Hz on the engine's clock
 EASING_NAMES = PARAM_BY_NAME["walk.easing"].choices
 _RANDOM_TOUR = TourPlan()
 _MIN_T = 0.05        # below this temperature a walk cannot be steered by dividing by it
@@ -104,6 +106,7 @@ class State:
     dir_pinned: np.ndarray = field(default_factory=lambda: _NO_PINS)    # (K,) bool: pinned
     dir_pin: np.ndarray = field(default_factory=lambda: _NO_VALUES)     # (K,)
     last_errors: tuple[str, ...] = ()
+    fade: Fade | None = None   # a scene switch under way (``SwitchScene``, latent.fade)
 
     @property
     def mode(self) -> str:
@@ -302,7 +305,10 @@ def _peek(s: State, space: LatentSpace) -> np.ndarray:
 
 
 def _absorb(s: State, space: LatentSpace) -> State:
-    """Keep the displayed point where it is; the jump the commands caused glides away."""
+    """Keep the displayed point where it is; the jump the commands caused glides away (the
+    part a scene fade carries fades with it)."""
+    if s.fade is not None:
+        return replace(s, transit=_ro(s.cur_u - _target(s, space) - s.fade.remaining()))
     return replace(s, transit=_ro(s.cur_u - _target(s, space)))
 
 
@@ -449,10 +455,14 @@ def _tour_of(s: State, points: object) -> State:
 def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
     if isinstance(cmd, C.SetParam):
         p = _param(cmd.name)
-        return _set(s, p.name, p.coerce(cmd.value))
+        return _unfaded(_set(s, p.name, p.coerce(cmd.value)), p.name)
     if isinstance(cmd, C.NudgeParam):
         p = _param(cmd.name)
-        return _set(s, p.name, p.clamp(s.params[p.name] + _num(cmd.delta, p.name + " delta")))
+        return _unfaded(_set(s, p.name, p.clamp(s.params[p.name] + _num(cmd.delta,
+                                                                        p.name + " delta"))),
+                        p.name)
+    if isinstance(cmd, C.SwitchScene):
+        return _switch(s, cmd, space)
     if isinstance(cmd, C.CycleMode):
         step = _int(cmd.step, "step", -len(WALK_MODES), len(WALK_MODES))
         return _set(s, "walk.mode", float((int(s.params["walk.mode"]) + step) % len(WALK_MODES)))
@@ -528,6 +538,51 @@ def _apply(s: State, cmd: C.EngineCommand, space: LatentSpace) -> State:
     raise ValueError("not an engine command")
 
 
+# --- scenes --------------------------------------------------------------------------------
+
+def _unfaded(s: State, name: str) -> State:
+    """A parameter set by hand stops ramping with a scene fade: the person wins."""
+    return s if s.fade is None else replace(s, fade=s.fade.without(name))
+
+
+def _scene_directions(cmd: C.SwitchScene, dim: int) -> tuple[Directions | None,
+                                                              dict[str, DirectionValue]]:
+    table = None
+    if cmd.directions:
+        names, kinds, scales, units = zip(*((n, k, _num(sc, "scale"), u)
+                                            for n, k, sc, u in cmd.directions), strict=True)
+        rows = [_vector(u, dim, f"direction {n}") for n, u in zip(names, units, strict=True)]
+        table = Directions(tuple(names), np.stack(rows), np.array(scales), tuple(kinds))
+    values = {str(n): DirectionValue(_num(off, f"{n} offset"),
+                                     None if pin is None else _num(pin, f"{n} pin"))
+              for n, off, pin in cmd.direction_values}
+    return table, values
+
+
+def _switch(s: State, cmd: C.SwitchScene, space: LatentSpace) -> State:
+    """``SwitchScene``: the preset's content at once, except the continuous parameters, which
+    ramp over the fade, and the picture, which holds and lets its jump fade out (``Fade``).
+    A fade under way is replaced: its parameters ramp on from where they are to its targets
+    unless the new scene sets them."""
+    n = fade_ticks(_num(cmd.fade, "fade"), TICK_HZ)
+    table, values = _scene_directions(cmd, s.dim)
+    slots = {_int(i, "slot", 1, SLOTS): u for i, u in cmd.slots}
+    keyframes = None if cmd.keyframes is None else list(cmd.keyframes)
+    holds = [None if h is None else _num(h, "hold") for h in cmd.holds]
+    wanted = dict(s.fade.end) if s.fade is not None else {}
+    wanted.update({str(k): _param(k).coerce(v) for k, v in cmd.params})
+    if n == 0:
+        return with_preset(replace(s, fade=None), space, wanted, slots, keyframes, holds,
+                           table, values)
+    ramp = {k: v for k, v in wanted.items() if PARAM_BY_NAME[k].kind == "float"
+            and v != s.params[k]}
+    now = {k: v for k, v in wanted.items() if k not in ramp}
+    new = with_preset(replace(s, fade=None), space, now, slots, keyframes, holds, table, values)
+    fade = Fade.make({k: s.params[k] for k in ramp}, ramp, s.cur_u - _target(new, space), n,
+                     str(cmd.name)[:80])
+    return replace(new, fade=fade, transit=_ro(np.zeros(s.dim)))
+
+
 # --- time ----------------------------------------------------------------------------------
 
 def step(
@@ -568,6 +623,16 @@ def step(
     if k == 0:
         return replace(s, acc=acc, last_errors=tuple(errors))
 
+    while k > 0:   # a fade updates its parameters every FADE_CHUNK ticks of its own
+        n = k if s.fade is None else min(k, FADE_CHUNK - s.fade.ticks % FADE_CHUNK)
+        s = _ticks(s, n, space)
+        k -= n
+    return replace(s, acc=acc, last_errors=tuple(errors))
+
+
+def _ticks(s: State, k: int, space: LatentSpace) -> State:
+    """Advance ``k`` >= 1 ticks: the walk, the glide, and a scene fade (its parameters take
+    their values at the end of the ``k`` ticks)."""
     glide = s.params["walk.glide"]
     g = math.exp(-TICK / glide) if glide > 0.0 else 0.0
     ws, tick = s.walk, s.tick
@@ -579,9 +644,15 @@ def step(
         tick += k
         cur_t, next_t = _compose(s, cur_w), _compose(s, next_w)
     transit = _ro(s.transit * g ** k)
-    return replace(s, walk=ws, tick=tick, acc=acc, transit=transit,
-                   cur_u=_ro(cur_t + transit), next_u=_ro(next_t + transit * g),
-                   last_errors=tuple(errors))
+    if s.fade is None:
+        return replace(s, walk=ws, tick=tick, transit=transit,
+                       cur_u=_ro(cur_t + transit), next_u=_ro(next_t + transit * g))
+    fade = s.fade.advanced(k)
+    params = MappingProxyType({**s.params, **fade.values(FADE_CHUNK)})
+    return replace(s, walk=ws, tick=tick, transit=transit, params=params,
+                   fade=None if fade.done else fade,
+                   cur_u=_ro(cur_t + transit + fade.remaining()),
+                   next_u=_ro(next_t + transit * g + fade.remaining(1)))
 
 
 # --- output --------------------------------------------------------------------------------

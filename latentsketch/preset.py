@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 import tomlkit
-from tomlkit.items import AoT
+from tomlkit.container import Container
+from tomlkit.items import AoT, Table
 
 from latentsketch import bundled
 from latentsketch.commands import PRESET_NAME, preset_name
@@ -49,6 +50,8 @@ from latentsketch.latent.directions import (
     DirectionValue,
 )
 from latentsketch.latent.directions import check_name as check_direction_name
+from latentsketch.latent.fade import DEFAULT_FADE as DEFAULT_FADE  # re-exported: the API
+from latentsketch.latent.fade import MAX_FADE
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
@@ -59,7 +62,7 @@ from latentsketch.userdirs import config_dir
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", "directions", *_SECTIONS, "kiosk")
+        "midi", "directions", *_SECTIONS, "scene", "kiosk")
 _DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
@@ -191,6 +194,17 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True)
+class SceneSettings:
+    """``[scene]``: how a switch to this preset goes. ``fade``: seconds over which parameters
+    ramp and the picture crossfades (None: the switch's own, else ``DEFAULT_FADE``); ``model``:
+    the model it plays, a bundled model's name (``shapes``, ``emoji``) or a path to a model
+    (``~`` expanded; relative to the preset's folder), resolved by ``model_path``."""
+
+    fade: float | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
 class Preset:
     """A parsed, validated preset. ``params`` holds only the values the file sets, so a preset
     of mappings alone (a controller layout) changes no parameter when loaded."""
@@ -209,6 +223,7 @@ class Preset:
     directions: Directions = field(default_factory=Directions.empty)  # attribute directions
     direction_values: MappingProxyType[str, DirectionValue] = field(
         default_factory=lambda: MappingProxyType({}))
+    scene: SceneSettings | None = None   # [scene]: fade time, model reference
     source: str = field(default="<preset>", compare=False)
     kiosk: KioskSettings | None = None   # [kiosk]: play in installation mode (app.kiosk)
 
@@ -294,6 +309,8 @@ class Preset:
         dirs = self._direction_tables()
         if dirs:
             doc["directions"] = dirs
+        if self.scene is not None:
+            doc["scene"] = scene_table(self.scene)
         if self.kiosk is not None:
             doc["kiosk"] = self.kiosk.to_dict()
         return tomlkit.dumps(doc)
@@ -419,6 +436,66 @@ def append_keyframes(path: str | Path, model_id: str, dim: int,
     new = tomlkit.dumps(doc)
     Preset.from_toml(new, str(path))   # what is written always loads
     return _write_atomically(path, new)
+
+
+# --- saving over a preset a person wrote -----------------------------------------------------
+
+def is_bundled(source: str | Path) -> bool:
+    """Whether ``source`` is one of the bundled preset files (part of the installed program)."""
+    try:
+        return Path(source).resolve().parent == Path(str(bundled_dir())).resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def over_path(p: Preset) -> Path:
+    """Where saving over ``p`` writes: its own file, unless it is bundled (or has no file):
+    then ``user_dir()/<file name>``, a copy that ``--preset NAME`` finds first."""
+    source = Path(p.source)
+    if source.suffix == ".toml" and not is_bundled(source):
+        return source
+    stem = source.stem if source.suffix == ".toml" else saved_name_prefix(p.name)
+    return user_dir() / f"{stem}.toml"
+
+
+def save_over(p: Preset, path: str | Path, template: str | Path | None = None) -> Path:
+    """Write ``p`` to ``path`` keeping the comments, order and layout of the file there (or
+    of ``template``, the file ``p`` came from: a bundled preset copied to the user's folder):
+    the old text is edited through ``tomlkit.parse``, key by key, and only what changed is
+    rewritten; keys ``p`` no longer sets go. Without either file, a fresh ``to_toml``.
+
+    Checked (what is written loads back equal to ``p``) and written atomically. Raises
+    PresetError (one line naming the file) for a file that cannot be read or written.
+    """
+    path = Path(path)
+    base = path if path.exists() else Path(template) if template is not None else None
+    new = p.to_toml()
+    if base is not None and base.exists():
+        doc = tomlkit.parse(_read(base, str(base)))
+        _merge(doc, tomlkit.parse(new))
+        text = tomlkit.dumps(doc)
+    else:
+        text = new
+    if Preset.from_toml(text, str(path)) != p:   # a merge that lost something: write it whole
+        text = new
+    return _write_atomically(path, text)
+
+
+def _merge(old: Container | Table, new: Container | Table) -> None:
+    """Make ``old`` hold ``new``'s keys and values, keeping ``old``'s items (and so their
+    comments and formatting) where the value is the same, and its tables where both have one."""
+    for k in [k for k in old if k not in new]:
+        del old[k]
+    for k in new:
+        cur, item = old.get(k), new[k]
+        if isinstance(cur, Table) and isinstance(item, Table):
+            _merge(cur, item)
+        elif cur is None or _plain(cur) != _plain(item):
+            old[k] = item
+
+
+def _plain(v: Any) -> Any:
+    return v.unwrap() if hasattr(v, "unwrap") else v
 
 
 _STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
@@ -566,6 +643,8 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
     kw["mappings"] = tuple(mappings)
     if "display" in doc:
         kw["display"] = _display(_table("display", doc["display"]))
+    if "scene" in doc:
+        kw["scene"] = _scene(_table("scene", doc["scene"]))
     midi = _table("midi", doc.get("midi", {}))
     for k, v in midi.items():
         if k != "input":
@@ -647,3 +726,24 @@ def _display(t: dict[str, Any]) -> DisplaySettings:
             raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud)")
         out[k] = v
     return DisplaySettings(**out)
+
+
+def scene_table(scene: SceneSettings) -> dict[str, Any]:
+    """The ``[scene]`` table of ``scene`` (only the keys it sets)."""
+    return {k: v for k, v in (("fade", scene.fade), ("model", scene.model)) if v is not None}
+
+
+def _scene(t: dict[str, Any]) -> SceneSettings:
+    out: dict[str, Any] = {}
+    for k, v in t.items():
+        if k == "fade":
+            if not (_is_num(v) and 0 <= v <= MAX_FADE and math.isfinite(v)):
+                raise _KeyError(f"scene.fade = {v!r} is not a time in 0..{MAX_FADE:g} s")
+            out[k] = float(v)
+        elif k == "model":
+            if not (isinstance(v, str) and 0 < len(v) <= 4096 and "\0" not in v):
+                raise _KeyError(f"scene.model = {v!r} is not a bundled model's name or a path")
+            out[k] = v
+        else:
+            raise _KeyError(f"unknown key scene.{k} (known: fade, model)")
+    return SceneSettings(**out)

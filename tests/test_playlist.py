@@ -124,11 +124,12 @@ def test_an_unusable_playlist_is_one_line(text: str, words: str) -> None:
 def _programme(text: str, broken: set[str], clock: float = 0.0) -> Programme:
     p, _ = parse(text, "show.toml")
 
-    def check(name: str) -> None:
-        if name in broken:
-            raise PresetError(f"preset {name!r} not found")
+    def switch(e: Entry) -> list[C.Command]:
+        if e.preset in broken:
+            raise PresetError(f"preset {e.preset!r} not found")
+        return [C.LoadPreset(e.preset, fade=e.fade)]
 
-    return Programme(p, check, lambda e: [C.LoadPreset(e.preset)], clock)
+    return Programme(p, switch, clock)
 
 
 SEQ = '[[scene]]\npreset = "a"\nduration = 2\n[[scene]]\npreset = "b"\nduration = 2\n' \
@@ -149,7 +150,7 @@ def test_closed_hours_black_out_or_hold_and_stop_the_clock() -> None:
     text = '[hours]\nopen = "10:00"\nclose = "18:00"\n' + SEQ
     prog = _programme(text, set())
     noon, night = MON.replace(hour=12), MON.replace(hour=20)
-    assert prog.tick(0.1, noon) == [C.LoadPreset("a")]
+    assert prog.tick(0.1, noon) == [C.LoadPreset("a", fade=2.0)]
     assert prog.tick(1.0, night) == [C.SetParam("look.blackout", 1.0)]
     clock = prog.clock
     assert prog.tick(100.0, night) == [] and prog.clock == clock

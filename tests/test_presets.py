@@ -32,7 +32,7 @@ from latentsketch.preset import (
     load,
 )
 
-SHIPPED = ("default", "gallery", "nanokontrol2", "touchdesigner")
+SHIPPED = ("default", "gallery", "nanokontrol2", "touchdesigner", "ambient", "pulse")
 
 
 def test_every_shipped_preset_loads_and_round_trips():

@@ -82,6 +82,7 @@ def test_ctrl_s_saves_into_the_user_folder_and_loads_back_by_name(
         deadline = time.monotonic() + 5
         while app.preset.name != name and time.monotonic() < deadline:
             app.run(max_frames=app.frames + 1, dt=DT)
+        app.run(max_frames=app.frames + 70, dt=DT)   # the switch fades (preset.DEFAULT_FADE)
         assert app.preset.name == name and app.state.params["walk.speed"] == 3.25
     finally:
         app.close()

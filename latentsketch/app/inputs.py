@@ -175,6 +175,15 @@ class Inputs:
         """Seconds since MIDI last spoke; ``None`` without MIDI inputs."""
         return None if self.midi is None else age(self.midi_seen, now)
 
+    def use_model(self, model: LoadedModel, mappings: Sequence[ControlMapping]) -> None:
+        """Play another model (a scene switched models): its space, its encoder for drops,
+        and ``mappings`` bound to its dimension count. OSC and MIDI stay open."""
+        self.drops.close()
+        self.space, self.model_id, self.model = model.space, model.model_id, model
+        self.drops = DropEncoder(model)
+        self.mapper = MappingRuntime(mappings, model.space.dim)
+        self.translator = OscTranslator(model.space.dim, mapper=self.mapper)
+
     def close(self) -> None:
         """Stop OSC in, close MIDI in and the drop worker; safe to call twice."""
         self.drops.close()

@@ -66,12 +66,6 @@ class KioskOptions:
     now: Callable[[], dt.datetime] = field(default=dt.datetime.now)
 
 
-def switch_to(entry: Entry) -> list[C.Command]:
-    """The commands that change the scene to ``entry``: the one place a playlist switch is
-    made (today an instant preset load; ``entry.fade`` waits for crossfading presets)."""
-    return [C.LoadPreset(entry.preset)]
-
-
 def wants_kiosk(preset: str | None) -> presets.Preset | None:
     """The preset named by ``--preset`` if its ``[kiosk]`` table asks for installation mode;
     None otherwise, or when it cannot be read (the session then says why)."""
@@ -134,7 +128,7 @@ class Kiosk:
                 clock = saved.clock
                 log.info("resuming playlist %s at %.0f s", self.playlist.source, clock)
             p = self.playlist
-            pos = Programme(p, self._check, switch_to, clock).slot()
+            pos = Programme(p, self._switch, clock).slot()
             first, position = p.entries[pos.entry].preset, pos.position
         try:
             self.app, fell_back = open_app(replace(opts, preset=first, hud=False,
@@ -150,7 +144,7 @@ class Kiosk:
         self.screen = ScreenGuard(app.display, fullscreen=kopts.fullscreen, retry=kopts.retry)
         self.programme: Programme | None = None
         if self.playlist is not None:
-            self.programme = Programme(self.playlist, self._check, switch_to, clock,
+            self.programme = Programme(self.playlist, self._switch, clock,
                                        None if fell_back else position)
             self.programme.preset = None if fell_back else first
         self.notifier = Notifier()
@@ -177,10 +171,12 @@ class Kiosk:
             log.warning("%s", line)
         return playlist
 
-    def _check(self, name: str) -> None:
-        """Raises PresetError when preset ``name`` cannot play on this model."""
-        p = presets.load(name)
-        p.check_model(self.app.loaded.model_id, self.app.space.dim)
+    def _switch(self, entry: Entry) -> list[C.Command]:
+        """The one place a playlist changes the scene: preset ``entry.preset`` over
+        ``entry.fade`` seconds; raises PresetError or ValueError (changing nothing) when it
+        cannot play."""
+        self.app.switch_preset(entry.preset, fade=entry.fade)
+        return []
 
     def _say(self, text: str, *, error: bool = False) -> None:
         """The session's messages: to the log only, never on the audience's screen."""

@@ -22,7 +22,7 @@ import pygame
 from latentsketch import commands as C
 from latentsketch import engine
 from latentsketch import preset as presets
-from latentsketch.app import scenes, status
+from latentsketch.app import model_switch, scenes, status
 from latentsketch.app.inputs import Inputs
 from latentsketch.app.options import AppOptions
 from latentsketch.app.palette_view import PaletteView, load_saved
@@ -73,6 +73,10 @@ class App:
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
         self.upgrade: EngineUpgrade | None = None   # started last: nothing after it may fail
+        self.model_path = checkpoint.resolve(opts.model).resolve()
+        self.model_load: model_switch.ModelLoad | None = None   # a scene's model, loading
+        self.threaded_model_load = True    # False: load on the loop (the benchmark's baseline)
+        self.crossfade: model_switch.Crossfade | None = None
         self.preset = presets.load_option(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
         self.state = scenes.start_state(self.preset, self.space, opts.seed)
@@ -206,10 +210,12 @@ class App:
                                     self._log_context())
             case C.Snapshot():
                 self._snapshot()
-            case C.LoadPreset(name=name):
-                self._load_preset(name)
-            case C.SavePreset():
-                self._save_preset()
+            case C.LoadPreset(name=name, fade=fade):
+                self._load_preset(name, fade)
+            case C.SavePreset(over=over):
+                self._save_preset(over)
+            case C.StepPreset(step=step):
+                self._load_preset(scenes.next_preset(self.preset.name, step))
             case C.ArmLearn():
                 if self.mapper.learning:
                     self._apply_app(C.MidiLearn(None))
@@ -252,32 +258,93 @@ class App:
             w = h = min(self.display.size)
         return max(2, w - w % 2), max(2, h - h % 2)
 
-    def _load_preset(self, name: str) -> None:
+    def _load_preset(self, name: str, fade: float | None = None) -> None:
         try:
-            p, self.state = scenes.load_preset(name, self.state, self.space,
-                                               self.loaded.model_id)
+            self.switch_preset(name, fade)
         except (presets.PresetError, ValueError) as e:
             self.say(str(e), error=True)
-            return
-        self.outputs.log_preset(p.name, dict(p.params), dict(p.slots), *scenes.tour(p),
-                                p.directions, p.direction_values)
+
+    def switch_preset(self, name: str, fade: float | None = None) -> presets.Preset:
+        """Switch to preset ``name`` (looked up in the preset folders) over ``fade`` seconds
+        (None: the preset's ``[scene] fade``, else ``preset.DEFAULT_FADE``): its mappings
+        now, and an engine ``SwitchScene`` at the start of the next frame (so the control log
+        holds it and a replay makes the same switch). Raises PresetError or ValueError (one
+        line) for a preset that is missing, broken or of another model, changing nothing."""
+        p = presets.load(name)
+        path = model_switch.model_path(p)
+        if path is not None and path != self.model_path:   # a scene of another model
+            self._load_model(path, p, fade)
+            return p
+        if self.model_load is not None:   # this scene plays the model that plays now
+            self.model_load = None
+        p.check_model(self.loaded.model_id, self.space.dim)
+        cmd = scenes.switch_command(p, fade)
+        errors = engine.step(self.state, [cmd], 0.0, self.space).last_errors  # a dry run
+        if errors:
+            raise presets.PresetError(f"preset {p.source}: {errors[0]}")
+        self.pending.append(cmd)
         self.preset = p
         self.mapper.set_mappings(p.mappings)
-        self.say(f"preset {p.name}")
+        self.say(f"preset {p.name}" + (f" (fading {cmd.fade:g} s)" if cmd.fade else ""))
+        return p
 
-    def _save_preset(self) -> None:
-        """Ctrl+S: the state as a new user preset (``scenes.save_preset``); a failure is one
-        line and leaves no file."""
+    def _load_model(self, path: Path, p: presets.Preset, fade: float | None) -> None:
+        """Start loading the model of scene ``p`` in a worker; the show plays on, and
+        ``_poll_model`` switches to it when it is ready."""
+        self.model_load = model_switch.ModelLoad(path, p, fade, self.opts.backend,
+                                                 threaded=self.threaded_model_load)
+        self.say(f"preset {p.name}: loading model {path.name}...")
+
+    def _poll_model(self) -> None:
+        """Once a frame: swap in a model loaded off the render thread, and crossfade."""
+        load = self.model_load
+        got = load.poll() if load is not None else None
+        if got is None or load is None:
+            return
+        self.model_load = None
+        if isinstance(got, Exception):
+            self.say(f"preset {load.preset.name}: {got}; playing on", error=True)
+            return
+        p, model = load.preset, got.model
+        try:
+            p.check_model(model.model_id, model.space.dim)
+        except presets.PresetError as e:
+            self.say(str(e), error=True)
+            return
+        cmd = scenes.switch_command(p, load.fade)
+        self.crossfade = model_switch.Crossfade(self.frame.copy(), cmd.fade)
+        params = {**self.state.params, **(self.state.fade.end if self.state.fade else {})}
+        self.loaded, self.space, self.decoder, self.model_path = (model, model.space,
+                                                                  got.decoder, got.path)
+        if self.upgrade is not None:   # it was for the old model
+            self.upgrade.close()
+            self.upgrade = None
+        self.state = engine.State.initial(self.space, self.state.seed, params)
+        self.inputs.use_model(model, p.mappings)
+        self.palette.close()
+        self.palette = PaletteView(model, lambda text, error=False: self.say(text, error=error))
+        if self.camera is not None:
+            self.camera.close()
+            self.camera = None
+            self.say("the camera follows the first model only; it stopped", error=True)
+        self.outputs.log_model(model.model_id, str(got.path), self.state)
+        self.pending.append(cmd)
+        self.preset = p
+        self.say(f"preset {p.name}: model {got.path.name} ({model.model_id})")
+
+    def _save_preset(self, over: bool = False) -> None:
+        """Ctrl+S: the state as a new user preset; Alt+S (``over``): over the current one
+        (``scenes.save_preset``); a failure is one line and leaves no file."""
         try:
             shown = presets.DisplaySettings(self.display.fit, self.display.fullscreen,
                                             self.display.borderless, self.hud.visible)
             p, path = scenes.save_preset(self.preset, self.state, self.loaded.model_id,
-                                         self.mapper.mappings, shown)
+                                         self.mapper.mappings, shown, over=over)
         except (OSError, ValueError) as e:
             self.say(f"preset not saved: {e}", error=True)
             return
         self.preset = p
-        self.say(f"preset saved as {p.name!r} ({path}); --preset {p.name!r} loads it")
+        self.say(f"preset saved as {p.name!r} ({path}); --preset {path.stem!r} loads it")
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -356,6 +423,7 @@ class App:
             self.say(self.state.last_errors[0], error=True)
         self.t += dt
         self.outputs.log_frame(self.t, dt, engine_cmds)
+        self._poll_model()
         if self.upgrade is not None and (ready := self.upgrade.poll()) is not None:
             self.decoder.adopt(*ready)
             log.info("decoding on %s from frame %d; %s", self.decoder.engine, self.frames,
@@ -364,6 +432,10 @@ class App:
         t0 = time.perf_counter()
         self.frame = self.decoder.decode(engine.output_z(self.state, self.space))
         self.decode_ms = (time.perf_counter() - t0) * 1e3
+        if self.crossfade is not None:   # a model switch: the old model's frame fades out
+            self.frame = self.crossfade.blend(self.frame, dt)
+            if self.crossfade.done:
+                self.crossfade = None
         self.picture.feed(self.frame, self.state.params, dt)
         self.display.draw()
         self.outputs.submit(self.picture, self.t)  # at the recording's own size and fit
@@ -403,6 +475,8 @@ class App:
         """Finalise recordings and logs, stop inputs, close the window; safe to call twice."""
         if self.upgrade is not None:
             self.upgrade.close()
+        if self.model_load is not None:
+            self.model_load.close()
         self.outputs.close()   # says what the recording's file now is
         self.inputs.close()
         self.palette.close()

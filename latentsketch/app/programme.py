@@ -4,7 +4,7 @@
 returns the commands that frame needs (a preset switch, blackout or pause at closing time and
 their end at opening time). No window, no pygame: the scheduling itself is ``schedule``'s pure
 functions, and the switch is one function handed in (``Switch``), so the playlist does not
-care how a scene change is made.
+care how a scene change is made (the kiosk's is ``App.switch_preset`` with the scene's fade).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from latentsketch.schedule import Slot, is_open, slot_at
 
 log = logging.getLogger("latentsketch.kiosk")
 
-Check = Callable[[str], None]   # raises UserError/ValueError: the preset cannot play
-Switch = Callable[[Entry], list[C.Command]]
+Switch = Callable[[Entry], list[C.Command]]   # raises UserError/ValueError: it cannot play
 
 
 class Programme:
@@ -29,18 +28,18 @@ class Programme:
 
     Args:
         playlist: what plays.
-        check: raises UserError or ValueError (one line) for a preset that cannot play now
-            (missing, broken, of another model); such a scene is skipped for the next one.
-        switch: the commands that change the scene to an entry.
+        switch: changes the scene to an entry and returns the commands that still need to go
+            to the loop; raises UserError or ValueError (one line) for a scene that cannot
+            play now (a preset missing, broken, of another model), changing nothing: such a
+            scene is skipped for the next one.
         clock: playlist seconds already played (a resumed show).
         showing: the scene turn already on screen (``Slot.position``), None for none: the
             first ``tick`` then switches.
     """
 
-    def __init__(self, playlist: Playlist, check: Check, switch: Switch, clock: float = 0.0,
+    def __init__(self, playlist: Playlist, switch: Switch, clock: float = 0.0,
                  showing: int | None = None) -> None:
         self.playlist = playlist
-        self.check = check
         self.switch = switch
         self.clock = max(0.0, clock)
         self.position = showing
@@ -92,7 +91,7 @@ class Programme:
             i = (slot.entry + k) % len(entries)
             entry = entries[i]
             try:
-                self.check(entry.preset)
+                cmds = self.switch(entry)
             except (UserError, ValueError) as e:
                 self.skipped += 1
                 log.warning("playlist scene %d (%s) skipped: %s", i + 1, entry.preset,
@@ -102,7 +101,7 @@ class Programme:
             self.preset = entry.preset
             log.info("scene %d: %s for %g s (fade %g s)", i + 1, entry.preset,
                      entry.duration, entry.fade)
-            return self.switch(entry)
+            return cmds
         log.warning("no scene of playlist %s can play now; the picture stays",
                     self.playlist.source)
         return []

@@ -53,26 +53,83 @@ def load_preset(name: str, state: engine.State, space: LatentSpace,
                                  p.directions, p.direction_values)
 
 
+def next_preset(current: str, step: int) -> str:
+    """The preset ``step`` places after ``current`` among the preset folders' names (sorted,
+    wrapping round); ``current`` itself if it is the only one."""
+    names = presets.available()
+    if not names:
+        return current
+    if current not in names:
+        return names[0] if step > 0 else names[-1]
+    return names[(names.index(current) + step) % len(names)]
+
+
+def fade_of(p: presets.Preset, fade: float | None = None) -> float:
+    """How long a switch to ``p`` fades: ``fade`` (the caller's), else the preset's
+    ``[scene] fade``, else ``preset.DEFAULT_FADE`` seconds."""
+    if fade is not None:
+        return float(fade)
+    if p.scene is not None and p.scene.fade is not None:
+        return p.scene.fade
+    return presets.DEFAULT_FADE
+
+
+def switch_command(p: presets.Preset, fade: float | None = None) -> C.SwitchScene:
+    """The engine command that switches to preset ``p`` over ``fade_of(p, fade)`` seconds,
+    carrying the preset's content (so a control log replays it without the file)."""
+    keyframes, holds = tour(p)
+    d = p.directions
+    return C.SwitchScene(
+        name=p.name, fade=fade_of(p, fade),
+        params=tuple((k, float(v)) for k, v in p.params.items()),
+        slots=tuple((i, tuple(u)) for i, u in sorted(p.slots.items())),
+        keyframes=None if keyframes is None else tuple(tuple(k) for k in keyframes),
+        holds=tuple(holds),
+        directions=tuple((n, kind, float(sc), tuple(float(x) for x in u))
+                         for n, kind, sc, u in zip(d.names, d.kinds, d.scale, d.unit,
+                                                   strict=True)),
+        direction_values=tuple((n, float(v.offset), None if v.pin is None else float(v.pin))
+                               for n, v in p.direction_values.items()))
+
+
 def save_preset(current: presets.Preset, state: engine.State, model_id: str,
                 mappings: tuple[ControlMapping, ...],
-                display: presets.DisplaySettings | None = None) -> tuple[presets.Preset, Path]:
+                display: presets.DisplaySettings | None = None,
+                over: bool = False) -> tuple[presets.Preset, Path]:
     """Save ``state`` as a new preset in the user's preset folder (``--preset NAME`` and OSC
     ``/latentsketch/preset`` look there), named after ``current`` plus a time stamp; the
     file's ``name`` is that name. ``display`` is the window as it is now (fit, fullscreen,
     HUD), so the preset loads back to what was on screen. Raises OSError or ValueError and
-    leaves no file."""
+    leaves no file.
+
+    ``over``: save over ``current`` instead, in its own file (``preset.over_path``: a bundled
+    preset's goes to a copy in the user's folder), keeping its name, its comments and its
+    layout (``preset.save_over``).
+    """
+    if over:
+        path = presets.over_path(current)
+        p = _saved(current, state, model_id, mappings, display, current.name, path)
+        return p, presets.save_over(p, path, template=current.source)
     folder = OutputDir(presets.user_dir(), presets.saved_name_prefix(current.name),
                        label="preset folder")
     path = folder.reserve(".toml")
-    p = replace(current, name=path.stem, source=str(path), params=dict(state.params),
-                seed=state.seed, model=model_id, mappings=mappings,
-                display=display if display is not None else current.display,
-                slots={i + 1: tuple(float(x) for x in s)
-                       for i, s in enumerate(state.slots) if s is not None},
-                **preset_directions(state))
+    p = _saved(current, state, model_id, mappings, display, path.stem, path)
     with removed_on_failure(path):
         p.save(path)
     return p, path
+
+
+def _saved(current: presets.Preset, state: engine.State, model_id: str,
+           mappings: tuple[ControlMapping, ...], display: presets.DisplaySettings | None,
+           name: str, path: Path) -> presets.Preset:
+    """``current`` updated to what plays now, named ``name``, from ``path``."""
+    params = {**state.params, **(state.fade.end if state.fade is not None else {})}
+    return replace(current, name=name, source=str(path), params=params,   # a fade's targets
+                   seed=state.seed, model=model_id, mappings=mappings,
+                   display=display if display is not None else current.display,
+                   slots={i + 1: tuple(float(x) for x in s)
+                          for i, s in enumerate(state.slots) if s is not None},
+                   **preset_directions(state))
 
 
 def preset_directions(state: engine.State) -> dict[str, Any]:

@@ -12,7 +12,7 @@ and all of them come from declarations: every parameter in ``params.PARAMS`` has
     /latentsketch/pc/<i>/release     unpin principal direction i             (trigger)
     /latentsketch/dir/<name> f       offset along direction <name> by f std of the data along it
     /latentsketch/dir/<name>/release release direction <name>               (trigger)
-    /latentsketch/preset s           load a preset by name from the preset folders
+    /latentsketch/preset s [f]       switch to a preset by name from the preset folders
 
 ``markdown_table()`` writes the whole space for README (tests keep the two equal).
 
@@ -51,6 +51,7 @@ from latentsketch.control.osc import OscInput
 from latentsketch.engine import SLOTS
 from latentsketch.latent.directions import NAME as DIRECTION_NAME
 from latentsketch.latent.directions import DirectionError, Directions, pc_name
+from latentsketch.latent.fade import DEFAULT_FADE, MAX_FADE
 from latentsketch.params import DIR_LIMIT, PARAMS, Z_LIMIT, Param
 from latentsketch.params import OSC_PREFIX as PREFIX
 
@@ -243,11 +244,16 @@ class OscTranslator:
         return [SetVector(tuple(self._check_z(_as_float(v)) for v in args))]
 
     def _preset(self, address: str, args: tuple[Any, ...]) -> list[Command]:
+        fade = None
+        if len(args) == 2:   # a name and a fade in seconds
+            args, fade = args[:1], _as_float(args[1])
+            if not 0.0 <= fade <= MAX_FADE:
+                raise _Reject("range", f"fade {fade:g} is out of range 0..{MAX_FADE:g} s")
         name = _one(args)
         if not isinstance(name, str):
             raise _Reject("type", f"{name!r} is not a preset name (a string)")
         try:
-            return [LoadPreset(preset_name(name))]
+            return [LoadPreset(preset_name(name), fade)]
         except ValueError as e:
             raise _Reject("range", str(e)) from None
 
@@ -283,8 +289,11 @@ def markdown_table() -> str:
                 "slot": f"{x.help} 1..{SLOTS}"}[x.kind]
         target = f"{x.name}/<n>" if x.kind == "slot" else x.name
         rows.append((x.osc_address, x.osc_args, what, target))
-    rows.append((f"{PREFIX}/preset", "s", "load a preset by name (only from the preset "
-                                           "folders; `/` and `..` refused)", ""))
+    rows.append((f"{PREFIX}/preset", "s [f]", "switch to a preset by name (only from the "
+                                               "preset folders; `/` and `..` refused), "
+                                               "crossfading over f seconds (default: the "
+                                               "preset's `[scene] fade`, else "
+                                               f"{DEFAULT_FADE:g} s)", ""))
     lines = ["| address | arguments | effect | mapping target |", "|---|---|---|---|"]
     for address, args, what, target in rows:
         lines.append(f"| `{address}` | {args} | {what} | {f'`{target}`' if target else ''} |")

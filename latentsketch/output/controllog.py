@@ -41,6 +41,7 @@ from latentsketch import engine
 from latentsketch.errors import UserError
 from latentsketch.latent import walks
 from latentsketch.latent.directions import DirectionError, Directions, DirectionValue
+from latentsketch.latent.fade import Fade
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan, TourProgress
 from latentsketch.params import PARAM_BY_NAME
@@ -49,7 +50,7 @@ FORMAT = "latentsketch-control-log"
 VERSION = 2   # 2: tours hold per keyframe and time holds and travels continuously
 _TYPES: dict[str, type] = {"State": engine.State, "WalkState": walks.WalkState,
                            "TourPlan": TourPlan, "TourProgress": TourProgress,
-                           "Directions": Directions}
+                           "Directions": Directions, "Fade": Fade}
 
 
 class ControlLogError(UserError, ValueError):
@@ -239,6 +240,13 @@ class ControlLog:
             d["direction_values"] = {k: [v.offset, v.pin] for k, v in direction_values.items()}
         self._f.write(_ENCODE({"preset": d}) + "\n")
 
+    def model_switch(self, model_id: str, ref: str, state: engine.State) -> None:
+        """Log that the show switched to model ``model_id`` (``ref``: its file) with ``state``
+        before the next frame. A replay refuses such a log in one line (``read_log``): it
+        renders one model."""
+        self._f.write(_ENCODE({"model": {"model_id": model_id, "ref": ref,
+                                         "state": state_to_json(state)}}) + "\n")
+
     def flush(self) -> None:
         self._f.flush()
 
@@ -424,6 +432,12 @@ def read_log(path: str | os.PathLike[str], model_id: str | None = None) -> Contr
                 raise ValueError("not a JSON object")
             elif "preset" in d:
                 pending = _preset_line(d["preset"])
+            elif "model" in d:
+                new = d["model"].get("model_id") if isinstance(d["model"], dict) else None
+                at = frames[-1].t if frames else 0.0
+                raise ValueError(f"the show switched to model {new} at {at:.2f} s; a replay "
+                                 f"renders one model, so it cannot reproduce this log (the "
+                                 f"recording made beside it is the record)")
             elif "decoder" in d:
                 if not isinstance(d["decoder"], dict):
                     raise ValueError("decoder is not an object")

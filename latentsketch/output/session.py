@@ -173,6 +173,15 @@ class SessionOutputs:
             self.say(f"control log stopped: {e}", error=True)
             self.control_log = None
 
+    def log_model(self, model_id: str, ref: str, state: engine.State) -> None:
+        """Record a switch of model (``ControlLog.model_switch``) before the next frame."""
+        if self.control_log is None:
+            return
+        try:
+            self.control_log.model_switch(model_id, ref, state)
+        except OSError as e:
+            self._log_failed(e)
+
     def log_preset(self, name: str, params: dict, slots: dict, keyframes: list | None,
                    holds: Sequence[float | None] = (), directions: Directions | None = None,
                    direction_values: Mapping[str, DirectionValue] | None = None) -> None:
