@@ -31,7 +31,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 from latentsketch.app import App, AppOptions  # noqa: E402
 from latentsketch.app.kiosk import Kiosk, KioskOptions  # noqa: E402
 
-SCENES = ("default", "gallery", "touchdesigner")
+SCENES = ("default", "gallery", "ambient", "pulse", "touchdesigner")
+MODEL_SCENES = ("soak-shapes", "soak-emoji")   # user presets naming a bundled model each
 
 
 @dataclass
@@ -90,16 +91,33 @@ def write_playlist(folder: Path, scene_seconds: float, scenes: tuple[str, ...] =
     return path
 
 
+def write_model_scenes(folder: Path) -> None:
+    """User presets that switch models: ``soak-<name>`` plays bundled model ``name``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for scene in MODEL_SCENES:
+        name = scene.removeprefix("soak-")
+        (folder / f"{scene}.toml").write_text(
+            f'name = "{scene}"\n[walk]\nmode = "tour"\n[scene]\nmodel = "{name}"\n'
+            f'fade = 1.0\n', encoding="utf-8")
+
+
 def soak(model: str | None, frames: int, minutes: float | None = None,
          size: tuple[int, int] = (256, 256), fps: float = 60.0, scene_seconds: float = 4.0,
          dt: float | None = None, folder: Path | None = None,
-         progress: float | None = None) -> SoakReport:
+         progress: float | None = None, models: bool = False) -> SoakReport:
     """Run installation mode for ``frames`` frames or ``minutes`` minutes; ``dt`` fixes each
     frame's step (the suite), else wall-clock time paced at ``fps``; ``progress``: print a
-    line every so many seconds."""
+    line every so many seconds; ``models``: scenes that switch between the bundled models
+    too (their presets go to a user preset folder in the work folder: this sets
+    ``XDG_CONFIG_HOME``)."""
     work = Path(folder or tempfile.mkdtemp(prefix="latentsketch-soak-"))
     work.mkdir(parents=True, exist_ok=True)
-    playlist = write_playlist(work, scene_seconds)
+    scenes = SCENES
+    if models:
+        os.environ["XDG_CONFIG_HOME"] = str(work / "config")
+        write_model_scenes(work / "config" / "latentsketch" / "presets")
+        scenes = SCENES + MODEL_SCENES
+    playlist = write_playlist(work, scene_seconds, scenes)
     errors = _ErrorCount()
     logging.getLogger("latentsketch").addHandler(errors)
     opts = AppOptions(model=model, seed=1, fps=fps, size=size, osc=False, midi=False,
@@ -107,9 +125,11 @@ def soak(model: str | None, frames: int, minutes: float | None = None,
     kiosk = Kiosk(opts, KioskOptions(playlist=str(playlist), folder=str(work / "state"),
                                      fullscreen=False))
     rss_start = rss_mb()
-    warm_at = max(1, frames // 10)
+    warm_at = max(1, frames // 10)   # warm-up: a tenth of the frames or of the minutes
+    warm_seconds = minutes * 6 if minutes else float("inf")
     sample_every = 250
     rss = {"warm": 0.0, "max": rss_start}
+    marks = {"warm": 0}
     times: list[float] = []
     end_at = time.monotonic() + minutes * 60 if minutes else None
     last = [time.perf_counter()]
@@ -121,11 +141,13 @@ def soak(model: str | None, frames: int, minutes: float | None = None,
         if i > 0:
             times.append(now - last[0])
         last[0] = now
-        if i % sample_every == 0 or i == warm_at:
+        warm = not rss["warm"] and (i >= warm_at or now - t0 >= warm_seconds)
+        if i % sample_every == 0 or warm:
             r = rss_mb()
             rss["max"] = max(rss["max"], r)
-            if i == warm_at:
+            if warm:
                 rss["warm"] = r
+                marks["warm"] = len(times)
         if end_at is not None and time.monotonic() >= end_at:
             app.request_stop("soak time is up")
         if progress and now >= next_line[0]:
@@ -142,8 +164,8 @@ def soak(model: str | None, frames: int, minutes: float | None = None,
         rss_end = rss_mb()
         app = kiosk.app
         prog = kiosk.programme
-        exceptions = (app.failures + kiosk.errors + kiosk.app.decoder.failures + errors.count)
-        warm_times = times[warm_at:] or times
+        exceptions = app.failures + kiosk.errors + kiosk.decode_failures + errors.count
+        warm_times = times[marks["warm"]:] or times
         return SoakReport(app.frames, seconds, rss_start, rss["warm"] or rss_end, rss_end,
                           max(rss["max"], rss_end), exceptions,
                           prog.switches if prog else 0, prog.skipped if prog else 0,
@@ -162,12 +184,15 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="window side in pixels")
     ap.add_argument("--fps", type=float, default=60.0)
     ap.add_argument("--scene-seconds", type=float, default=4.0)
+    ap.add_argument("--no-model-switches", action="store_true",
+                    help="only scenes of one model (default: two scenes switch models too)")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="latentsketch: %(message)s")
+    logging.getLogger().handlers[0].setLevel(logging.WARNING)   # the log file hears the rest
     print(f"soak: up to {a.frames} frames or {a.minutes:g} min, {a.size}x{a.size}, "
           f"{a.fps:g} fps, a scene every {a.scene_seconds:g} s", flush=True)
     report = soak(a.model, a.frames, a.minutes, (a.size, a.size), a.fps, a.scene_seconds,
-                  progress=300.0)
+                  progress=300.0, models=not a.no_model_switches)
     for line in report.lines():
         print(line, flush=True)
 

@@ -218,7 +218,7 @@ def test_a_decode_error_keeps_the_last_good_frame_and_retries(make_kiosk, monkey
         return [jumps[i]] if i in jumps else []
 
     k.run(max_frames=12, dt=DT, script=script)
-    assert k.app.frames == 12 and k.app.failures == 0 and k.app.decoder.failures == 5
+    assert k.app.frames == 12 and k.app.failures == 0 and k.decode_failures == 5
     assert calls["n"] == 12   # retried every frame
     # shown[i] is frame i-1's picture: frames 4..8 failed and held frame 3's
     assert all(np.array_equal(shown[i], shown[4]) for i in range(5, 10))

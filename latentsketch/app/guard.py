@@ -125,21 +125,21 @@ class GuardedDecoder:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.failures = 0
-        self._last: np.ndarray | None = None
+        self.last: np.ndarray | None = None
         self._say = Every(60.0)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         try:
             frame = self.inner.decode(z)
         except Exception as e:   # noqa: BLE001 - any decode failure: the show keeps its frame
-            if self._last is None:
+            if self.last is None:
                 raise
             self.failures += 1
             if self._say(time.monotonic()):
                 log.warning("decode failed (%s: %s; %d so far): keeping the last frame, "
                             "retrying", type(e).__name__, e, self.failures)
-            return self._last
-        self._last = frame
+            return self.last
+        self.last = frame
         return frame
 
     def __getattr__(self, name: str) -> Any:

@@ -140,7 +140,8 @@ class Kiosk:
         app.say = self._say
         app.hud.visible = False
         app.hud.muted = True
-        app.decoder = GuardedDecoder(app.decoder)
+        self.guard = GuardedDecoder(app.decoder)
+        app.decoder = self.guard
         self.screen = ScreenGuard(app.display, fullscreen=kopts.fullscreen, retry=kopts.retry)
         self.programme: Programme | None = None
         if self.playlist is not None:
@@ -208,6 +209,7 @@ class Kiosk:
                 self.notifier.ready(f"playing {app.preset.name}")
                 log.info("on screen: %s", app.preset.name)
             self.notifier.ping(now)
+            self._guard_decoder()
             cmds: list[C.Command] = []
             if self.programme is not None:
                 cmds = self.programme.tick(app.t - self._t, self.kopts.now())
@@ -224,6 +226,19 @@ class Kiosk:
                 log.error("installation mode: %s (%d so far); playing on", e, self.errors,
                           exc_info=e)
             return []
+
+    def _guard_decoder(self) -> None:
+        """Wrap a decoder a model switch brought in (``App._poll_model``), keeping the count
+        and the last good frame (the crossfade starts from it)."""
+        if self.app.decoder is not self.guard:
+            old, self.guard = self.guard, GuardedDecoder(self.app.decoder)
+            self.guard.failures, self.guard.last = old.failures, old.last
+            self.app.decoder = self.guard
+
+    @property
+    def decode_failures(self) -> int:
+        """Decodes that failed (and kept the last frame) this session."""
+        return self.guard.failures
 
     def save(self) -> bool:
         """Write the playlist's place now (``resume``); False when it could not be written
