@@ -148,6 +148,9 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--log", action="store_true",
                    help="log every command to a control log (always on while recording)")
     p.add_argument("--hud", action="store_true", help="start with the HUD shown")
+    p.add_argument("--operator-window", action="store_true",
+                   help="a second window with the HUD and a preview; the main window stays "
+                        "clean for the audience")
     p.add_argument("--palette", default=None, metavar="PNG",
                    help="a palette PNG ('latentsketch palette') for the palette key to show "
                         "(default: the model's own, made when first shown)")
@@ -458,6 +461,7 @@ def cmd_play(a: argparse.Namespace) -> int:
         midi=not a.no_midi, midi_device=a.midi, backend=a.backend, engines=True,
         log_control=a.log,
         hud=a.hud, palette=a.palette, camera=a.camera, camera_fps=a.camera_fps,
+        operator_window=a.operator_window,
     )
     from latentsketch.app.kiosk import KioskOptions, kiosk_playlist, play_kiosk, wants_kiosk
 

@@ -54,15 +54,18 @@ from latentsketch.latent.fade import DEFAULT_FADE as DEFAULT_FADE  # re-exported
 from latentsketch.latent.fade import MAX_FADE
 from latentsketch.latent.space import LatentSpace
 from latentsketch.mapping import ControlMapping, MappingError
+from latentsketch.model import checkpoint
+from latentsketch.model.checkpoint import CheckpointError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
 from latentsketch.playlist import KioskSettings, parse_kiosk
+from latentsketch.projection import Projection, ProjectionError
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
 
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", "directions", *_SECTIONS, "scene", "kiosk")
+        "midi", "directions", *_SECTIONS, "scene", "projection", "kiosk")
 _DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
@@ -191,6 +194,7 @@ class DisplaySettings:
     fullscreen: bool = False
     borderless: bool = False
     hud: bool = False
+    operator: bool = False   # a separate operator window (HUD, preview); this one stays clean
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,7 @@ class Preset:
     direction_values: MappingProxyType[str, DirectionValue] = field(
         default_factory=lambda: MappingProxyType({}))
     scene: SceneSettings | None = None   # [scene]: fade time, model reference
+    projection: Projection | None = None   # [projection]: the audience window's geometry
     source: str = field(default="<preset>", compare=False)
     kiosk: KioskSettings | None = None   # [kiosk]: play in installation mode (app.kiosk)
 
@@ -291,7 +296,8 @@ class Preset:
         d = self.display
         if d is not None:
             doc["display"] = {"fit": d.fit, "fullscreen": d.fullscreen,
-                              "borderless": d.borderless, "hud": d.hud}
+                              "borderless": d.borderless, "hud": d.hud} | (
+                                  {"operator": True} if d.operator else {})
         if self.midi_input is not None:
             doc["midi"] = {"input": self.midi_input}
         if self.slots:
@@ -311,6 +317,10 @@ class Preset:
             doc["directions"] = dirs
         if self.scene is not None:
             doc["scene"] = scene_table(self.scene)
+        if self.projection is not None:
+            pr = self.projection
+            doc["projection"] = {"rotate": pr.rotate, "mirror": pr.mirror,
+                                 "corners": [list(c) for c in pr.corners]}
         if self.kiosk is not None:
             doc["kiosk"] = self.kiosk.to_dict()
         return tomlkit.dumps(doc)
@@ -436,6 +446,27 @@ def append_keyframes(path: str | Path, model_id: str, dim: int,
     new = tomlkit.dumps(doc)
     Preset.from_toml(new, str(path))   # what is written always loads
     return _write_atomically(path, new)
+
+
+def model_path(p: Preset) -> Path | None:
+    """The weights file preset ``p``'s ``[scene] model`` names, or None when it names none: a
+    bundled model's name, else a path (``~`` expanded; a relative one is taken from the
+    preset's folder, then from the current folder). Raises PresetError (one line) when no
+    model is there."""
+    ref = p.scene.model if p.scene is not None else None
+    if ref is None:
+        return None
+    candidates = [ref]
+    here = Path(p.source).parent
+    if ref not in checkpoint.BUNDLED and not Path(ref).expanduser().is_absolute() \
+            and Path(p.source).suffix == ".toml":
+        candidates.insert(0, str(here / ref))
+    for c in candidates:
+        try:
+            return checkpoint.resolve(c).resolve()
+        except CheckpointError as e:
+            error = e
+    raise PresetError(f"preset {p.source}: scene.model = {ref!r}: {error}")
 
 
 # --- saving over a preset a person wrote -----------------------------------------------------
@@ -645,6 +676,8 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
         kw["display"] = _display(_table("display", doc["display"]))
     if "scene" in doc:
         kw["scene"] = _scene(_table("scene", doc["scene"]))
+    if "projection" in doc:
+        kw["projection"] = _projection(_table("projection", doc["projection"]))
     midi = _table("midi", doc.get("midi", {}))
     for k, v in midi.items():
         if k != "input":
@@ -719,11 +752,12 @@ def _display(t: dict[str, Any]) -> DisplaySettings:
         if k == "fit":
             if v not in FIT_MODES:
                 raise _KeyError(f"display.fit = {v!r} is not one of {', '.join(FIT_MODES)}")
-        elif k in ("fullscreen", "borderless", "hud"):
+        elif k in ("fullscreen", "borderless", "hud", "operator"):
             if not isinstance(v, bool):
                 raise _KeyError(f"display.{k} = {v!r} is not true or false")
         else:
-            raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud)")
+            raise _KeyError(f"unknown key display.{k} (known: fit, fullscreen, borderless, hud, "
+                            f"operator)")
         out[k] = v
     return DisplaySettings(**out)
 
@@ -747,3 +781,21 @@ def _scene(t: dict[str, Any]) -> SceneSettings:
         else:
             raise _KeyError(f"unknown key scene.{k} (known: fade, model)")
     return SceneSettings(**out)
+
+
+def _projection(t: dict[str, Any]) -> Projection:
+    extra = sorted(set(t) - {"rotate", "mirror", "corners"})
+    if extra:
+        raise _KeyError(f"unknown key projection.{extra[0]} (known: rotate, mirror, corners)")
+    rotate, mirror = t.get("rotate", 0), t.get("mirror", False)
+    if isinstance(rotate, bool) or not isinstance(rotate, int):
+        raise _KeyError(f"projection.rotate = {rotate!r} is not 0, 90, 180 or 270")
+    if not isinstance(mirror, bool):
+        raise _KeyError(f"projection.mirror = {mirror!r} is not true or false")
+    corners = t.get("corners", [list(c) for c in Projection().corners])
+    if not (isinstance(corners, list) and all(isinstance(c, list) for c in corners)):
+        raise _KeyError("projection.corners is not four [x, y] pairs")
+    try:
+        return Projection(rotate, mirror, tuple(tuple(c) for c in corners))
+    except ProjectionError as e:
+        raise _KeyError(f"projection.{e}") from None

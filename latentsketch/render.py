@@ -442,7 +442,10 @@ def render(req: RenderRequest, progress: Progress | None = None) -> ExportResult
     """
     _check_source(req)
     OutputDir(_out_folder(req)).check()   # before any work, and without leaving a folder
-    loaded = checkpoint.load(req.model)
+    model = req.model
+    if model is None and req.preset is not None:   # the preset's [scene] model, if it names one
+        model = presets.model_path(presets.load_option(req.preset))
+    loaded = checkpoint.load(model)
     log = read_log(req.replay, loaded.model_id) if req.replay is not None else None
     clip = plan(req, loaded.model_id, loaded.space, log, loaded)
     size, fit, backend = req.size, req.fit, req.backend

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from latentsketch import preset as presets
-from latentsketch.app.model_switch import Crossfade, model_path
+from latentsketch.app.model_switch import Crossfade
 from latentsketch.model import checkpoint
 from latentsketch.output.controllog import ControlLogError, read_log
+from latentsketch.preset import model_path
 from tests.conftest import make_tiny_model
 
 
@@ -73,3 +74,19 @@ def test_a_scene_of_another_model_loads_off_the_loop_and_crossfades(
     app.close()
     with pytest.raises(ControlLogError, match="switched to model .* a replay renders one model"):
         read_log(next((tmp_path / "out").glob("*.log.jsonl")))
+
+
+def test_a_show_and_a_render_start_on_the_model_their_preset_names(
+        make_app, other_model: Path, tmp_path: Path) -> None:
+    from latentsketch.render import RenderRequest, render
+
+    other = checkpoint.load(other_model)
+    keys = (presets.Keyframe((0.5,) * other.space.dim), presets.Keyframe((-0.5,) * other.space.dim))
+    path = presets.Preset(name="mine", model=other.model_id, keyframes=keys,   # its model only
+                          scene=presets.SceneSettings(model=str(other_model))
+                          ).save(tmp_path / "mine.toml")
+    app = make_app(model=None, preset=str(path), size=(32, 32))
+    assert app.loaded.model_id == other.model_id
+    r = render(RenderRequest(preset=str(path), duration=0.25, fps=8, size=(32, 32),
+                             out=tmp_path / "clip", backend="fp32", threads=1))
+    assert r.frames == 2

@@ -14,6 +14,7 @@ from latentsketch import preset as presets
 from latentsketch.latent.directions import Directions, DirectionValue
 from latentsketch.mapping import ControlMapping
 from latentsketch.playlist import KioskSettings
+from latentsketch.projection import Projection
 
 DIM = 4
 
@@ -29,11 +30,12 @@ def _sample() -> presets.Preset:
         keyframes=(presets.Keyframe((1.0, 0.0, 0.0, 0.0), 2.0, "one"),
                    presets.Keyframe((0.0, 1.0, 0.0, 0.0))),
         mappings=(ControlMapping("walk.speed", cc=3, channel=2, smooth=0.1),),
-        display=presets.DisplaySettings("fill", True, True, True),
+        display=presets.DisplaySettings("fill", True, True, True, True),
         midi_input="nano", directions=Directions(("round",), unit, np.array([0.5]),
                                                  ("attribute",)),
         direction_values={"round": DirectionValue(1.5), "pc0": DirectionValue(0.0, -1.0)},
         scene=presets.SceneSettings(fade=3.5, model="emoji"),
+        projection=Projection(90, True, ((0.1, 0.0), (0.9, 0.05), (1.0, 1.0), (0.0, 0.95))),
         source="somewhere.toml", kiosk=KioskSettings(enabled=False, playlist="day.toml"))
 
 
@@ -51,7 +53,7 @@ def test_every_preset_field_round_trips(tmp_path: Path) -> None:
         value = getattr(p, f.name)
         assert _differs(value, getattr(default, f.name)), f"the sample leaves {f.name} unset"
         assert getattr(back, f.name) == value, f.name
-        if is_dataclass(value):     # the tables' own fields too ([display], [scene])
+        if is_dataclass(value):     # the tables' own fields ([display], [scene], [projection])
             for g in fields(value):
                 assert g.default is MISSING or getattr(value, g.name) != g.default, g.name
     assert back == p

@@ -42,6 +42,7 @@ from latentsketch.model.inference import Decoder
 from latentsketch.output.display import Display
 from latentsketch.output.dropview import DropView
 from latentsketch.output.hud import Hud
+from latentsketch.output.operator import OperatorWindow
 from latentsketch.output.paths import OutputDir, OutputError
 from latentsketch.output.session import LogContext, SessionOutputs
 from latentsketch.output.snapshot import SnapshotMeta
@@ -63,7 +64,9 @@ class App:
 
     def __init__(self, opts: AppOptions) -> None:
         self.opts = opts
-        self.loaded = checkpoint.load(opts.model)
+        self.preset = presets.load_option(opts.preset or "default")
+        model = opts.model if opts.model is not None else presets.model_path(self.preset)
+        self.loaded = checkpoint.load(model)   # --model, else the preset's [scene] model
         self.space = self.loaded.space
         # before any window or socket opens: a bad --start-from is a one-line error, exit 2
         start_from = Path(opts.start_from) if opts.start_from else None
@@ -73,11 +76,10 @@ class App:
         self.decoder = Decoder(self.loaded.vae, backend="auto" if forced else opts.backend,
                                threads=1)
         self.upgrade: EngineUpgrade | None = None   # started last: nothing after it may fail
-        self.model_path = checkpoint.resolve(opts.model).resolve()
+        self.model_path = checkpoint.resolve(model).resolve()
         self.model_load: model_switch.ModelLoad | None = None   # a scene's model, loading
         self.threaded_model_load = True    # False: load on the loop (the benchmark's baseline)
         self.crossfade: model_switch.Crossfade | None = None
-        self.preset = presets.load_option(opts.preset or "default")
         self.preset.check_model(self.loaded.model_id, self.space.dim)
         self.state = scenes.start_state(self.preset, self.space, opts.seed)
         self.out = OutputDir(Path(opts.out_dir))
@@ -87,6 +89,10 @@ class App:
                                borderless=opts.borderless or bool(pd and pd.borderless),
                                fit=opts.fit or (pd.fit if pd else "fit"), fps=opts.fps)
         self.picture = self.display.pipeline   # the one picture pipeline: window, recorder, S
+        if self.preset.projection is not None:
+            self.display.projection = self.preset.projection
+        self.operator = OperatorWindow() if opts.operator_window or bool(pd and pd.operator) \
+            else None   # the HUD goes there; the main window is the audience's, clean
         # ``say`` looked up at each call: whoever replaces app.say hears the inputs too
         self.inputs = Inputs(self.space, self.loaded.model_id, self.preset.mappings,
                              lambda text, error=False: self.say(text, error=error), self.loaded)
@@ -271,7 +277,7 @@ class App:
         holds it and a replay makes the same switch). Raises PresetError or ValueError (one
         line) for a preset that is missing, broken or of another model, changing nothing."""
         p = presets.load(name)
-        path = model_switch.model_path(p)
+        path = presets.model_path(p)
         if path is not None and path != self.model_path:   # a scene of another model
             self._load_model(path, p, fade)
             return p
@@ -285,6 +291,8 @@ class App:
         self.pending.append(cmd)
         self.preset = p
         self.mapper.set_mappings(p.mappings)
+        if p.projection is not None:   # else the room's set-up stays as it is
+            self.display.projection = p.projection
         self.say(f"preset {p.name}" + (f" (fading {cmd.fade:g} s)" if cmd.fade else ""))
         return p
 
@@ -442,12 +450,17 @@ class App:
         self.dropview.draw(self.display.screen, self._wall_dt)
         self.palette.poll()
         self.palette.draw(self.display.screen, self.display.picture_rect)
-        self.hud.draw(self.display.screen, status.hud_info(
+        if self.operator is not None:
+            self.operator.draw(self.picture, self.display.fit)
+        self.hud.draw(self.display.screen if self.operator is None else self.operator.surface,
+                      status.hud_info(
             self.state, self.space, self.outputs.status(), self.decode_ms,
             self.inputs.osc_age(now), self.inputs.midi_age(now),
             f"{self.preset.name} | seed {self.state.seed} | {self.decoder.engine}"),
             self._wall_dt)
         self.display.flip()
+        if self.operator is not None:
+            self.operator.flip()
         if self.osc_out is not None:
             self.osc_out.maybe_send(status.feedback(self.state, self.space,
                                                     self.outputs.recording, self.preset.name,
@@ -485,6 +498,9 @@ class App:
         if self.osc_out is not None:
             self.osc_out.close()
             self.osc_out = None
+        if self.operator is not None:
+            self.operator.close()
+            self.operator = None
         self.display.close()
 
 

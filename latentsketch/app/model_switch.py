@@ -30,27 +30,6 @@ from latentsketch.workers import lower_priority
 log = logging.getLogger("latentsketch")
 
 
-def model_path(p: presets.Preset) -> Path | None:
-    """The weights file preset ``p``'s ``[scene] model`` names, or None when it names none: a
-    bundled model's name, else a path (``~`` expanded; a relative one is taken from the
-    preset's folder, then from the current folder). Raises PresetError (one line) when no
-    model is there."""
-    ref = p.scene.model if p.scene is not None else None
-    if ref is None:
-        return None
-    candidates = [ref]
-    here = Path(p.source).parent
-    if ref not in checkpoint.BUNDLED and not Path(ref).expanduser().is_absolute() \
-            and Path(p.source).suffix == ".toml":
-        candidates.insert(0, str(here / ref))
-    for c in candidates:
-        try:
-            return checkpoint.resolve(c).resolve()
-        except CheckpointError as e:
-            error = e
-    raise presets.PresetError(f"preset {p.source}: scene.model = {ref!r}: {error}")
-
-
 @dataclass(frozen=True)
 class Loaded:
     """A model ready to play: its checkpoint and its decoder, built and timed."""

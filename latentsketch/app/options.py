@@ -40,3 +40,4 @@ class AppOptions:
     palette: str | None = None   # a palette PNG to show with the palette key (else the model's)
     camera: str | None = None    # a camera index, a video file or a folder of images to follow
     camera_fps: float = 10.0     # frames of it encoded per second
+    operator_window: bool = False  # HUD and preview in a second window; the main one clean

@@ -26,6 +26,7 @@ from latentsketch.grain import Grain, GrainTile
 from latentsketch.output.geometry import FIT_MODES, Rect, fit_geometry  # noqa: F401 (API)
 from latentsketch.output.look import Look, LookParams
 from latentsketch.output.picture import Picture
+from latentsketch.projection import Projection, WarpMap
 
 
 class FramePacer:
@@ -223,6 +224,9 @@ class Display:
         self._fullscreen = fullscreen
         pygame.display.set_caption(title)
         self._rect: Rect = (0, 0, 0, 0)
+        self.projection = Projection()   # the audience window's turn, mirror and corner-pin
+        self._warp: WarpMap | None = None
+        self._canvas: pygame.Surface | None = None
         self._set_mode()
 
     # --- window ----------------------------------------------------------------------------
@@ -329,8 +333,39 @@ class Display:
         self.draw()
 
     def draw(self) -> None:
-        """Draw the pipeline's current frame into the window at its size and fit, no flip."""
+        """Draw the pipeline's current frame into the window at its size and fit, no flip;
+        with a ``projection``, into a canvas that is then turned, mirrored and pinned into the
+        window (``output.projection``: the window only, never recordings)."""
+        if not self.projection.identity:
+            self._draw_projected()
+            return
+        self._draw_into(self.screen)
+
+    def _draw_projected(self) -> None:
         screen = self.screen
+        size = screen.get_size()
+        if screen.get_bytesize() != 4:
+            self.warnings.append(f"the window has {screen.get_bitsize()}-bit pixels; the "
+                                 f"projection set-up needs 32: showing the picture unwarped")
+            self.projection = Projection()
+            self._draw_into(screen)
+            return
+        warp = self._warp
+        if warp is None or warp.projection != self.projection or warp.window != size:
+            warp = self._warp = WarpMap(self.projection, size)   # once per change
+        cw, ch = warp.canvas
+        if self._canvas is None or self._canvas.get_size() != (cw, ch) or \
+                self._canvas.get_masks() != screen.get_masks():
+            self._canvas = pygame.Surface((cw, ch), 0, 32, screen.get_masks())
+        self._draw_into(self._canvas)
+        src = np.frombuffer(self._canvas.get_buffer(), np.uint32).reshape(
+            ch, self._canvas.get_pitch() // 4)[:, :cw]
+        out = np.frombuffer(screen.get_buffer(), np.uint32).reshape(
+            size[1], screen.get_pitch() // 4)[:, :size[0]]
+        warp.apply(src, out)
+        del src, out   # unlock both surfaces
+
+    def _draw_into(self, screen: pygame.Surface) -> None:
         image, rect = self.pipeline.draw(screen.get_size(), self.fit)
         self._rect = rect
         if image is None:
