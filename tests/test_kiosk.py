@@ -310,3 +310,45 @@ def test_the_shipped_installation_preset_and_playlist_parse() -> None:
     assert path is not None
     show, problems = load(path)
     assert problems == [] and {e.preset for e in show.entries} <= {"default", "gallery"}
+
+
+def test_play_kiosk_says_ready_to_systemd_and_stops_cleanly_on_sigterm(tiny_model: Path,
+                                                                       tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    """The real command under a fake systemd: READY arrives over NOTIFY_SOCKET once the first
+    frame is on screen; SIGTERM (``systemctl stop``) ends it with status 0, the playlist's
+    place saved and the log written."""
+    import os
+    import signal
+    import threading
+
+    from latentsketch.cli import main
+
+    show = playlist(tmp_path / "pl", ["gallery", "default"], duration=60.0)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(60)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    got: list[str] = []
+
+    def systemd() -> None:   # READY, then ``systemctl stop``
+        try:
+            while not any(g.startswith("READY=1") for g in got):
+                got.append(notify.recv(256).decode())
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=systemd, daemon=True)
+    watcher.start()
+    try:
+        status = main(["play", "--kiosk", "--playlist", str(show), "--model", str(tiny_model),
+                       "--no-osc", "--no-midi", "--backend", "fp32", "--size", "64x64",
+                       "--fps", "30", "--out-dir", str(tmp_path / "out")])
+    finally:
+        watcher.join(10)
+        notify.close()
+    assert status == 0 and got[-1] == "READY=1\nSTATUS=playing gallery" and "WATCHDOG=1" in got
+    state = tmp_path / "xdg-state" / "latentsketch"
+    assert '"preset": "gallery"' in (state / "installation.json").read_text()
+    log = (state / "latentsketch.log").read_text()
+    assert "installation mode: exit with Ctrl+Alt+Shift+Q" in log and "SIGTERM" in log

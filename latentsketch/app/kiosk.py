@@ -130,16 +130,18 @@ class Kiosk:
             p = self.playlist
             pos = Programme(p, self._switch, clock).slot()
             first, position = p.entries[pos.entry].preset, pos.position
+        hud = opts.hud and opts.operator_window   # never on the audience's screen
         try:
-            self.app, fell_back = open_app(replace(opts, preset=first, hud=False,
+            self.app, fell_back = open_app(replace(opts, preset=first, hud=hud,
                                                    fullscreen=kopts.fullscreen))
         except BaseException:
             close_log(self.log_handler, root)
             raise
         app = self.app
         app.say = self._say
-        app.hud.visible = False
-        app.hud.muted = True
+        if app.operator is None:   # the HUD is the operator's, on a window of its own
+            app.hud.visible = False
+            app.hud.muted = True
         self.guard = GuardedDecoder(app.decoder)
         app.decoder = self.guard
         self.screen = ScreenGuard(app.display, fullscreen=kopts.fullscreen, retry=kopts.retry)

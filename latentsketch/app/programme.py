@@ -47,11 +47,16 @@ class Programme:
         self.switches = 0
         self.skipped = 0
         self.open: bool | None = None
+        self._slot: Slot | None = None
 
     def slot(self) -> Slot:
-        """The scene turn at the current clock."""
-        p = self.playlist
-        return slot_at(p.durations, self.clock, shuffle=p.shuffle, seed=p.seed)
+        """The scene turn at the current clock (worked out again only when the clock leaves
+        the last one: a shuffled order costs a seeded shuffle)."""
+        s = self._slot
+        if s is None or not s.start <= self.clock < s.end:
+            p = self.playlist
+            s = self._slot = slot_at(p.durations, self.clock, shuffle=p.shuffle, seed=p.seed)
+        return s
 
     def tick(self, seconds: float, when: dt.datetime) -> list[C.Command]:
         """Advance the clock by ``seconds`` of show (only while open) at local time ``when``;
