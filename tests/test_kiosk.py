@@ -180,13 +180,14 @@ def test_scenes_that_cannot_play_are_skipped_and_a_broken_playlist_plays_the_pre
     (user / "broken.toml").write_text("[walk]\nspeed = 'fast'\n")
     other = Preset(name="other", model="0123456789ab", slots={1: (0.0,) * 8})
     other.save(user / "other.toml")
-    show = playlist(tmp_path / "pl", ["default", "nope", "broken", "other", "gallery"])
+    (user / "lost.toml").write_text(f'[scene]\nmodel = "{tmp_path / "gone"}"\n')
+    show = playlist(tmp_path / "pl", ["default", "nope", "broken", "other", "lost", "gallery"])
     k = make_kiosk({"playlist": str(show)})
     k.run(max_frames=75, dt=DT)    # 1.25 s: default's turn is over
     assert k.app.preset.name == "gallery" and k.programme is not None
-    assert k.programme.skipped == 3 and k.app.frames == 75
+    assert k.programme.skipped == 4 and k.app.frames == 75
     log = (tmp_path / "state" / "latentsketch.log").read_text()
-    for n, name in ((2, "nope"), (3, "broken"), (4, "other")):
+    for n, name in ((2, "nope"), (3, "broken"), (4, "other"), (5, "lost")):
         assert f"scene {n} ({name}) skipped" in log
     k.close()
     show.write_text("[[scene]\n")
