@@ -160,17 +160,25 @@ def test_a_busy_osc_port_is_logged_and_the_show_plays(make_kiosk, tmp_path: Path
     assert "running without OSC" in (tmp_path / "state" / "latentsketch.log").read_text()
 
 
-@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "named by the preset"])
 def test_a_missing_or_corrupt_model_falls_back_to_the_bundled_one(make_kiosk, tmp_path: Path,
                                                                   damage: str) -> None:
     bad = tmp_path / "bad"
-    if damage == "corrupt":
+    if damage != "missing":
         bad.mkdir()
         (bad / "model.safetensors").write_bytes(b"\x10\x00\x00\x00garbage not a model")
-    k = make_kiosk(model=str(bad))
+    if damage == "named by the preset":
+        user = tmp_path / "xdg-config" / "latentsketch" / "presets"
+        user.mkdir(parents=True)
+        (user / "mine.toml").write_text(f'[scene]\nmodel = "{bad}"\n')
+        k = make_kiosk(model=None, preset="mine")
+    else:
+        k = make_kiosk(model=str(bad))
     k.run(max_frames=2, dt=DT)
     assert k.app.frames == 2 and k.app.loaded.model_id == checkpoint.load(None).model_id
-    assert "playing the bundled model" in (tmp_path / "state" / "latentsketch.log").read_text()
+    said = "playing preset 'default'" if damage == "named by the preset" else \
+        "playing the bundled model"
+    assert said in (tmp_path / "state" / "latentsketch.log").read_text()
 
 
 def test_scenes_that_cannot_play_are_skipped_and_a_broken_playlist_plays_the_preset(

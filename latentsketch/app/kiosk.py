@@ -87,17 +87,22 @@ def kiosk_playlist(p: presets.Preset) -> str | None:
 
 
 def open_app(opts: AppOptions) -> tuple[App, bool]:
-    """``App(opts)``, falling back to the bundled model when the model will not load and to
-    preset ``default`` when the preset will not: (the app, whether it fell back)."""
+    """``App(opts)``, falling back to the bundled model when ``--model`` will not load and to
+    preset ``default`` when the preset (or the model its ``[scene]`` names) will not: (the
+    app, whether it fell back). Raises what ``App`` raises when even that fails."""
     fell_back = False
     for _ in range(3):
         try:
             return App(opts), fell_back
         except CheckpointError as e:
-            if opts.model is None:
+            if opts.model is not None:
+                log.warning("%s; playing the bundled model", e)
+                opts = replace(opts, model=None)
+            elif opts.preset != "default":   # the model the preset's [scene] names
+                log.warning("%s; playing preset 'default'", e)
+                opts = replace(opts, preset="default")
+            else:
                 raise
-            log.warning("%s; playing the bundled model", e)
-            opts = replace(opts, model=None)
         except presets.PresetError as e:
             if opts.preset == "default":
                 raise
