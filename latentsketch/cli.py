@@ -178,6 +178,13 @@ def _add_play(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="size of the --ndi/--syphon/--spout picture (default: as on screen)")
     p.add_argument("--link", action="store_true",
                    help="follow an Ableton Link session's tempo and beat (latentsketch[link])")
+    p.add_argument("--kiosk", action="store_true",
+                   help="installation mode: fullscreen, no cursor, no HUD, keys locked except "
+                        "Ctrl+Alt+Shift+Q; logs and the playlist's place in the user's state "
+                        "folder (a preset's [kiosk] table does the same)")
+    p.add_argument("--playlist", default=None, metavar="TOML",
+                   help="installation mode's playlist: scenes, durations, fades, opening "
+                        "hours (README, 'Installation mode'); implies --kiosk")
     return p
 
 
@@ -485,6 +492,12 @@ def cmd_play(a: argparse.Namespace) -> int:
         from dataclasses import replace
 
         opts = replace(opts, audio_in=a.audio_in, midi_out=a.midi_out)
+    from latentsketch.app.kiosk import KioskOptions, kiosk_playlist, play_kiosk, wants_kiosk
+
+    table = wants_kiosk(a.preset)
+    if a.kiosk or a.playlist or table is not None:
+        playlist = a.playlist or (kiosk_playlist(table) if table is not None else None)
+        return play_kiosk(opts, KioskOptions(playlist=playlist))
     return play(opts)
 
 

@@ -57,6 +57,7 @@ from latentsketch.mapping import ControlMapping, MappingError
 from latentsketch.model import checkpoint
 from latentsketch.model.checkpoint import CheckpointError
 from latentsketch.params import DIR_LIMIT, FIT_MODES, PARAM_BY_NAME, PARAMS
+from latentsketch.playlist import KioskSettings, parse_kiosk
 from latentsketch.projection import Projection, ProjectionError
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import config_dir
@@ -64,7 +65,7 @@ from latentsketch.userdirs import config_dir
 _SECTIONS = tuple(dict.fromkeys(p.section for p in PARAMS))
 _MODEL_ID = re.compile(r"[0-9a-f]{12}")
 _TOP = ("name", "description", "seed", "model", "slots", "keyframes", "mappings", "display",
-        "midi", "directions", *_SECTIONS, "scene", "projection")
+        "midi", "directions", *_SECTIONS, "scene", "projection", "kiosk")
 _DIRECTION_KEYS = ("u", "scale", "offset", "pin")
 
 
@@ -229,6 +230,7 @@ class Preset:
     scene: SceneSettings | None = None   # [scene]: fade time, model reference
     projection: Projection | None = None   # [projection]: the audience window's geometry
     source: str = field(default="<preset>", compare=False)
+    kiosk: KioskSettings | None = None   # [kiosk]: play in installation mode (app.kiosk)
 
     def __post_init__(self) -> None:
         for k in ("params", "slots", "direction_values"):
@@ -319,6 +321,8 @@ class Preset:
             pr = self.projection
             doc["projection"] = {"rotate": pr.rotate, "mirror": pr.mirror,
                                  "corners": [list(c) for c in pr.corners]}
+        if self.kiosk is not None:
+            doc["kiosk"] = self.kiosk.to_dict()
         return tomlkit.dumps(doc)
 
     def _direction_tables(self) -> dict[str, dict[str, Any]]:
@@ -681,6 +685,11 @@ def _parse(doc: dict[str, Any], source: str) -> Preset:
         if not isinstance(v, str):
             raise _KeyError(f"midi.input = {v!r} is not a device name filter")
         kw["midi_input"] = v
+    if "kiosk" in doc:
+        try:
+            kw["kiosk"] = parse_kiosk(doc["kiosk"])
+        except ValueError as e:
+            raise _KeyError(str(e)) from None
     return Preset(**kw)
 
 

@@ -13,6 +13,7 @@ from latentsketch import commands as C
 from latentsketch import preset as presets
 from latentsketch.latent.directions import Directions, DirectionValue
 from latentsketch.mapping import ControlMapping
+from latentsketch.playlist import KioskSettings
 from latentsketch.projection import Projection
 
 DIM = 4
@@ -35,7 +36,7 @@ def _sample() -> presets.Preset:
         direction_values={"round": DirectionValue(1.5), "pc0": DirectionValue(0.0, -1.0)},
         scene=presets.SceneSettings(fade=3.5, model="emoji"),
         projection=Projection(90, True, ((0.1, 0.0), (0.9, 0.05), (1.0, 1.0), (0.0, 0.95))),
-        source="somewhere.toml")
+        source="somewhere.toml", kiosk=KioskSettings(enabled=False, playlist="day.toml"))
 
 
 def _differs(a: object, b: object) -> bool:

@@ -147,5 +147,22 @@ class OscFeedback:
         self.sent += count
         return count
 
+    def send(self, address: str, *values: Any) -> bool:
+        """One message now, outside the rate (a heartbeat): ``values`` as str -> s, int -> i,
+        else f; False (counted and logged at a bounded rate) when it could not be sent."""
+        b = OscMessageBuilder(address)
+        for v in values:
+            if isinstance(v, str | int):
+                b.add_arg(v, "s" if isinstance(v, str) else "i")
+            else:
+                b.add_arg(float(v), "f")
+        try:
+            self._sock.sendto(b.build().dgram, self.target)
+        except OSError as e:
+            self.errors.drop("send", "%s: %s", address, e)
+            return False
+        self.sent += 1
+        return True
+
     def close(self) -> None:
         self._sock.close()

@@ -278,6 +278,13 @@ class Display:
             self._fullscreen = on
             self._set_mode()
 
+    def reopen(self) -> None:
+        """Set the window's mode again, as it is meant to be (after the display changed or
+        the renderer was reset: a monitor unplugged and back, a mode change); a fullscreen
+        that fails falls back to a window with a warning; raises pygame.error when no mode
+        can be set at all."""
+        self._set_mode()
+
     def toggle_fullscreen(self) -> None:
         self.set_fullscreen(not self._fullscreen)
 

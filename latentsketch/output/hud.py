@@ -86,6 +86,7 @@ class Hud:
                  font_size: int = 20) -> None:
         pygame.font.init()
         self.visible = visible
+        self.muted = False   # draw nothing at all, messages neither (installation mode)
         self.help_visible = False
         self.help_rows = tuple(help_rows)
         self.max_bars = max_bars
@@ -150,6 +151,8 @@ class Hud:
             self._clock += dt
         if not info.paused:
             self._average(info, dt)
+        if self.muted:
+            return
         if self.visible:
             self._draw_panel(surface, info)
         if self.help_visible:
