@@ -46,9 +46,13 @@ def use_fp16(precision: str, device: torch.device) -> bool:
     return precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported())
 
 
-def grad_scaler(fp16: bool) -> torch.amp.GradScaler | None:
-    """The loss scaler fp16 needs (its small range underflows gradients); None otherwise."""
-    return torch.amp.GradScaler("cuda") if fp16 else None
+def grad_scaler(fp16: bool, device_type: str = "cuda") -> torch.amp.GradScaler | None:
+    """The loss scaler fp16 needs (its small range underflows gradients); None otherwise.
+
+    It starts at a scale of 1, not torch's 65536: the loss is summed over pixels (thousands
+    of nats), so its gradients are large and a big scale would overflow fp16 (steps skipped
+    while the scale backs off); it grows where gradients allow."""
+    return torch.amp.GradScaler(device_type, init_scale=1.0) if fp16 else None
 
 
 def step(vae: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, lr: float,

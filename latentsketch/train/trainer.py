@@ -61,7 +61,9 @@ class Trainer:
         self.vae = VAE(self.vcfg).to(self.device).to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr)
         self.ema = (copy.deepcopy(self.vae).requires_grad_(False) if cfg.ema > 0 else None)
-        self.model = self.wrap(self.vae)  # what steps run through: DDP and/or compiled
+        self.eager = self.wrap(self.vae)  # what steps run through: DDP or the VAE itself
+        self.model = torch.compile(self.eager) if cfg.compile else self.eager
+        self.compile_trial: list[float] | None = [] if cfg.compile else None  # seconds/step
         self.step = 0
         self.elapsed = 0.0                 # seconds trained, over every session of the run
         self.t0 = self.state_saved_at = time.perf_counter()  # this session's start, last save
@@ -93,17 +95,31 @@ class Trainer:
 
     def wrap(self, vae: VAE) -> torch.nn.Module:
         """``vae`` as steps run it: DistributedDataParallel under torchrun (gradients averaged
-        over the processes), compiled with ``--compile``."""
-        model: torch.nn.Module = vae
-        if self.dist.active:
-            from torch.nn.parallel import DistributedDataParallel
+        over the processes), else the VAE itself."""
+        if not self.dist.active:
+            return vae
+        from torch.nn.parallel import DistributedDataParallel
 
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DistributedDataParallel(vae, device_ids=ids)
-        if self.cfg.compile:
-            model = torch.compile(model)
-            self.notes.append("--compile: the training step runs through torch.compile")
-        return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(vae, device_ids=ids)
+
+    def judge_compile(self, seconds: float, eager: float) -> None:
+        """--compile: after four compiled steps (the first compiles), keep compiling only if
+        the later ones beat ``eager`` seconds a step (timed at the start); rank 0 decides."""
+        trial = self.compile_trial
+        if trial is None:
+            return
+        trial.append(seconds)
+        if len(trial) < 4:
+            return
+        compiled = float(np.median(trial[1:]))
+        keep = self.dist.broadcast_int(int(compiled < eager))
+        self.compile_trial = None
+        if not keep:
+            self.model = self.eager
+        self.cb(TrainEvent("note", self.step, self.schedule, message=(
+            f"--compile: {compiled:.3f} s/step compiled, {eager:.3f} eager: "
+            f"{'compiled it is' if keep else 'back to eager'}")))
 
     @property
     def images(self) -> np.ndarray:
@@ -212,8 +228,10 @@ class Trainer:
                 if stop or done:
                     self.stop_requested = self.stop_requested or stop
                     break
+                started = time.perf_counter()
                 x, epoch_ends = self.batches.next()
                 terms = self.train_step(x)
+                self.judge_compile(time.perf_counter() - started, per_step)
                 if not math.isfinite(terms["total"]):
                     self._diverged(f"loss {terms['total']}")
                 for k in self.history:
