@@ -194,3 +194,19 @@ def test_a_global_batch_that_does_not_split_is_refused_in_one_line(
     with pytest.raises(UserError, match="--batch-size 8 is the global batch and must split "
                                         "evenly over 3 processes"):
         train(TrainConfig(data="procedural", out=str(tmp_path / "m"), batch_size=8))
+
+
+def test_readme_torchrun_commands_parse_as_train_commands() -> None:
+    import re
+    import shlex
+
+    from latentsketch.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = [ln for b in re.findall(r"```sh\n(.*?)\n```", readme, re.S)
+             for ln in b.replace("\\\n", " ").splitlines() if ln.startswith("torchrun")]
+    assert len(lines) >= 2 and any("--nnodes 2" in ln for ln in lines)
+    for ln in lines:
+        argv = shlex.split(ln.split("#", 1)[0])
+        ns = build_parser().parse_args(argv[argv.index("latentsketch") + 1:])
+        assert ns.command == "train" and ns.batch_size % 4 == 0

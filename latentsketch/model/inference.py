@@ -68,6 +68,25 @@ class Decoder:
         self._run = runs[self.backend]
         self._frames: Runner | None = self._frames_of.get(self.backend)
         self.engine = f"torch-{self.backend}"
+        if device is None and self.device.type == "cpu" and torch.cuda.is_available():
+            self._try_cuda(backend)
+
+    def _try_cuda(self, backend: str) -> None:
+        """A CUDA GPU is there: time its frame path at warm-up like the CPU's, and decode
+        there if it is faster (a small decoder may be faster on the CPU than a launch and a
+        copy on the GPU)."""
+        gpu = torch.device("cuda")
+        kinds = [k for k in ("fp32", "bf16") if backend in ("auto", k)
+                 and (k == "fp32" or torch.cuda.is_bf16_supported())]
+        frames = {k: torch_frame_runner(self.net, k, gpu) for k in kinds}
+        timed = {k: self._time(r, 5) for k, r in frames.items()}
+        self.timings += tuple(DecodeTiming(f"cuda-{k}", ms) for k, ms in timed.items())
+        best = min(timed, key=lambda k: timed[k])
+        if timed[best] < min(t.ms for t in self.timings if t.backend == self.backend):
+            self.device, self.backend = gpu, best
+            self._run = torch_runner(self.net, best, gpu)
+            self._frames = frames[best]
+            self.engine = f"torch-{best}"
 
     def _bf16_possible(self) -> bool:
         if self.device.type == "cuda":
@@ -81,6 +100,7 @@ class Decoder:
         """Decode with ``run`` (engine ``engine``, e.g. ``onnxruntime-fp32``) from now on."""
         self._run = run
         self._frames = None
+        self.device = torch.device("cpu")  # the engines built by engine_build run on the CPU
         self.engine = engine
         self.backend = engine.rsplit("-", 1)[1]
 

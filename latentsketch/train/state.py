@@ -141,7 +141,10 @@ def _restore(t: Trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     torch.set_rng_state(tensors["rng.torch"])
     if t.device.type == "cuda":
         cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-        if len(cuda) == torch.cuda.device_count():
+        if t.dist.active and "rng.cuda.0" in tensors:
+            # rank 0 drew its noise on its cuda:0; every rank draws the same on its own GPU
+            torch.cuda.set_rng_state(tensors["rng.cuda.0"], t.device)
+        elif len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
     if t.scaler is not None and "scaler" in meta:
         t.scaler.load_state_dict(meta["scaler"])
