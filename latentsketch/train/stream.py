@@ -112,8 +112,13 @@ class CachedImages:
 
     def __getitem__(self, idx: Any) -> np.ndarray:
         one = np.ndim(idx) == 0 and not isinstance(idx, slice)
-        which = np.arange(len(self))[idx]
-        which = np.atleast_1d(which)
+        if isinstance(idx, slice):
+            which = np.arange(*idx.indices(len(self)))
+        else:
+            which = np.atleast_1d(np.asarray(idx, np.int64))
+            which = np.where(which < 0, which + len(self), which)
+            if len(which) and (which.min() < 0 or which.max() >= len(self)):
+                raise IndexError(f"image index out of range 0..{len(self) - 1}")
         out = np.empty((len(which), *self._item), np.uint8)
         fd = self._fd()
         for j, row in enumerate(self._rows[which]):

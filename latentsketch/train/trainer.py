@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -85,6 +86,8 @@ class Trainer:
             self.resume_dir = self.dist.share_files(
                 self.out, (STATE, checkpoint.WEIGHTS, Path(checkpoint.WEIGHTS).stem + ".json"))
             state.resume(self)
+            if self.resume_dir != self.out:
+                shutil.rmtree(self.resume_dir, ignore_errors=True)  # rank 0's copy, read
         else:
             self.schedule = self.schedule_length(None)
         self.schedule = self.dist.broadcast_int(self.schedule)  # timed on rank 0 if timed
