@@ -45,14 +45,33 @@ def test_an_fp16_step_scales_the_loss_and_moves_the_weights() -> None:
 
 
 def test_compile_is_kept_only_where_it_measures_faster(tmp_path: Path) -> None:
-    cfg = TrainConfig(data="procedural", out=str(tmp_path / "m"), size=64, latent=4, width=8,
-                      steps=10, batch_size=4, n_images=8, threads=1, compile=True)
+    notes: list[TrainEvent] = []
+    t = Trainer(TrainConfig(data="procedural", out=str(tmp_path / "m"), size=64, latent=4,
+                            width=8, steps=10, batch_size=4, n_images=8, threads=1,
+                            compile=True), notes.append)
+    compiled = t.model
+    assert compiled is not t.eager  # compiled lazily: nothing compiles before a step
     for times, eager, kept in (([9.0, 0.1, 0.1, 0.1], 0.2, True),
                                ([9.0, 0.3, 0.3, 0.3], 0.2, False)):
-        notes: list[TrainEvent] = []
-        t = Trainer(cfg, notes.append)
-        assert t.model is not t.eager  # compiled, lazily: nothing compiles before a step
+        t.model, t.compile_trial = compiled, []
         for s in times:
             t.judge_compile(s, eager)
-        assert (t.model is not t.eager) == kept and t.compile_trial is None
+        assert (t.model is compiled) == kept and t.compile_trial is None
         assert notes[-1].message.endswith("compiled it is" if kept else "back to eager")
+
+
+def test_a_compile_that_fails_here_trains_on_without_it(tmp_path: Path) -> None:
+    class NoCompiler(torch.nn.Module):
+        def forward(self, *a: object) -> None:
+            raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found\nmore")
+
+    notes: list[TrainEvent] = []
+    t = Trainer(TrainConfig(data="procedural", out=str(tmp_path / "m"), size=64, latent=4,
+                            width=8, steps=10, batch_size=4, n_images=8, threads=1,
+                            compile=True), notes.append)
+    t.model = NoCompiler()
+    x, _ = t.batches.next()
+    terms = t.train_step(x)
+    assert t.step == 1 and np.isfinite(terms["total"]) and t.model is t.eager
+    assert notes[-1].message == ("--compile does not work here (RuntimeError: InvalidCxxCompiler:"
+                                 " no working C++ compiler found); training without it")

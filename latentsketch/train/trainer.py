@@ -195,8 +195,20 @@ class Trainer:
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         """One step of the run on the batch ``x`` (this process's share): weights, step count
         and EMA move on; the loss figures are the global batch's."""
-        terms = self._optimise(self.model, self.opt, x, self.step, self.lr_at(self.step),
-                               whole=not self.dist.active, scaler=self.scaler)
+        try:
+            terms = self._optimise(self.model, self.opt, x, self.step, self.lr_at(self.step),
+                                   whole=not self.dist.active, scaler=self.scaler)
+        except Exception as e:  # noqa: BLE001 - torch.compile's many ways to fail
+            if self.model is self.eager or self.compile_trial != []:
+                raise
+            # the first compiled step failed while compiling (no compiler, an unsupported
+            # op): nothing was applied yet, so the step runs eagerly
+            self.model, self.compile_trial = self.eager, None
+            self.say(f"--compile does not work here ({type(e).__name__}: "
+                     f"{str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}); "
+                     f"training without it")
+            terms = self._optimise(self.model, self.opt, x, self.step, self.lr_at(self.step),
+                                   whole=not self.dist.active, scaler=self.scaler)
         self.step += 1
         if self.ema is not None and self.dist.main:
             optimise.update_ema(self.ema, self.vae, self.step, self.cfg.ema)
