@@ -398,9 +398,10 @@ class Trainer:
             if not self.healthy(scores[kind]):
                 self._diverged(f"held-out PSNR fell from {self.start_psnr:.1f} to "
                                f"{scores[kind]:.1f} dB")
-            # the exact state first (nothing above drew random numbers): measuring takes a
-            # while, and torchrun kills its processes seconds after a Ctrl-C
-            state.save(self)
+            if self.dist.active:
+                # the exact state first (nothing above drew random numbers): measuring takes
+                # a while, and torchrun kills its processes 30 s after a Ctrl-C
+                state.save(self)
             stats = self.latent_stats(vae, lambda f: measuring(f"encoding {n} images",
                                                                0.05 + 0.55 * f))
             measuring(f"held-out quality of {len(hold_idx)} images, sharpness of walk "
