@@ -46,7 +46,7 @@ for label, extra in (("train", {}), ("train --compile", {"compile": True, "steps
     sec = time.perf_counter() - t0
     prec = "bf16" if t.bf16 else "fp16+scaler" if t.scaler is not None else "fp32"
     print(f"gpu_smoke: {label}: {t.step} steps of {cfg.batch_size} in {sec:.1f} s = "
-          f"{t.step * cfg.batch_size / sec:.0f} images/s ({prec}; the first steps include "
+          f"{t.step * cfg.batch_size / sec:.1f} images/s ({prec}; the first steps include "
           f"warm-up), loss {t.history['total'][-1]:.0f}")
     for n in notes:
         if n.startswith("--compile"):
