@@ -36,7 +36,7 @@ print(f"gpu_smoke: torch {torch.__version__}, "
 base = dict(data="procedural", size=128, latent=32, width=32, batch_size=64, n_images=512,
             device=dev, ema=0.999, steps=steps)
 for label, extra in (("train", {}), ("train --compile", {"compile": True, "steps": steps // 3})):
-    cfg = TrainConfig(**{**base, **extra, "out": f"{work}/{label.split()[-1]}"})
+    cfg = TrainConfig(**{**base, **extra, "out": f"{work}/{label.split()[-1].strip('-')}"})
     notes = []
     t = Trainer(cfg, lambda e: notes.append(e.message) if e.kind == "note" else None)
     t0 = time.perf_counter()
