@@ -225,7 +225,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace a model already in --out (without it, train refuses)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="auto: bf16 where the CPU or GPU has it, fp16 with a grad scaler on "
+                        "older GPUs, else fp32; fp16 needs CUDA")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--half", action="store_true",
                    help="ship the weights as float16 (half the file, same pictures); the run "
@@ -237,6 +239,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="minutes between saves of the run state (default 10)")
     p.add_argument("--background", type=_colour, default="white", metavar="COLOUR",
                    help="behind transparent pixels: white (default), black, #202020 or r,g,b")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="stream a folder's images from a pre-resized cache in DIR (decoded "
+                        "once, reused by later runs); without it, a folder too big for memory "
+                        "streams from the user's cache folder")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes decoding images into the cache (default: cores, at most 8)")
+    p.add_argument("--no-flip", dest="flip", action="store_false",
+                   help="no random left-right flips (for pictures with text or handedness)")
+    p.add_argument("--compile", action="store_true",
+                   help="run the training step through torch.compile (worth it on a GPU)")
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -430,6 +442,11 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.arch == "sharp128" and a.size != 128:
         raise UserError(f"--arch sharp128 makes 128-px pictures: pass --size 128, not {a.size}")
     _check_device(a.device)
+    if a.precision == "fp16" and not a.device.startswith(("cuda", "auto")):
+        raise UserError(f"--precision fp16 needs a CUDA GPU, not --device {a.device}; "
+                        f"use bf16 or fp32")
+    if a.workers is not None and a.workers < 0:
+        raise UserError(f"--workers {a.workers} must be 0 or more (0: decode in this process)")
     cfg = TrainConfig(
         data=a.data, out=a.out, size=a.size, latent=a.latent, width=a.width, epochs=a.epochs,
         minutes=a.minutes, batch_size=a.batch_size, lr=a.lr, beta=a.beta,
@@ -437,6 +454,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         n_images=a.n_images, style=a.style, resume=a.resume, device=a.device,
         precision=a.precision, threads=a.threads, half=a.half, force=a.force, steps=a.steps,
         ema=a.ema, save_minutes=a.save_every, background=a.background, arch=a.arch,
+        cache=a.cache, workers=a.workers, flip=a.flip, compile=a.compile,
     )
     train_with_progress(cfg)
     return 0

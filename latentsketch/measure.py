@@ -34,10 +34,16 @@ def batch(images: np.ndarray, idx: np.ndarray, device: torch.device,
           flip: np.ndarray | None = None, crop: np.ndarray | None = None) -> torch.Tensor:
     """uint8 images[idx] (B, H, W, 3) -> (B, 3, H, W) float 0..1, channels_last.
 
+    ``images`` is an array or any array-like indexed by an index array (a streamed cache).
+    On CUDA the uint8 batch goes through pinned memory with a non-blocking copy.
+
     ``flip`` (B,) bool mirrors left-right; ``crop`` (B, 3) floats in 0..1 (scale, x, y) zooms
     into a random square of 75-100 % of the side and resizes it back (bilinear).
     """
-    x = torch.from_numpy(images[idx]).to(device).permute(0, 3, 1, 2).float().div_(255)
+    t = torch.from_numpy(images[idx])
+    if device.type == "cuda":
+        t = t.pin_memory()  # page-locked, so the copy to the GPU runs without a sync
+    x = t.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
     if flip is not None and flip.any():
         f = torch.from_numpy(flip).to(device)
         x[f] = x[f].flip(-1)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from latentsketch.train import TrainConfig, TrainEvent, train
+from latentsketch.train.dist import Dist
 
 _BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}"
 
@@ -16,9 +18,13 @@ _BAR = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}"
 def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
     """Train with a bar showing loss terms and ETA, then a second bar while the model is
     measured (encoding the data set, quality figures, sheets: seconds to minutes after the
-    last step); prints where everything went."""
+    last step); prints where everything went. Under torchrun only rank 0 shows anything; its
+    images/s count the global batch, every process's share."""
+    if not Dist.from_env().main:
+        return train(cfg)
     bars: dict[str, tqdm] = {}
     trained = 0.0  # the run's fraction at its last step
+    last = [time.perf_counter(), -1]  # when the bar last moved, at which step
 
     def bar(name: str, initial: float = 0.0) -> tqdm:
         if name not in bars:
@@ -44,8 +50,13 @@ def train_with_progress(cfg: TrainConfig) -> tuple[Path, dict[str, Any]]:
             b = bar("train")
             b.update(round(100 * e.progress, 2) - b.n)
             t = e.terms
+            now = time.perf_counter()
+            rate = ("" if last[1] < 0 else
+                    f" {(e.step - last[1]) * cfg.batch_size / max(now - last[0], 1e-9):.0f} img/s")
+            last[:] = [now, e.step]
             b.set_postfix_str(f"step {e.step} ep {e.epoch + 1} loss {t['total']:.0f} "
-                              f"rec {t['recon']:.0f} kl {t['kl']:.1f} psnr {t['psnr']:.1f}")
+                              f"rec {t['recon']:.0f} kl {t['kl']:.1f} psnr {t['psnr']:.1f}"
+                              f"{rate}")
         elif e.kind == "saving":
             bar("train").set_postfix_str(f"step {e.step}: {e.message}")
         elif e.kind == "measure":

@@ -145,7 +145,9 @@ class App:
         if opts.osc_out:
             self.osc_out = status.open_feedback(opts.osc_out, self.say)
         self.video_outs = VideoOuts(opts.video_out, self.say)
-        if (opts.engines and opts.backend == "auto") or forced:
+        # CPU engines are built to beat torch on the CPU; a decoder on a GPU stays there
+        if (opts.engines and opts.backend == "auto" and self.decoder.device.type == "cpu") \
+                or forced:
             self.upgrade = EngineUpgrade(opts.model, self.loaded.model_id,
                                          self.loaded.vae.decoder, self.decoder.engine,
                                          force=forced)

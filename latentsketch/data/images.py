@@ -290,6 +290,13 @@ def load_image(path: Path, size: int, channels: int = 3, background: Colour = WH
     return _load(path, size, channels, background)[0]
 
 
+def load_fitted(path: Path, size: int, channels: int = 3, background: Colour = WHITE
+                ) -> tuple[np.ndarray, bool]:
+    """``load_image``, and whether the image had transparency (composited over
+    ``background``). Raises ImageReadError (one line) for a bad file."""
+    return _load(path, size, channels, background)
+
+
 def _load(path: Path, size: int, channels: int, background: Colour) -> tuple[np.ndarray, bool]:
     """``load_image``, and whether the image had transparency (composited)."""
     with open_image(path, draft_size=(size, size)) as im:

@@ -173,6 +173,29 @@ def torch_runner(net: DecoderNet, precision: str, device: torch.device) -> Runne
     return run
 
 
+def torch_frame_runner(net: DecoderNet, precision: str, device: torch.device) -> Runner:
+    """Like ``torch_runner`` but returns finished frames, (B, H, W, 3) uint8: scaling,
+    rounding (half to even, as ``np.rint``) and the conversion run on ``device``, so on a GPU
+    the frame stays there until one copy of the uint8 pixels (the frame's one
+    synchronisation, a quarter of float32's bytes). Equal to the CPU path's frames."""
+    import copy
+
+    module = copy.deepcopy(net).eval().to(device).to(memory_format=torch.channels_last)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    module = module.to(dtype)
+
+    @torch.inference_mode()
+    def run(z: np.ndarray) -> np.ndarray:
+        zt = torch.from_numpy(np.ascontiguousarray(z, np.float32)).to(device, dtype)
+        x = module(zt).float()
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        frame = x.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        return frame.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    return run
+
+
 def onnxruntime_runner(onnx_path: Path, threads: int) -> Runner:
     """An ONNX Runtime CPU session on ``threads`` threads with spinning off (two spinning threads
     made 436 of 600 frames late beside the render loop, FACTS.md)."""

@@ -10,6 +10,7 @@ shares the likelihood's scale) is cheap and keeps boundaries from melting into b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -43,12 +44,18 @@ def kl_weight(step: int, beta: float, warmup_steps: int) -> float:
 
 
 def vae_loss(x: torch.Tensor, x_hat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-             kl_w: float = 1.0, edge_w: float = 0.5) -> LossTerms:
-    """ELBO-style loss per image (mean over the batch)."""
+             kl_w: float = 1.0, edge_w: float = 0.5,
+             batch_mse: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LossTerms:
+    """ELBO-style loss per image (mean over the batch).
+
+    ``batch_mse`` maps the squared errors (B, C, H, W) to the MSE that sets sigma: by default
+    their mean; several processes pass the mean over the global batch (all-reduced, with its
+    gradient), so N processes train like one with the global batch.
+    """
     b = x.shape[0]
     d = x[0].numel()
     err = (x_hat - x).float()
-    mse = err.pow(2).mean()
+    mse = err.pow(2).mean() if batch_mse is None else batch_mse(err.pow(2))
     log_sigma = 0.5 * torch.log(mse.clamp_min(1e-6))  # optimal shared sigma, soft-floored
     sigma = log_sigma.exp()
     recon = (err.pow(2).sum() / (2 * sigma**2)) / b + d * (log_sigma + 0.5 * math.log(2 * math.pi))

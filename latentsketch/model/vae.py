@@ -207,9 +207,21 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, share: tuple[int, int] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Images (B, C, H, W) -> (reconstruction, mu, logvar) through one noise draw.
+
+        ``share`` (first, total): ``x`` is rows first..first+B of a batch of ``total`` split
+        over processes; each draws the whole batch's noise and keeps its rows, so the torch RNG
+        moves as in one process and the ranks train as one would.
+        """
         mu, logvar = self.encode(x)
-        return self.decode(self.reparameterise(mu, logvar)), mu, logvar
+        if share is None:
+            return self.decode(self.reparameterise(mu, logvar)), mu, logvar
+        first, total = share
+        eps = torch.randn((total, *mu.shape[1:]), device=mu.device, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps[first : first + len(mu)]
+        return self.decode(z), mu, logvar
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None,

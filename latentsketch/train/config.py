@@ -41,6 +41,11 @@ class TrainConfig:
     save_minutes: float = 10.0        # wall-clock minutes between saves of the run state
     background: tuple[int, int, int] = (255, 255, 255)  # behind transparent pixels of images
     arch: str = "preset"              # VAEConfig.named: preset (size, width) or sharp128
+    cache: str | None = None          # folder of pre-resized image caches: stream from there
+                                      # (None: stream only a folder too big for memory)
+    workers: int | None = None        # DataLoader processes decoding a folder into its cache
+    flip: bool = True                 # random left-right flips of training images
+    compile: bool = False             # torch.compile the training step where it is faster
 
 
 @dataclass

@@ -35,6 +35,7 @@ def pack(t: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors |= {f"ema.{k}": v for k, v in t.ema.state_dict().items()}
     opt_tensors, opt_meta = checkpoint.optimizer_state(t.opt)
     tensors |= opt_tensors
+    extra: dict[str, Any] = {}  # kept only when in use, so older states read the same
     tensors["rng.torch"] = torch.get_rng_state()
     if t.device.type == "cuda":
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
@@ -45,12 +46,14 @@ def pack(t: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     for k, v in t.history.items():
         tensors[f"history.{k}"] = torch.tensor(v, dtype=torch.float64)
     py = random.getstate()
+    if t.scaler is not None:
+        extra["scaler"] = t.scaler.state_dict()
     meta = {"model": t.vcfg.to_dict(), "step": t.step, "epoch": b.epoch,
             "pos": b.pos, "schedule_steps": t.schedule, "elapsed": t.elapsed,
             "data": t.data.desc, "n_images": len(t.data.images),
             "config": asdict(t.cfg), "optimizer": opt_meta, "saved_step": t.saved_step,
             "rng": {"numpy": b.rng.bit_generator.state,
-                    "python": [py[0], list(py[1]), py[2]]}}
+                    "python": [py[0], list(py[1]), py[2]]}, **extra}
     return tensors, meta
 
 
@@ -67,7 +70,7 @@ def save(t: Trainer, elapsed: float | None = None) -> None:
 
 def resume(t: Trainer) -> None:
     """Continue the run in ``t.out``: from its state, else warm from its shipped weights."""
-    weights, state = t.out / checkpoint.WEIGHTS, t.out / STATE
+    weights, state = t.resume_dir / checkpoint.WEIGHTS, t.resume_dir / STATE
     if not weights.exists() and not state.exists():
         raise UserError(f"output folder {t.out} holds no model to resume; "
                         f"leave out --resume to start one")
@@ -87,7 +90,7 @@ def resume(t: Trainer) -> None:
 def _warm_start(t: Trainer, legacy: dict[str, torch.Tensor] | None) -> None:
     """No state of this version (a new machine, or a model copied from elsewhere): start from
     the shipped weights. The step continues from the model's own record."""
-    loaded = checkpoint.load(t.out, device=t.device)
+    loaded = checkpoint.load(t.resume_dir, device=t.device)
     _check_architecture(t, loaded.cfg, loaded.path)
     t.vae.load_state_dict(loaded.vae.state_dict())
     if t.ema is not None:
@@ -138,8 +141,13 @@ def _restore(t: Trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     torch.set_rng_state(tensors["rng.torch"])
     if t.device.type == "cuda":
         cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-        if len(cuda) == torch.cuda.device_count():
+        if t.dist.active and "rng.cuda.0" in tensors:
+            # rank 0 drew its noise on its cuda:0; every rank draws the same on its own GPU
+            torch.cuda.set_rng_state(tensors["rng.cuda.0"], t.device)
+        elif len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
+    if t.scaler is not None and "scaler" in meta:
+        t.scaler.load_state_dict(meta["scaler"])
     b.rng.bit_generator.state = meta["rng"]["numpy"]
     py = meta["rng"]["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,13 +22,15 @@ import torch
 
 from latentsketch import measure
 from latentsketch.errors import UserError
+from latentsketch.model import checkpoint
 from latentsketch.model.loss import LossTerms, kl_weight, psnr
 from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
 from latentsketch.stopping import StopSignals
 from latentsketch.train import optimise, outputs, schedule, state
 from latentsketch.train.config import Callback, TrainConfig, TrainEvent
 from latentsketch.train.data import Batches, TrainingSet
-from latentsketch.train.folder import check_out
+from latentsketch.train.dist import Dist, sum_across
+from latentsketch.train.folder import STATE, check_out
 
 MIN_SHEET_STEPS = 20  # steps between mid-run sheets and saves, whatever an epoch's length
 
@@ -39,17 +42,29 @@ class Trainer:
         self.cfg = cfg
         self.cb = callback or (lambda e: None)
         self.out = Path(cfg.out)
-        check_out(self.out, cfg.resume, cfg.force)
-        self.device = pick_device(cfg.device)
+        self.dist = Dist.from_env()       # one process, or one of torchrun's
+        self.dist.local_batch(cfg.batch_size)  # a global batch that splits evenly, or one line
+        if self.dist.main:
+            check_out(self.out, cfg.resume, cfg.force)
+        self.device = self.dist.device(pick_device(cfg.device))
+        if cfg.precision == "fp16" and self.device.type != "cuda":
+            raise UserError(f"--precision fp16 needs a CUDA GPU (this run is on "
+                            f"{self.device.type}); use bf16 or fp32")
+        self.joined = self.dist.start(self.device)  # leave the group at the end if joined here
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         self.bf16 = optimise.use_bf16(cfg.precision, self.device)
+        self.scaler = optimise.grad_scaler(not self.bf16 and optimise.use_fp16(cfg.precision,
+                                                                               self.device))
         self.vcfg = VAEConfig.named(cfg.arch, cfg.size, cfg.latent, cfg.width)
         self.vae = VAE(self.vcfg).to(self.device).to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr)
         self.ema = (copy.deepcopy(self.vae).requires_grad_(False) if cfg.ema > 0 else None)
+        self.eager = self.wrap(self.vae)  # what steps run through: DDP or the VAE itself
+        self.model = torch.compile(self.eager) if cfg.compile else self.eager
+        self.compile_trial: list[float] | None = [] if cfg.compile else None  # seconds/step
         self.step = 0
         self.elapsed = 0.0                 # seconds trained, over every session of the run
         self.t0 = self.state_saved_at = time.perf_counter()  # this session's start, last save
@@ -61,13 +76,53 @@ class Trainer:
         self.notes: list[str] = []         # one-line remarks for the start of the run
         self.step_seconds: float | None = None  # measured seconds per step, once timed
         self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
-        self.data = TrainingSet.load(cfg)
-        self.batches = Batches(self.data, cfg.batch_size, cfg.seed, self.device)
+        self.data = TrainingSet.load(cfg, self.dist, self.say)
+        self.batches = Batches(self.data, cfg.batch_size, cfg.seed, self.device, cfg.flip,
+                               self.dist.rank, self.dist.world)
         self.schedule = 0  # steps; set below (resuming: the run's own, from its state)
+        # where a resume reads the run from: ``out``, or rank 0's copy sent to another machine
+        self.resume_dir = self.out
         if cfg.resume:
+            self.resume_dir = self.dist.share_files(
+                self.out, (STATE, checkpoint.WEIGHTS, Path(checkpoint.WEIGHTS).stem + ".json"))
             state.resume(self)
+            if self.resume_dir != self.out:
+                shutil.rmtree(self.resume_dir, ignore_errors=True)  # rank 0's copy, read
         else:
             self.schedule = self.schedule_length(None)
+        self.schedule = self.dist.broadcast_int(self.schedule)  # timed on rank 0 if timed
+
+    def say(self, message: str) -> None:
+        """A note now (before the run starts: a long cache build)."""
+        self.cb(TrainEvent("note", self.step, message=message))
+
+    def wrap(self, vae: VAE) -> torch.nn.Module:
+        """``vae`` as steps run it: DistributedDataParallel under torchrun (gradients averaged
+        over the processes), else the VAE itself."""
+        if not self.dist.active:
+            return vae
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(vae, device_ids=ids)
+
+    def judge_compile(self, seconds: float, eager: float) -> None:
+        """--compile: after four compiled steps (the first compiles), keep compiling only if
+        the later ones beat ``eager`` seconds a step (timed at the start); rank 0 decides."""
+        trial = self.compile_trial
+        if trial is None:
+            return
+        trial.append(seconds)
+        if len(trial) < 4:
+            return
+        compiled = float(np.median(trial[1:]))
+        keep = self.dist.broadcast_int(int(compiled < eager))
+        self.compile_trial = None
+        if not keep:
+            self.model = self.eager
+        self.cb(TrainEvent("note", self.step, self.schedule, message=(
+            f"--compile: {compiled:.3f} s/step compiled, {eager:.3f} eager: "
+            f"{'compiled it is' if keep else 'back to eager'}")))
 
     @property
     def images(self) -> np.ndarray:
@@ -111,28 +166,53 @@ class Trainer:
         return p
 
     # --- training -----------------------------------------------------------------------------
-    def _optimise(self, vae: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, step: int,
-                  lr: float) -> LossTerms:
-        """One optimiser step with this run's loss weights and precision."""
+    def _optimise(self, vae: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
+                  step: int, lr: float, whole: bool = True,
+                  scaler: torch.amp.GradScaler | None = None) -> LossTerms:
+        """One optimiser step with this run's loss weights and precision. ``whole`` False:
+        ``x`` is this process's share of the global batch (several processes)."""
         # KL warm-up ends by a fifth of the schedule at the latest: a short run must still
         # finish at the KL weight it asked for
         warmup = min(self.cfg.warmup_steps, self.schedule // 5)
         return optimise.step(vae, opt, x, lr, kl_weight(step, self.cfg.beta, warmup),
-                             self.cfg.edge_weight, self.bf16)
+                             self.cfg.edge_weight, self.bf16, scaler,
+                             None if whole else self.batches.share,
+                             None if whole else self.global_mse)
+
+    def global_mse(self, sq_err: torch.Tensor) -> torch.Tensor:
+        """The MSE of the global batch from this process's squared errors (B / world, ...):
+        all-reduced with its gradient, so sigma is the one a single process would compute."""
+        return sum_across(sq_err.sum()) / (sq_err.numel() * self.dist.world)
 
     def seconds_per_step(self) -> float:
         """Seconds a step takes here, timed on a copy so the run itself is untouched."""
         return optimise.seconds_per_step(
-            self.vae, self.data, self.cfg.batch_size, self.device,
-            lambda vae, opt, x: self._optimise(vae, opt, x, self.step, 0.0))
+            self.vae, self.data, self.dist.local_batch(self.cfg.batch_size), self.device,
+            lambda vae, opt, x: self._optimise(vae, opt, x, self.step, 0.0,
+                                               scaler=optimise.grad_scaler(
+                                                   self.scaler is not None)))
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
-        """One step of the run on the batch ``x``: weights, step count and EMA move on."""
-        terms = self._optimise(self.vae, self.opt, x, self.step, self.lr_at(self.step))
+        """One step of the run on the batch ``x`` (this process's share): weights, step count
+        and EMA move on; the loss figures are the global batch's."""
+        try:
+            terms = self._optimise(self.model, self.opt, x, self.step, self.lr_at(self.step),
+                                   whole=not self.dist.active, scaler=self.scaler)
+        except Exception as e:  # noqa: BLE001 - torch.compile's many ways to fail
+            if self.model is self.eager or self.compile_trial != []:
+                raise
+            # the first compiled step failed while compiling (no compiler, an unsupported
+            # op): nothing was applied yet, so the step runs eagerly
+            self.model, self.compile_trial = self.eager, None
+            self.say(f"--compile does not work here ({type(e).__name__}: "
+                     f"{str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}); "
+                     f"training without it")
+            terms = self._optimise(self.model, self.opt, x, self.step, self.lr_at(self.step),
+                                   whole=not self.dist.active, scaler=self.scaler)
         self.step += 1
-        if self.ema is not None:
+        if self.ema is not None and self.dist.main:
             optimise.update_ema(self.ema, self.vae, self.step, self.cfg.ema)
-        return optimise.loss_figures(terms)
+        return self.dist.mean(optimise.loss_figures(terms))
 
     def run(self) -> bool:
         """Train until the schedule or the time budget ends; False if interrupted (still saved).
@@ -157,9 +237,16 @@ class Trainer:
             self.cb(TrainEvent("note", self.step, self.schedule, self.batches.epoch,
                                message=note))
         try:
-            while self.progress() < 1.0 and not self.stop_requested:
+            while True:
+                # every process stops after the same step: any one's Ctrl-C, rank 0's budget
+                stop, done = self.dist.agree(self.stop_requested, self.progress() >= 1.0)
+                if stop or done:
+                    self.stop_requested = self.stop_requested or stop
+                    break
+                started = time.perf_counter()
                 x, epoch_ends = self.batches.next()
                 terms = self.train_step(x)
+                self.judge_compile(time.perf_counter() - started, per_step)
                 if not math.isfinite(terms["total"]):
                     self._diverged(f"loss {terms['total']}")
                 for k in self.history:
@@ -220,7 +307,7 @@ class Trainer:
         epoch = self.batches.epoch
         every = max(self.cfg.sheet_every,
                     math.ceil(MIN_SHEET_STEPS / self.data.steps_per_epoch(self.cfg.batch_size)))
-        if epoch % every == 0:
+        if epoch % every == 0 and self.dist.main:  # rank 0 writes, the others train on
             if not optimise.weights_finite(self.vae):
                 self._diverged("weights NaN or inf")
             with optimise.rng_untouched(self.device):
@@ -238,6 +325,8 @@ class Trainer:
         self.cb(TrainEvent("epoch", self.step, self.schedule, epoch))
 
     def _periodic_save(self) -> None:
+        if not self.dist.main:
+            return
         with optimise.rng_untouched(self.device):
             _, kind, scores = self.pick()
             ok = self.healthy(scores[kind])
@@ -293,6 +382,8 @@ class Trainer:
         """Save the exact run state, then measure and ship the better of raw and EMA weights."""
         if not optimise.weights_finite(self.vae):
             self._diverged("weights NaN or inf")
+        if not self.dist.main:
+            return self.out / checkpoint.WEIGHTS, {}
         n = min(len(self.data.train_idx), measure.N_STATS)
         hold_idx = self.data.hold_idx
 
@@ -307,6 +398,10 @@ class Trainer:
             if not self.healthy(scores[kind]):
                 self._diverged(f"held-out PSNR fell from {self.start_psnr:.1f} to "
                                f"{scores[kind]:.1f} dB")
+            if self.dist.active:
+                # the exact state first (nothing above drew random numbers): measuring takes
+                # a while, and torchrun kills its processes 30 s after a Ctrl-C
+                state.save(self)
             stats = self.latent_stats(vae, lambda f: measuring(f"encoding {n} images",
                                                                0.05 + 0.55 * f))
             measuring(f"held-out quality of {len(hold_idx)} images, sharpness of walk "
@@ -339,8 +434,13 @@ def train(cfg: TrainConfig, callback: Callback | None = None) -> tuple[Path, dic
     terminal) all end the run after the step in progress and save a usable checkpoint marked
     interrupted; a signal while saving never stops the save (``stopping.StopSignals``)."""
     t = Trainer(cfg, callback)
-    with StopSignals(on_stop=t.request_stop) as stop:
-        t.run()
-        with stop.saving(f"saving the model in {t.out}",
-                         "kill -KILL now keeps the run state saved last; --resume continues it"):
-            return t.finalise()
+    try:
+        with StopSignals(on_stop=t.request_stop) as stop:
+            t.run()
+            with stop.saving(f"saving the model in {t.out}",
+                             "kill -KILL now keeps the run state saved last; --resume "
+                             "continues it"):
+                return t.finalise()
+    finally:
+        if t.joined:
+            t.dist.stop()
