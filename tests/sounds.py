@@ -39,3 +39,16 @@ def kicks(seconds: float = 2.0, every: float = 0.5, first: float = 0.25,
 
 def sine(freq: float, seconds: float = 1.0, amp: float = 0.5, rate: int = RATE) -> np.ndarray:
     return amp * np.sin(2 * np.pi * freq * np.arange(round(seconds * rate)) / rate)
+
+
+# a preset's mappings the sound tests share: the bass moves dimension 0, an onset jumps
+SOUND_MAPPINGS = """
+[[mappings]]
+source = "audio.low"
+target = "z/0"
+out = [-2.0, 2.0]
+
+[[mappings]]
+source = "audio.onset"
+target = "walk/next"
+"""

@@ -22,18 +22,9 @@ from latentsketch.model import checkpoint
 from latentsketch.output.controllog import read_log
 from latentsketch.output.video import H264Writer
 from latentsketch.render import replay_clip
-from tests.sounds import RATE, kicks, sine, write_wav
+from tests.sounds import RATE, SOUND_MAPPINGS, kicks, sine, write_wav
 
-PRESET = """
-[[mappings]]
-source = "audio.low"
-target = "z/0"
-out = [-2.0, 2.0]
-
-[[mappings]]
-source = "audio.onset"
-target = "walk/next"
-"""
+PRESET = SOUND_MAPPINGS
 
 
 def test_the_worker_finds_what_the_offline_analysis_finds(tmp_path: Path):

@@ -22,22 +22,10 @@ from latentsketch.model import checkpoint
 from latentsketch.output.controllog import ControlLog
 from latentsketch.preset import Preset
 from latentsketch.render import RenderRequest, plan, render
-from tests.sounds import kicks, sine, write_wav
+from tests.sounds import SOUND_MAPPINGS, kicks, sine, write_wav
 
 FPS = 30.0
-PRESET = """
-[walk]
-mode = "drift"
-
-[[mappings]]
-source = "audio.low"
-target = "z/0"
-out = [-2.0, 2.0]
-
-[[mappings]]
-source = "audio.onset"
-target = "walk/next"
-"""
+PRESET = '[walk]\nmode = "drift"\n' + SOUND_MAPPINGS
 
 
 @pytest.fixture(scope="module")

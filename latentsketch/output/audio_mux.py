@@ -18,8 +18,8 @@ from typing import Any
 import av
 import numpy as np
 
-from latentsketch.output.paths import OutputError, describe_os_error, discard
-from latentsketch.output.video import close_unstarted
+from latentsketch.output.paths import OutputError, describe_os_error
+from latentsketch.output.video import abandon_output
 from latentsketch.tempfiles import temp_beside
 
 CODECS = {".mp4": ("aac", "fltp"), ".mov": ("pcm_s16le", "s16")}
@@ -140,15 +140,7 @@ def mux_audio(video: str | os.PathLike[str], sound: str | os.PathLike[str]) -> f
         os.replace(tmp, video)
         return written / rate
     except (av.FFmpegError, OSError, ValueError, IndexError) as e:
-        if dst is not None and not started and tmp is not None:
-            close_unstarted(dst, tmp)
-        elif dst is not None:
-            try:
-                dst.close()
-            except Exception:  # already failing: the reason below is the first error
-                pass
-        if tmp is not None:
-            discard(tmp)
+        abandon_output(dst, tmp, started)
         if isinstance(e, OutputError):
             raise
         raise OutputError(f"{video}: the sound of {sound} could not be added "

@@ -332,6 +332,21 @@ def close_unstarted(container: Any, path: str | os.PathLike[str]) -> None:
             continue
 
 
+def abandon_output(container: Any | None, tmp: str | os.PathLike[str] | None,
+                   started: bool) -> None:
+    """After a failed write into ``tmp``: close ``container`` (its header written or not:
+    ``started``) and remove ``tmp``, so no half-written file stays behind; never raises."""
+    if container is not None and not started and tmp is not None:
+        close_unstarted(container, tmp)
+    elif container is not None:
+        try:
+            container.close()
+        except Exception:  # already failing: the caller reports the first error
+            pass
+    if tmp is not None:
+        discard(tmp)
+
+
 def count_frames(path: str | os.PathLike[str]) -> int:
     """Frames a video file holds: whole packets of its first video stream (demuxed, not
     decoded: cheap). A file cut short by a full disk or a crash counts what decodes; a file
@@ -384,15 +399,7 @@ def remux_to_faststart(path: Path, expected_frames: int | None = None) -> str | 
         os.replace(tmp, path)
         return None
     except (av.FFmpegError, OSError, IndexError) as e:
-        if dst is not None and not started and tmp is not None:
-            close_unstarted(dst, tmp)
-        elif dst is not None:
-            try:
-                dst.close()
-            except Exception:  # already failing: the reason below is the first error
-                pass
-        if tmp is not None:
-            discard(tmp)
+        abandon_output(dst, tmp, started)
         return f"{path} kept as fragmented MP4 (finalising failed: {describe_os_error(e)})"
 
 
