@@ -207,8 +207,8 @@ def _with_preset(state: State, slots: Mapping[int, Sequence[float]] | None,
     plan = state.tour
     if keyframes is not None:
         rows = [_vector(k, state.dim, f"keyframe {n + 1}") for n, k in enumerate(keyframes)]
-        if len(rows) == 1:
-            raise ValueError("a tour needs at least 2 keyframes, got 1")
+        if len(rows) == 1:   # a preset built one picture at a time: its tour stays there
+            rows, holds = rows * 2, list(holds[:1]) * 2
         plan = TourPlan.make(np.stack(rows), state.dim, holds) if rows else None
     return replace(state, slots=tuple(new_slots), tour=plan)
 

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from latentsketch import engine
 from latentsketch import preset as presets
+from latentsketch.app import scenes
 from latentsketch.cli import main
 from latentsketch.data import procedural
 from latentsketch.model import checkpoint
@@ -185,6 +187,14 @@ def test_encode_into_a_preset_counts_in_words_and_says_what_a_preset_is(
     code, out, err = encode(str(pic), "--model", str(tiny_model), "--preset",
                             str(tmp_path / "one.toml"))
     assert code == 0 and "added 1 keyframe to" in err and "keyframes" not in err, err
+    # a preset of one keyframe plays: its tour stays at the picture
+    model = checkpoint.load(tiny_model)
+    p = presets.Preset.from_file(tmp_path / "one.toml")
+    state = scenes.start_state(p, model.space, seed=1)
+    for _ in range(120):
+        state = engine.step(state, [], 1 / 60, model.space)
+    np.testing.assert_allclose(engine.output_z(state, model.space),
+                               model.space.to_z(np.asarray(p.keyframes[0].u)), atol=1e-4)
     code, out, err = encode(str(pic), "--model", str(tiny_model), "--preset", "imgs/photo.jpg")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "'imgs/photo.jpg' is neither a .toml file nor a plain name" in err, err

@@ -139,11 +139,20 @@ SEQ = '[[scene]]\npreset = "a"\nduration = 2\n[[scene]]\npreset = "b"\nduration 
 def test_the_programme_switches_on_time_and_skips_a_scene_that_cannot_play(caplog) -> None:
     prog = _programme(SEQ, {"b"})
     names = []
-    for _ in range(60):   # 6 s in 0.1 s steps
+    for _ in range(65):   # 6.5 s in 0.1 s steps
         names += [c.name for c in prog.tick(0.1, MON) if isinstance(c, C.LoadPreset)]
-    assert names == ["a", "c", "c"]   # b's turn plays the next scene that can
+    # b's turn plays the next scene that can, which plays on through its own turn (never
+    # fading into itself), and the playlist goes round
+    assert names == ["a", "c", "a"]
     assert prog.switches == 3 and prog.skipped == 1
     assert any("scene 2 (b) skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_the_one_scene_that_can_play_plays_on_without_fading_into_itself() -> None:
+    prog = _programme(SEQ, {"b", "c"})
+    names = [c.name for _ in range(130) for c in prog.tick(0.1, MON)
+             if isinstance(c, C.LoadPreset)]
+    assert names == ["a"] and prog.switches == 1
 
 
 def test_closed_hours_black_out_or_hold_and_stop_the_clock() -> None:

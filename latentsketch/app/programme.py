@@ -44,6 +44,7 @@ class Programme:
         self.clock = max(0.0, clock)
         self.position = showing
         self.preset: str | None = None    # the preset this programme last switched to
+        self.entry: int | None = None     # the playlist entry on screen (index)
         self.switches = 0
         self.skipped = 0
         self.open: bool | None = None
@@ -90,11 +91,16 @@ class Programme:
         return [C.SetPause(not now_open)]
 
     def _start(self, slot: Slot) -> list[C.Command]:
-        """The switch to ``slot``'s scene, or to the next one that can play."""
+        """The switch to ``slot``'s scene, or to the next one that can play. A scene already
+        on screen (one that filled in for a skipped scene, or the only one that can play)
+        plays on: it never fades into itself."""
         entries = self.playlist.entries
         for k in range(len(entries)):
             i = (slot.entry + k) % len(entries)
             entry = entries[i]
+            if i == self.entry:
+                log.info("scene %d: %s plays on for %g s", i + 1, entry.preset, entry.duration)
+                return []
             try:
                 cmds = self.switch(entry)
             except (UserError, ValueError) as e:
@@ -103,7 +109,7 @@ class Programme:
                             " ".join(str(e).split()))
                 continue
             self.switches += 1
-            self.preset = entry.preset
+            self.preset, self.entry = entry.preset, i
             log.info("scene %d: %s for %g s (fade %g s)", i + 1, entry.preset,
                      entry.duration, entry.fade)
             return cmds
