@@ -59,7 +59,9 @@ def budget_note(schedule: int, step: int, per_step: float, minutes: float | None
             return (f"about {int(budget * 60 / per_step):,} of the {left:,} steps to go fit "
                     f"in the {budget:.2g} minutes left here ({per_step:.2f} s/step); "
                     f"results improve up to ~{IMPROVES_UP_TO:,} steps and beyond")
-    eta = "less than a minute" if eta_minutes < 1 else f"about {eta_minutes:.0f} minutes"
+    n = round(eta_minutes)
+    eta = ("less than a minute" if eta_minutes < 1 else
+           f"about {n} minute{'' if n == 1 else 's'}")
     return (f"{left:,} steps to go: {eta} here ({per_step:.2f} s/step); "
             f"results improve up to ~{IMPROVES_UP_TO:,} steps and beyond")
 
