@@ -157,13 +157,20 @@ def quantize_int8(onnx_fp32: Path, path: Path, calibration: np.ndarray) -> Path:
 
 # --- runners -----------------------------------------------------------------------------------
 
-def torch_runner(net: DecoderNet, precision: str, device: torch.device) -> Runner:
-    """Eager torch in channels_last; bf16 as a bf16 copy of the weights."""
+def _eager_copy(net: DecoderNet, precision: str,
+                device: torch.device) -> tuple[torch.nn.Module, torch.dtype]:
+    """A copy of ``net`` on ``device`` in channels_last and the precision's dtype (bf16 as a
+    bf16 copy of the weights), and that dtype."""
     import copy
 
-    module = copy.deepcopy(net).eval().to(device).to(memory_format=torch.channels_last)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    module = module.to(dtype)
+    module = copy.deepcopy(net).eval().to(device).to(memory_format=torch.channels_last)
+    return module.to(dtype), dtype
+
+
+def torch_runner(net: DecoderNet, precision: str, device: torch.device) -> Runner:
+    """Eager torch in channels_last; bf16 as a bf16 copy of the weights."""
+    module, dtype = _eager_copy(net, precision, device)
 
     @torch.inference_mode()
     def run(z: np.ndarray) -> np.ndarray:
@@ -178,11 +185,7 @@ def torch_frame_runner(net: DecoderNet, precision: str, device: torch.device) ->
     rounding (half to even, as ``np.rint``) and the conversion run on ``device``, so on a GPU
     the frame stays there until one copy of the uint8 pixels (the frame's one
     synchronisation, a quarter of float32's bytes). Equal to the CPU path's frames."""
-    import copy
-
-    module = copy.deepcopy(net).eval().to(device).to(memory_format=torch.channels_last)
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    module = module.to(dtype)
+    module, dtype = _eager_copy(net, precision, device)
 
     @torch.inference_mode()
     def run(z: np.ndarray) -> np.ndarray:
