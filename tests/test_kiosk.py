@@ -176,7 +176,7 @@ def test_a_missing_or_corrupt_model_falls_back_to_the_bundled_one(make_kiosk, tm
         k = make_kiosk(model=str(bad))
     k.run(max_frames=2, dt=DT)
     assert k.app.frames == 2 and k.app.loaded.model_id == checkpoint.load(None).model_id
-    said = "playing preset 'default'" if damage == "named by the preset" else \
+    said = "starting from preset 'default'" if damage == "named by the preset" else \
         "playing the bundled model"
     assert said in (tmp_path / "state" / "latentsketch.log").read_text()
 

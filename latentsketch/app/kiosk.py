@@ -99,14 +99,14 @@ def open_app(opts: AppOptions) -> tuple[App, bool]:
                 log.warning("%s; playing the bundled model", e)
                 opts = replace(opts, model=None)
             elif opts.preset != "default":   # the model the preset's [scene] names
-                log.warning("%s; playing preset 'default'", e)
+                log.warning("%s; starting from preset 'default'", e)
                 opts = replace(opts, preset="default")
             else:
                 raise
         except presets.PresetError as e:
             if opts.preset == "default":
                 raise
-            log.warning("%s; playing preset 'default'", e)
+            log.warning("%s; starting from preset 'default'", e)
             opts = replace(opts, preset="default")
         fell_back = True
     return App(opts), fell_back
