@@ -44,8 +44,9 @@ def main() -> None:
     measure = [sys.executable, str(Path(__file__).with_name("measure_model.py")), str(weights),
                "--write", *(["--data", a.data] if a.data else [])]
     subprocess.run(measure, check=True)
-    if "directions" not in loaded.config:
-        pcs = ASSETS / (weights.stem + ".directions.json")
+    pcs = ASSETS / (weights.stem + ".directions.json")
+    if pcs.exists() or "directions" not in loaded.config:   # a shipped sidecar is renewed:
+        pcs.unlink(missing_ok=True)                          # the old one names the old id
         subprocess.run([sys.executable, "-m", "latentsketch", "directions", str(weights),
                         *(["--data", a.data] if a.data else []), "--out", str(pcs)], check=True)
     print(f"shipped {weights} (model id {checkpoint.model_id_of(weights)})")
