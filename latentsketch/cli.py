@@ -19,8 +19,8 @@ from latentsketch.errors import UserError
 MAX_PLAY_FPS = 1000.0   # what a recording's frame rate may be (output.video.as_fps)
 
 # checkpoint.BUNDLED's names (a test holds the two together; importing it would load torch)
-MODEL_HELP = ("model folder or .safetensors file, or a bundled model by name: shapes (the "
-              "default), emoji")
+MODEL_HELP = ("model folder or .safetensors file, or a bundled model by name: emoji (the "
+              "default), shapes")
 
 
 def version() -> str:

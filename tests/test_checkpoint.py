@@ -132,15 +132,17 @@ def test_loading_never_unpickles(tiny_model: Path, monkeypatch: pytest.MonkeyPat
 
 def test_default_model_is_found_through_the_package() -> None:
     p = checkpoint.default_model_path()
-    assert p.name == "model.safetensors"
-    assert p.parent.name == "assets"
+    assert p == checkpoint.bundled_path(checkpoint.DEFAULT)
+    assert p.name == checkpoint.BUNDLED[checkpoint.DEFAULT]
+    assert p.parent.name == "assets" and p.is_file()
 
 
 def test_bundled_models_load_by_name_and_a_folder_of_that_name_wins(
         tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    by_name = checkpoint.load("shapes")
-    assert by_name.path == checkpoint.resolve(None) == checkpoint.bundled_path("shapes")
+    by_name = checkpoint.load(checkpoint.DEFAULT)
+    assert by_name.path == checkpoint.resolve(None) == checkpoint.bundled_path(checkpoint.DEFAULT)
     assert by_name.model_id == checkpoint.load(None).model_id
+    assert checkpoint.load("shapes").path == checkpoint.bundled_path("shapes")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "shapes").symlink_to(tiny_model)   # a model folder the person named "shapes"
     assert checkpoint.resolve("shapes").resolve() == (tiny_model / "model.safetensors").resolve()

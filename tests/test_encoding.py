@@ -22,7 +22,8 @@ MAX_MEAN_ERROR = 8.0  # 8-bit levels
 
 @pytest.fixture(scope="module")
 def model() -> checkpoint.LoadedModel:
-    return checkpoint.load()
+    """The shapes model: these tests encode its procedural data (the default model is emoji)."""
+    return checkpoint.load("shapes")
 
 
 def _write(folder: Path, images: np.ndarray, ext: str = ".png") -> list[Path]:
@@ -89,13 +90,17 @@ def test_any_size_is_centre_cropped_and_resized_like_training(model, tmp_path: P
     assert np.linalg.norm(from_file.z - from_array.z) < 0.1 * np.linalg.norm(from_array.z)
 
 
-def test_transparent_pixels_meet_the_training_background(model, tmp_path: Path) -> None:
-    rgba = np.zeros((64, 64, 4), np.uint8)
-    rgba[16:48, 16:48] = (200, 30, 30, 255)     # a red square on nothing
+@pytest.mark.parametrize(("name", "background"), [("shapes", 255), ("emoji", 0)])
+def test_transparent_pixels_meet_the_training_background(name: str, background: int,
+                                                         tmp_path: Path) -> None:
+    loaded = checkpoint.load(name)   # shapes trained on white, emoji on black
+    n = loaded.cfg.image_size
+    rgba = np.zeros((n, n, 4), np.uint8)
+    rgba[n // 4 : 3 * n // 4, n // 4 : 3 * n // 4] = (200, 30, 30, 255)  # a red square on nothing
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
-    flat = np.full((64, 64, 3), 255, np.uint8)
-    flat[16:48, 16:48] = (200, 30, 30)
-    (e,) = encoding.encode_paths(model, [tmp_path / "a.png"])
+    flat = np.full((n, n, 3), background, np.uint8)
+    flat[n // 4 : 3 * n // 4, n // 4 : 3 * n // 4] = (200, 30, 30)
+    (e,) = encoding.encode_paths(loaded, [tmp_path / "a.png"])
     assert isinstance(e, encoding.Encoded)
     assert np.array_equal(e.image, flat)
 

@@ -58,7 +58,7 @@ class LoadedModel:
 # ``latentsketch.assets``. A new default gets a new name beside the old ones, because presets,
 # snapshots and logs made with a model name its id and are refused with any other model.
 BUNDLED: dict[str, str] = {"shapes": WEIGHTS, "emoji": "emoji.safetensors"}
-DEFAULT = "shapes"
+DEFAULT = "emoji"
 
 
 def bundled_path(name: str = DEFAULT) -> Path:
