@@ -269,7 +269,8 @@ class Preset:
         if self.model != model_id:
             what = "slots and keyframes" if len(vectors) > len(self.directions) else "directions"
             raise PresetError(f"preset {self.source}: {what} belong to model "
-                              f"{self.model}, the running model is {model_id}")
+                              f"{self.model}, the running model is {model_id}; pass "
+                              f"{checkpoint.which_model(self.model)}")
         bad = next((len(v) for v in vectors if len(v) != dim), None)
         if bad is not None:
             raise PresetError(f"preset {self.source}: vectors have {bad} values, the model {dim}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,3 +54,26 @@ def test_the_command_line_names_every_bundled_model() -> None:
     for name in checkpoint.BUNDLED:
         assert name in MODEL_HELP
     assert f"{checkpoint.DEFAULT} (the default)" in MODEL_HELP
+
+
+def test_a_file_made_with_the_old_default_names_the_model_to_pass(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The default changed from shapes to emoji: a preset (like a snapshot, a palette or a
+    control log) made with shapes is refused by the new default in one line naming
+    ``--model shapes``, and plays with it."""
+    from latentsketch.cli import main
+
+    shapes = checkpoint.load("shapes")
+    assert checkpoint.DEFAULT != "shapes"
+    assert checkpoint.which_model(shapes.model_id) == "--model shapes"
+    assert "made with" in checkpoint.which_model("0123456789ab")   # not a bundled model
+    (tmp_path / "old.toml").write_text(
+        f'name = "old"\nmodel = "{shapes.model_id}"\n'
+        f'[slots]\n1 = [{", ".join(["0.5"] * shapes.space.dim)}]\n')
+    argv = ["render", "--preset", str(tmp_path / "old.toml"), "--duration", "1", "--fps", "4",
+            "--size", "64x64", "--backend", "fp32", "--out", str(tmp_path / "frames")]
+    assert main(argv) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "old.toml" in lines[0] and lines[0].endswith("--model shapes")
+    assert main([*argv, "--model", "shapes"]) == 0
+    assert len(list((tmp_path / "frames").glob("*.png"))) >= 1

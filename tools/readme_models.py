@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     cfg = json.loads((ROOT / "assets" / "emoji.json").read_text())
     m, tr = cfg["metrics"], cfg["training"]
+    steps, schedule = tr["steps"], tr.get("schedule_steps") or tr["steps"]
     cells = {
-        "training": f"{tr['steps']:,} steps of {tr.get('schedule_steps') or 40000:,} "
-                    f"(training continues)",
+        "training": (f"{steps:,} steps" if steps >= schedule else
+                     f"{steps:,} steps of {schedule:,} (training continues)"),
         "held-out PSNR (at 64 px)": f"{m['heldout_psnr_db']:.1f} dB "
                                     f"({m['heldout_psnr64_db']:.1f} dB)",
         "active latent dimensions (KL > 0.01 nat)":

@@ -25,6 +25,7 @@ import pygame
 
 from latentsketch import commands as C
 from latentsketch.model.checkpoint import LoadedModel
+from latentsketch.model.identity import which_model
 from latentsketch.model.inference import Decoder
 from latentsketch.output.palette import (
     GRID,
@@ -52,7 +53,7 @@ def load_saved(path: str, model_id: str) -> Made:
     image, meta = read_palette(path)
     if meta.model_id != model_id:
         raise PaletteError(f"--palette {path}: palette of model {meta.model_id}, running "
-                           f"{model_id}")
+                           f"{model_id}; pass {which_model(meta.model_id)}")
     return image, meta
 
 

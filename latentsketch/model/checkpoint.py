@@ -11,7 +11,6 @@ directions ``train`` stored in the config, plus the sidecars ``model.direction_f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,17 +23,22 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from latentsketch import bundled
 from latentsketch.errors import UserError, os_error_line
 from latentsketch.latent.directions import DirectionError, Directions
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model import direction_files
+from latentsketch.model.identity import BUNDLED as BUNDLED  # re-exported, as the next ones
+from latentsketch.model.identity import DEFAULT as DEFAULT
+from latentsketch.model.identity import WEIGHTS as WEIGHTS
+from latentsketch.model.identity import bundled_name_of as bundled_name_of
+from latentsketch.model.identity import bundled_path as bundled_path
+from latentsketch.model.identity import model_id_of as model_id_of
+from latentsketch.model.identity import which_model as which_model
 from latentsketch.model.vae import VAE, VAEConfig
 from latentsketch.tempfiles import temp_beside
 
 FORMAT = "latentsketch-vae"
 VERSION = 1
-WEIGHTS = "model.safetensors"
 
 
 class CheckpointError(UserError, ValueError):
@@ -52,19 +56,6 @@ class LoadedModel:
     @property
     def cfg(self) -> VAEConfig:
         return self.vae.cfg
-
-
-# Models shipped inside the package, by name (``--model shapes``): their weights files under
-# ``latentsketch.assets``. A new default gets a new name beside the old ones, because presets,
-# snapshots and logs made with a model name its id and are refused with any other model.
-BUNDLED: dict[str, str] = {"shapes": WEIGHTS, "emoji": "emoji.safetensors"}
-DEFAULT = "emoji"
-
-
-def bundled_path(name: str = DEFAULT) -> Path:
-    """The weights of bundled model ``name``, found through the installed package (never the
-    current folder). KeyError for an unknown name."""
-    return Path(str(bundled.folder("latentsketch.assets", "assets"))) / BUNDLED[name]
 
 
 def default_model_path() -> Path:
@@ -90,14 +81,6 @@ def resolve(path: str | os.PathLike[str] | None) -> Path:
         raise CheckpointError(f"model {path}: no such file or folder (a model folder, its "
                               f".safetensors file, or a bundled model: {', '.join(BUNDLED)})")
     return p
-
-
-def model_id_of(weights: Path) -> str:
-    h = hashlib.sha256()
-    with open(weights, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:12]
 
 
 def _sidecar(weights: Path) -> Path:

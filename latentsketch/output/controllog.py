@@ -44,6 +44,7 @@ from latentsketch.latent.directions import DirectionError, Directions, Direction
 from latentsketch.latent.fade import Fade
 from latentsketch.latent.space import LatentSpace
 from latentsketch.latent.tour import TourPlan, TourProgress
+from latentsketch.model.identity import which_model
 from latentsketch.params import PARAM_BY_NAME
 from latentsketch.tempo import TempoState
 
@@ -326,7 +327,7 @@ class ControlLogData:
         if self.model_id != model_id:
             raise ControlLogError(
                 f"control log {self.path} was recorded with model {self.model_id}, but the "
-                f"model in use is {model_id}; pass --model with the model it was recorded with")
+                f"model in use is {model_id}; pass {which_model(self.model_id)}")
 
     def initial_state(self, space: LatentSpace) -> engine.State:
         try:

@@ -18,6 +18,7 @@ import numpy as np
 from latentsketch import encoding
 from latentsketch.data.images import ImageReadError
 from latentsketch.model.checkpoint import LoadedModel
+from latentsketch.model.identity import which_model
 from latentsketch.output.snapshot import SnapshotError, SnapshotMeta, read_snapshot_meta
 
 
@@ -43,7 +44,7 @@ def _stored(path: Path, model: LoadedModel) -> ImagePoint | None:
         return None
     if meta.model_id != model.model_id:
         raise SnapshotError(f"{path}: snapshot of model {meta.model_id}, but the model in use "
-                            f"is {model.model_id}; pass --model with the snapshot's model")
+                            f"is {model.model_id}; pass {which_model(meta.model_id)}")
     if len(meta.z) != model.space.dim:
         raise SnapshotError(f"{path}: snapshot has {len(meta.z)} values, the model "
                             f"{model.space.dim}")
