@@ -45,6 +45,9 @@ class _Parser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviated options: `render --seconds 5` silently meant --seconds-per-segment.
+        # A prefix that is not a whole option is an unrecognized argument, said in one line.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.commands: dict[str, argparse.ArgumentParser] = {}
         self.also_help: argparse.ArgumentParser | None = None

@@ -38,6 +38,8 @@ def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess
                                                "arguments: --bogus (see latentsketch render "
                                                "--help)"),
     (["--bogus"], "latentsketch play: error: unrecognized arguments: --bogus"),
+    (["render", "--seconds", "5"], "latentsketch render: error: unrecognized arguments: "
+                                   "--seconds 5"),   # not a prefix of --seconds-per-segment
     (["paly"], "latentsketch: error: argument command: invalid choice: 'paly'"),
 ])
 def test_a_bad_option_is_one_line_and_a_help_hint(capsys: pytest.CaptureFixture, args: list[str],
