@@ -33,8 +33,11 @@ ARCH_FLAGS = ("size", "latent", "width", "arch")  # TrainConfig fields that set 
 # posterior spreads a little.
 FINETUNE_WARMUP = 0
 # The peak learning rate of a fine-tune: the from-scratch one. Same measurement: 2e-3 18.0 dB,
-# 5e-4 17.4 dB (edge ratios 0.17 / 0.17), LR2E4: the weights must move far from emoji to photos.
+# 5e-4 17.4 dB, 2e-4 15.9 dB: the weights must move far from emoji to photos. The lower rates'
+# higher edge ratios (0.17 / 0.17, 0.22 / 0.24) are border artifacts and leftover emoji grain
+# in still-blurred pictures (by eye on the sheets), not detail.
 FINETUNE_LR = 2e-3
+
 
 class SourceError(UserError):
     """A --from that cannot start this run; one line naming the model and what to do."""
