@@ -200,13 +200,21 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a VAE on a folder of images or procedural art")
     p.add_argument("data", help="a folder of images (recursive) or the word 'procedural'")
     p.add_argument("--out", default="models/mine", help="output folder (default models/mine)")
-    p.add_argument("--size", type=int, default=64, choices=(64, 96, 128, 256))
-    p.add_argument("--latent", type=int, default=32,
-                   help="latent dimensions, 1..512 (8 to 128 suit most data)")
-    p.add_argument("--width", type=int, default=32, help="channels at the output resolution")
-    p.add_argument("--arch", default="preset", choices=("preset", "sharp128"),
+    p.add_argument("--size", type=int, default=None, choices=(64, 96, 128, 256),
+                   help="picture side (default 64); any of these four flags trains from "
+                        "scratch with that architecture")
+    p.add_argument("--latent", type=int, default=None,
+                   help="latent dimensions, 1..512 (8 to 128 suit most data; default 32)")
+    p.add_argument("--width", type=int, default=None,
+                   help="channels at the output resolution (default 32)")
+    p.add_argument("--arch", default=None, choices=("preset", "sharp128"),
                    help="preset: --size/--width decide; sharp128: 128 px from a 64-px body and "
-                        "a sub-pixel output layer (0.64 GFLOP per frame)")
+                        "a sub-pixel output layer (0.64 GFLOP per frame); default preset")
+    p.add_argument("--from", dest="start_from", default=None, metavar="MODEL",
+                   help="start from this model's weights (fine-tuning): a bundled name, a "
+                        "model folder or file, or 'none' to train from scratch (default: a "
+                        "folder without --size/--latent/--width/--arch starts from the bundled "
+                        "default model)")
     p.add_argument("--epochs", type=int, default=None,
                    help="passes over the data; sets the schedule's length unless --steps does "
                         "(default: the steps this machine does in --minutes, or in 30 minutes)")
@@ -216,11 +224,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="stop after this long in all (across --resume); the schedule still "
                         "runs by step")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3)")
     p.add_argument("--beta", type=float, default=1.0, help="KL weight after warm-up")
     p.add_argument("--edge-weight", type=float, default=0.5)
-    p.add_argument("--warmup-steps", type=int, default=1000,
-                   help="KL warm-up steps (at most a fifth of the schedule)")
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="KL warm-up steps (at most a fifth of the schedule; default 1000, "
+                        "none when fine-tuning)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-images", type=int, default=20000, help="procedural data set size")
     p.add_argument("--style", default="bold", choices=("bold", "mixed"), help="procedural style")
@@ -422,12 +431,31 @@ def _check_device(name: str) -> None:
         raise UserError(f"--device {name}: this machine has no {kind} device; use --device auto")
 
 
+def _train_source(a: argparse.Namespace) -> Any:
+    """--from and the architecture flags: the model to fine-tune (a ``transfer.Source``) or
+    None, with ``a``'s --arch/--size/--latent/--width set to the run's."""
+    from latentsketch.train import transfer
+
+    given = {k: getattr(a, k) for k in transfer.ARCH_FLAGS if getattr(a, k) is not None}
+    start = transfer.choose(a.start_from, a.data, given, a.resume)
+    source = transfer.open_source(start)[0] if start is not None else None
+    if source is not None:
+        transfer.check_flags(source, given)
+    for k, v in transfer.architecture(given, source, Path(a.out) if a.resume else None).items():
+        setattr(a, k, v)
+    return source
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from latentsketch.progress import train_with_progress
     from latentsketch.train import TrainConfig
 
     if a.data != "procedural" and not Path(a.data).is_dir():
         raise UserError(f"images {a.data}: not a folder (give a folder of images or 'procedural')")
+    source = _train_source(a)
+    lr_given, warmup_given = a.lr is not None, a.warmup_steps is not None
+    a.lr = TrainConfig.lr if a.lr is None else a.lr
+    a.warmup_steps = TrainConfig.warmup_steps if a.warmup_steps is None else a.warmup_steps
     if not 1 <= a.latent <= 512:
         raise UserError(f"--latent {a.latent} is out of range 1..512")
     for name in ("steps", "epochs"):
@@ -459,6 +487,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         ema=a.ema, save_minutes=a.save_every, background=a.background, arch=a.arch,
         cache=a.cache, workers=a.workers, flip=a.flip, compile=a.compile,
     )
+    if source is not None:
+        from latentsketch.train.transfer import configure
+
+        cfg = configure(cfg, source, lr_given, warmup_given)
     train_with_progress(cfg)
     return 0
 

@@ -11,7 +11,8 @@ with what the live instrument needs (see ``measure``).
 Modules, one job each: ``config`` (what a run is asked, what it reports), ``data`` (images,
 split, batches), ``schedule`` (length, learning rate, budget), ``optimise`` (one step),
 ``state`` (the run state for --resume), ``folder`` (the run folder's checks and safe writes),
-``outputs`` (sheets, loss curve, the shipped model), ``trainer`` (the run that ties them).
+``outputs`` (sheets, loss curve, the shipped model), ``transfer`` (fine-tuning: the model a
+run starts from), ``trainer`` (the run that ties them).
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ class TrainConfig:
     workers: int | None = None        # DataLoader processes decoding a folder into its cache
     flip: bool = True                 # random left-right flips of training images
     compile: bool = False             # torch.compile the training step where it is faster
+    start_from: str | None = None     # a model to fine-tune (bundled name, folder or file);
+                                      # None: from scratch (``transfer``)
 
 
 @dataclass

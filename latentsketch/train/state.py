@@ -48,6 +48,8 @@ def pack(t: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     py = random.getstate()
     if t.scaler is not None:
         extra["scaler"] = t.scaler.state_dict()
+    if t.started_from:
+        extra["from"] = t.started_from
     meta = {"model": t.vcfg.to_dict(), "step": t.step, "epoch": b.epoch,
             "pos": b.pos, "schedule_steps": t.schedule, "elapsed": t.elapsed,
             "data": t.data.desc, "n_images": len(t.data.images),
@@ -97,6 +99,7 @@ def _warm_start(t: Trainer, legacy: dict[str, torch.Tensor] | None) -> None:
         t.ema.load_state_dict(loaded.vae.state_dict())
     training = loaded.config.get("training", {})
     t.step = t.saved_step = int(training.get("steps", 0))
+    t.started_from = training.get("from") or None
     t.elapsed = float(training.get("seconds", 0.0))
     t.schedule = t.schedule_length(training.get("schedule_steps"))
     if legacy is not None:
@@ -135,6 +138,7 @@ def _restore(t: Trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     t.step, b.epoch, b.pos = int(meta["step"]), int(meta["epoch"]), int(meta["pos"])
     t.elapsed = float(meta["elapsed"])
     t.saved_step = meta.get("saved_step")
+    t.started_from = meta.get("from") or None
     t.schedule = t.schedule_length(meta.get("schedule_steps"))
     t.history = {k: tensors[f"history.{k}"].tolist() for k in t.history
                  if f"history.{k}" in tensors}

@@ -26,7 +26,7 @@ from latentsketch.model import checkpoint
 from latentsketch.model.loss import LossTerms, kl_weight, psnr
 from latentsketch.model.vae import VAE, VAEConfig, decoder_flops, pick_device
 from latentsketch.stopping import StopSignals
-from latentsketch.train import optimise, outputs, schedule, state
+from latentsketch.train import optimise, outputs, schedule, state, transfer
 from latentsketch.train.config import Callback, TrainConfig, TrainEvent
 from latentsketch.train.data import Batches, TrainingSet
 from latentsketch.train.dist import Dist, sum_across
@@ -76,6 +76,10 @@ class Trainer:
         self.notes: list[str] = []         # one-line remarks for the start of the run
         self.step_seconds: float | None = None  # measured seconds per step, once timed
         self.history: dict[str, list[float]] = {"total": [], "recon": [], "kl": [], "psnr": []}
+        # the model this run started from (``training.from``: as given, and its id), if any
+        self.started_from: dict[str, str] | None = None
+        if cfg.start_from is not None and not cfg.resume:
+            self.started_from = transfer.start(self, cfg.start_from)
         self.data = TrainingSet.load(cfg, self.dist, self.say)
         self.batches = Batches(self.data, cfg.batch_size, cfg.seed, self.device, cfg.flip,
                                self.dist.rank, self.dist.world)
@@ -370,7 +374,8 @@ class Trainer:
                          "final_terms": last, "precision": "bf16" if self.bf16 else "fp32",
                          "weights": kind, "finished": final and not self.interrupted,
                          "interrupted": self.interrupted,
-                         "stopped_by": stopped if final else None},
+                         "stopped_by": stopped if final else None,
+                         **({"from": self.started_from} if self.started_from else {})},
             "metrics": metrics or {},
             "decoder_gflops": round(decoder_flops(self.vcfg) / 1e9, 3),
         }
