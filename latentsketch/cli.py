@@ -249,8 +249,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "and EMA on held-out images is shipped")
     p.add_argument("--save-every", type=float, default=10.0, metavar="MINUTES",
                    help="minutes between saves of the run state (default 10)")
-    p.add_argument("--background", type=_colour, default="white", metavar="COLOUR",
-                   help="behind transparent pixels: white (default), black, #202020 or r,g,b")
+    p.add_argument("--background", type=_colour, default=None, metavar="COLOUR",
+                   help="behind transparent pixels: white (default; a fine-tune: its model's, "
+                        "black for emoji), black, #202020 or r,g,b")
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="stream a folder's images from a pre-resized cache in DIR (decoded "
                         "once, reused by later runs); without it, a folder too big for memory "
@@ -454,6 +455,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise UserError(f"images {a.data}: not a folder (give a folder of images or 'procedural')")
     source = _train_source(a)
     lr_given, warmup_given = a.lr is not None, a.warmup_steps is not None
+    background_given = a.background is not None
+    a.background = TrainConfig.background if a.background is None else a.background
     a.lr = TrainConfig.lr if a.lr is None else a.lr
     a.warmup_steps = TrainConfig.warmup_steps if a.warmup_steps is None else a.warmup_steps
     if not 1 <= a.latent <= 512:
@@ -490,7 +493,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if source is not None:
         from latentsketch.train.transfer import configure
 
-        cfg = configure(cfg, source, lr_given, warmup_given)
+        cfg = configure(cfg, source, lr_given, warmup_given, background_given)
     train_with_progress(cfg)
     return 0
 

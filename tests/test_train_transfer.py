@@ -91,6 +91,11 @@ def test_the_default_starts_from_the_bundled_default_unless_told_otherwise(
     assert (a.arch, a.size, a.latent, a.width) == ("preset", 64, 8, 8)
     cfg = transfer.configure(TrainConfig(data=pics), source, lr_given=False, warmup_given=False)
     assert cfg.start_from == "tiny" and cfg.warmup_steps == transfer.FINETUNE_WARMUP
+    # transparent pixels meet the source's training background, unless --background says
+    dark = transfer.Source("tiny", src, source.model_id, source.flags, (0, 0, 0))
+    assert transfer.configure(TrainConfig(data=pics), dark, False, False).background == (0, 0, 0)
+    assert transfer.configure(TrainConfig(data=pics), dark, False, False,
+                              background_given=True).background == TrainConfig.background
     # an architecture flag, --from none, procedural data or --resume: from scratch
     for argv in ((pics, "--latent", "16"), (pics, "--from", "none"), ("procedural",),
                  (pics, "--resume")):

@@ -52,6 +52,7 @@ class Source:
     weights: Path
     model_id: str
     flags: dict[str, Any]
+    background: tuple[int, int, int] | None = None   # behind transparent pixels, as trained
 
     def describe(self) -> str:
         """'the emoji model' for a bundled one, else 'the model PATH'."""
@@ -103,7 +104,9 @@ def open_source(given: str) -> tuple[Source, VAE]:
         raise SourceError(f"--from {given}: its architecture is not one train builds "
                           f"(--arch preset or sharp128); pass --from none to train from "
                           f"scratch")
-    return Source(given, loaded.path, loaded.model_id, flags), loaded.vae
+    bg = (loaded.config.get("training") or {}).get("config", {}).get("background")
+    background = tuple(int(c) for c in bg) if isinstance(bg, list) and len(bg) == 3 else None
+    return Source(given, loaded.path, loaded.model_id, flags, background), loaded.vae  # type: ignore[arg-type]
 
 
 def check_flags(source: Source, flags_given: dict[str, Any]) -> None:
@@ -137,11 +140,15 @@ def architecture(given: dict[str, Any], source: Source | None, resumed: Path | N
     return {**defaults, **given}
 
 
-def configure(cfg: TrainConfig, source: Source, lr_given: bool, warmup_given: bool
-              ) -> TrainConfig:
+def configure(cfg: TrainConfig, source: Source, lr_given: bool, warmup_given: bool,
+              background_given: bool = False) -> TrainConfig:
     """``cfg`` set to fine-tune ``source``: its architecture, and the fine-tuning learning
-    rate and KL warm-up unless the person gave them."""
+    rate, KL warm-up and background (the source's: emoji trained on black, and transparent
+    pictures composited on white would be a new colour for it to unlearn) unless the person
+    gave them."""
     changes: dict[str, Any] = {**source.flags, "start_from": source.given}
+    if not background_given and source.background is not None:
+        changes["background"] = source.background
     if not lr_given:
         changes["lr"] = FINETUNE_LR
     if not warmup_given:
