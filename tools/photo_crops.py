@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
-import os
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from latentsketch.sheets import save_png
 
 # The colour photographs among the packages' sample images (charts, test patterns, silhouettes,
 # grey images and the right half of the motorcycle stereo pair are left out).
@@ -95,16 +96,6 @@ def crop(photo: Image.Image, size: int, rng: np.random.Generator) -> Image.Image
     return photo.crop((x, y, x + side, y + side)).resize((size, size), Image.Resampling.LANCZOS)
 
 
-def write_png(img: Image.Image, path: Path) -> None:
-    """Whole or not at all: a hidden temp file beside ``path``, renamed over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        img.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def make_crops(out: Path, n: int, size: int, seed: int, photos: dict[str, Image.Image]
                ) -> list[Path]:
     """Write ``n`` crops of ``photos`` into ``out`` (created); the same arguments give the
@@ -115,7 +106,7 @@ def make_crops(out: Path, n: int, size: int, seed: int, photos: dict[str, Image.
     paths = []
     for i in range(n):
         path = out / f"crop_{i:04d}.png"
-        write_png(crop(photos[names[i % len(names)]], size, rng), path)
+        save_png(crop(photos[names[i % len(names)]], size, rng), path)
         paths.append(path)
     return paths
 
