@@ -202,6 +202,10 @@ def test_a_sidecar_of_another_model_is_refused_in_one_line(
              r.getMessage()]
     assert len(lines) == 1 and "refused" in lines[0] and "\n" not in lines[0]
     assert again.space.directions == loaded.space.directions   # loaded without it
+    shapes = checkpoint.model_id_of(checkpoint.bundled_path("shapes"))   # a bundled model's
+    direction_files.write(tmp_path / "old.json", shapes, other)
+    with pytest.raises(direction_files.DirectionsFileError, match="pass --model shapes"):
+        direction_files.read(tmp_path / "old.json", loaded.model_id, other.dim)
     with pytest.raises(direction_files.DirectionsFileError, match="refused"):
         from latentsketch import model_directions
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from latentsketch.errors import UserError, os_error_line
 from latentsketch.latent.directions import DirectionError, Directions
+from latentsketch.model.identity import bundled_name_of
 from latentsketch.tempfiles import temp_beside
 from latentsketch.userdirs import data_dir
 
@@ -65,9 +66,11 @@ def read(path: Path, model_id: str, dim: int) -> Directions:
         raise DirectionsFileError(f"directions {path}: version {d.get('version')!r} is not "
                                   f"supported (this program reads version {VERSION})")
     if d.get("model_id") != model_id:
+        owner = bundled_name_of(str(d.get("model_id")))
+        use = f"pass --model {owner} to use them, or " if owner else ""
         raise DirectionsFileError(
             f"directions {path} belong to model {d.get('model_id')}, not to {model_id}; "
-            f"refused ('latentsketch directions MODEL' computes them for this one)")
+            f"refused ({use}'latentsketch directions MODEL' computes them for this one)")
     try:
         return Directions.from_json(d.get("directions"), dim)
     except DirectionError as e:
