@@ -109,7 +109,9 @@ def test_train_background_reaches_the_data(tmp_path: Path) -> None:
     Image.fromarray(rgba, "RGBA").save(tmp_path / "sprite.png")
     args = cli.build_parser().parse_args(["train", str(tmp_path), "--background", "#202020"])
     assert args.background == (32, 32, 32)
-    assert cli.build_parser().parse_args(["train", str(tmp_path)]).background == (255, 255, 255)
+    # not given: white from scratch, a fine-tune's source background (tests/test_train_transfer)
+    assert cli.build_parser().parse_args(["train", str(tmp_path)]).background is None
+    assert TrainConfig.background == (255, 255, 255)
     imgs, desc = load_data(TrainConfig(data=str(tmp_path), size=64, background=args.background))
     assert imgs[0, 0, 0].tolist() == [32, 32, 32] and imgs[0, 32, 32].tolist() == [255, 0, 0]
     assert "transparent=1 on #202020" in desc
