@@ -464,6 +464,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     for name in ("steps", "epochs"):
         if getattr(a, name) is not None and getattr(a, name) < 1:
             raise UserError(f"--{name} {getattr(a, name)} must be 1 or more")
+    if a.minutes is not None and not (math.isfinite(a.minutes) and a.minutes > 0):
+        raise UserError(f"--minutes {a.minutes:g} must be a number of minutes more than 0")
     if not 0 <= a.ema < 1:
         raise UserError(f"--ema {a.ema} must be at least 0 (0: none) and below 1")
     for name in ("batch_size", "n_images", "width"):

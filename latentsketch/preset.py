@@ -419,7 +419,8 @@ def append_keyframes(path: str | Path, model_id: str, dim: int,
     current = Preset.from_toml(text, str(path))
     if current.model is not None and current.model != model_id:
         raise PresetError(f"preset {path}: made for model {current.model}, these keyframes "
-                          f"are of model {model_id}; give another preset")
+                          f"are of model {model_id}; give another preset, or pass "
+                          f"{checkpoint.which_model(current.model)}")
     bad = next((len(k.u) for k in keyframes if len(k.u) != dim), None)
     if bad is not None:
         raise ValueError(f"keyframes of {bad} values for a model of {dim}")

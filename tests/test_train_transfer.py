@@ -62,6 +62,7 @@ def test_a_fine_tune_starts_from_the_source_weights_and_records_its_id(tmp_path:
     assert any("starting from the model" in n and "--from none" in n for n in t.notes)
     scratch = Trainer(_cfg(tmp_path, out=str(tmp_path / "s"), start_from=None))
     assert not _same(scratch.vae, source)
+    assert any(n.startswith("training from scratch") for n in scratch.notes)  # said, not silent
 
     t.train_step(t.batches.next()[0])
     t.save(t.vae, "raw", final=False, stats={})
@@ -156,3 +157,13 @@ def test_photo_crops_reads_a_wheel_and_writes_the_same_crops_for_a_seed(
     assert reds == [True, False] * 3  # the photos in turn (sorted by name)
     with pytest.raises(SystemExit, match="no photographs"):
         tool.load_photos([])
+
+
+@pytest.mark.parametrize("minutes", ["-1", "0", "nan"])
+def test_a_budget_of_no_minutes_is_one_line(tmp_path: Path, minutes: str,
+                                            capsys: pytest.CaptureFixture) -> None:
+    pics = _pictures(tmp_path / "pics", 2)
+    assert cli.main(["train", str(pics), "--out", str(tmp_path / "m"), "--minutes", minutes]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"--minutes {float(minutes):g}" in lines[0]
+    assert not (tmp_path / "m").exists()

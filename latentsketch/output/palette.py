@@ -44,6 +44,7 @@ from latentsketch.errors import UserError
 from latentsketch.latent.plane import Plane, PlaneError, from_corners, from_directions, unit_axis
 from latentsketch.latent.space import LatentSpace
 from latentsketch.model.checkpoint import LoadedModel
+from latentsketch.model.identity import which_model
 from latentsketch.output.paths import output_error, write_atomically
 from latentsketch.output.snapshot import SnapshotError, read_snapshot_meta
 
@@ -172,7 +173,8 @@ def corner_point(spec: str, loaded: LoadedModel) -> np.ndarray:
     if meta is not None:
         if meta.model_id != loaded.model_id:
             raise PaletteError(f"corner {path}: snapshot of model {meta.model_id}, the palette's "
-                               f"model is {loaded.model_id}")
+                               f"model is {loaded.model_id}; pass "
+                               f"{which_model(meta.model_id)}")
         if len(meta.z) != space.dim:
             raise PaletteError(f"corner {path}: its point has {len(meta.z)} values, the model "
                                f"{space.dim}")

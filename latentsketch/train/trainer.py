@@ -80,6 +80,9 @@ class Trainer:
         self.started_from: dict[str, str] | None = None
         if cfg.start_from is not None and not cfg.resume:
             self.started_from = transfer.start(self, cfg.start_from)
+        elif not cfg.resume and cfg.data != "procedural":  # say it: flags drop the fine-tune
+            self.notes.append(f"training from scratch (--from none or an architecture flag); "
+                              f"without them a folder fine-tunes the {checkpoint.DEFAULT} model")
         self.data = TrainingSet.load(cfg, self.dist, self.say)
         self.batches = Batches(self.data, cfg.batch_size, cfg.seed, self.device, cfg.flip,
                                self.dist.rank, self.dist.world)
