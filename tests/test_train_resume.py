@@ -117,7 +117,8 @@ def test_resume_without_a_run_state_warm_starts_from_the_shipped_weights(tmp_pat
 def test_minutes_only_stop_the_run_and_the_schedule_runs_by_step(tmp_path: Path) -> None:
     from latentsketch.train import Trainer
 
-    t = Trainer(_cfg(tmp_path / "m", steps=1000, minutes=0.03))
+    events: list[TrainEvent] = []
+    t = Trainer(_cfg(tmp_path / "m", steps=1000, minutes=0.03), events.append)
     mid = t.lr_at(500)
     t.run()
     assert 1 <= t.step < 1000 and t.schedule == 1000
@@ -125,6 +126,8 @@ def test_minutes_only_stop_the_run_and_the_schedule_runs_by_step(tmp_path: Path)
     assert t.opt.param_groups[0]["lr"] == t.lr_at(t.step - 1)  # the last step's, by step
     path, _ = t.finalise()
     assert checkpoint.load(path).config["training"]["stopped_by"] == "minutes"
+    said = [e.message for e in events if e.kind == "note"][-1]   # said, not silent
+    assert said.startswith(f"stopped at step {t.step} of 1000: the --minutes budget ran out")
 
 
 def test_a_real_ctrl_c_ends_the_run_after_the_step_in_progress(tmp_path: Path) -> None:

@@ -433,6 +433,10 @@ class Trainer:
             self.cb(TrainEvent("note", self.step, self.schedule, message=(
                 f"stopped at step {self.step} of {self.schedule} by {self.stopped_by_signal}: "
                 f"the model is usable, and --resume continues the run exactly")))
+        elif self.step < self.schedule:  # the time budget ran out first: say so, not silently
+            self.cb(TrainEvent("note", self.step, self.schedule, message=(
+                f"stopped at step {self.step} of {self.schedule}: the --minutes budget ran "
+                f"out; --resume with a larger --minutes finishes the schedule")))
         self.cb(TrainEvent("done", self.step, self.schedule, terms=dict(m), message=str(path)))
         return path, m
 
