@@ -105,8 +105,9 @@ def open_source(given: str) -> tuple[Source, VAE]:
                           f"(--arch preset or sharp128); pass --from none to train from "
                           f"scratch")
     bg = (loaded.config.get("training") or {}).get("config", {}).get("background")
-    background = tuple(int(c) for c in bg) if isinstance(bg, list) and len(bg) == 3 else None
-    return Source(given, loaded.path, loaded.model_id, flags, background), loaded.vae  # type: ignore[arg-type]
+    background = ((int(bg[0]), int(bg[1]), int(bg[2]))
+                  if isinstance(bg, list) and len(bg) == 3 else None)
+    return Source(given, loaded.path, loaded.model_id, flags, background), loaded.vae
 
 
 def check_flags(source: Source, flags_given: dict[str, Any]) -> None:
